@@ -1,0 +1,93 @@
+"""The domain errors of certcsi, each saying whose move it is and which gRPC code it becomes.
+
+    CertcsiError
+    ├── InvalidVolume          the pod spec is wrong: fix the manifest      → INVALID_ARGUMENT
+    │   └── InvalidVolumeAttribute   one attribute breaks a named rule      → INVALID_ARGUMENT
+    ├── IncompatiblePublish    same volume, same target, different request  → ALREADY_EXISTS
+    ├── NotReady               the driver itself cannot serve yet           → FAILED_PRECONDITION
+    ├── IssuanceError          cert-manager did not give a certificate      → INTERNAL (kubelet retries)
+    │   ├── IssuanceDenied         an approver denied the request
+    │   ├── IssuanceFailed         the issuer marked the request Failed
+    │   ├── IssuanceTimeout        nothing terminal within the budget
+    │   └── IssuerUnavailable      no issuer is configured or reachable
+    └── KubernetesError        the API server refused or was unreachable    → UNAVAILABLE / PERMISSION_DENIED
+
+Messages never contain a private key, a token or a password: callers build them from field
+names and rules, never from the rejected value when that value is a secret.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+
+class CertcsiError(Exception):
+    """Base of every error certcsi raises on purpose."""
+
+    grpc_code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+
+class InvalidVolume(CertcsiError):
+    """The volume request itself is wrong (missing CSI field, not ephemeral, not read-only)."""
+
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class InvalidVolumeAttribute(InvalidVolume):
+    """One volume attribute breaks a rule; the message names the attribute and the rule."""
+
+    def __init__(self, attribute: str, rule: str) -> None:
+        super().__init__(f"volume attribute {attribute!r}: {rule}")
+        self.attribute = attribute
+        self.rule = rule
+
+
+class IncompatiblePublish(CertcsiError):
+    """The volume is already published at this target with different arguments."""
+
+    grpc_code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class NotReady(CertcsiError):
+    """The driver cannot serve yet (tmpfs not mounted, state not loaded)."""
+
+    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class IssuanceError(CertcsiError):
+    """cert-manager did not return a certificate; kubelet will retry the publish."""
+
+    grpc_code = grpc.StatusCode.INTERNAL
+
+
+class IssuanceDenied(IssuanceError):
+    """An approver denied the CertificateRequest: the request itself must change."""
+
+
+class IssuanceFailed(IssuanceError):
+    """The issuer marked the CertificateRequest Failed."""
+
+
+class IssuanceTimeout(IssuanceError):
+    """The CertificateRequest reached no terminal state within the budget."""
+
+    grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class IssuerUnavailable(IssuanceError):
+    """No issuer is configured (SPIFFE runtime configuration absent) or it cannot be used."""
+
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+
+
+class KubernetesError(CertcsiError):
+    """The Kubernetes API refused a call or could not be reached."""
+
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        if status == 403:
+            self.grpc_code = grpc.StatusCode.PERMISSION_DENIED

@@ -1,0 +1,1 @@
+"""The driver-agnostic engine (csi-lib's role): publish, renew and unpublish ephemeral certificate volumes."""

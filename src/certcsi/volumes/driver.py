@@ -1,0 +1,102 @@
+"""The small protocol a concrete driver implements; the engine never imports a driver.
+
+A driver turns a volume into a request plan and an issued certificate into files. The engine owns
+everything else: locking, storage, mounting, issuance, renewal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+
+@dataclass(frozen=True)
+class Volume:
+    """One CSI ephemeral volume as the engine knows it.
+
+    `attributes` is the volume context with every secret removed (no token, no password): it is what
+    metadata.json stores. Secrets travel only in memory, in `secrets`.
+    """
+
+    volume_id: str
+    target_path: str
+    attributes: Mapping[str, str]
+    mount_group: int | None = None
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def pod_namespace(self) -> str:
+        return self.attributes.get("csi.storage.k8s.io/pod.namespace", "")
+
+    @property
+    def pod_name(self) -> str:
+        return self.attributes.get("csi.storage.k8s.io/pod.name", "")
+
+    @property
+    def pod_uid(self) -> str:
+        return self.attributes.get("csi.storage.k8s.io/pod.uid", "")
+
+
+@dataclass(frozen=True)
+class IssuerRef:
+    name: str
+    kind: str = "Issuer"
+    group: str = "cert-manager.io"
+
+
+@dataclass(frozen=True)
+class RequestPlan:
+    """What to ask cert-manager for: the body of one CertificateRequest, minus engine-owned metadata."""
+
+    csr_pem: bytes
+    issuer_ref: IssuerRef
+    duration: timedelta | None
+    is_ca: bool
+    usages: tuple[str, ...]
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    # Bearer token to create the request with (the pod's own service account); None = driver's identity.
+    token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A signed certificate as cert-manager returned it."""
+
+    certificate_pem: bytes  # leaf followed by its chain
+    ca_pem: bytes  # status.ca, may be empty
+    not_before: datetime
+    not_after: datetime
+    request_name: str
+
+
+class Driver(Protocol):
+    """csi-lib's callbacks: validate, key, request, files, renewal time."""
+
+    name: str
+    # Volume-context keys whose values are secrets: kept in memory only, never in metadata.json.
+    # The engine always treats csi.storage.k8s.io/serviceAccount.tokens as secret as well.
+    secret_attributes: frozenset[str]
+
+    def validate(self, volume: Volume) -> None:
+        """Raise InvalidVolume / InvalidVolumeAttribute naming the attribute and the rule."""
+
+    def generate_key(self, volume: Volume, previous: PrivateKey | None) -> PrivateKey:
+        """A fresh key, or `previous` when the volume asks to reuse it."""
+
+    def build_request(self, volume: Volume, key: PrivateKey) -> RequestPlan:
+        """The CertificateRequest to create for this volume, CSR signed by `key`."""
+
+    def files(self, volume: Volume, key: PrivateKey, issued: Issued) -> Mapping[str, bytes]:
+        """The complete file set to publish (file name -> bytes), written atomically by the engine."""
+
+    def fs_group(self, volume: Volume) -> int | None:
+        """The group that must be able to read the files (driver attribute, else volume_mount_group)."""
+
+    def next_issuance(self, volume: Volume, issued: Issued) -> datetime:
+        """When to renew, before jitter (the engine adds documented jitter)."""
