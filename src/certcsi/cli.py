@@ -1,0 +1,78 @@
+"""The one `certcsi` command: drivers, approver, sandbox, install and inspect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import click
+
+from certcsi import __version__
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity <= 2 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run `main(stop)` on a fresh loop; SIGINT / SIGTERM set `stop` so it can shut down cleanly."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(runner())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="certcsi")
+def main() -> None:
+    """certcsi: a fresh key and a cert-manager-signed certificate in every pod, through CSI."""
+
+
+@main.group()
+def sandbox() -> None:
+    """The local stand-in cluster (API server, cert-manager, kubelet) to try and test certcsi."""
+
+
+@sandbox.command("up")
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("sandbox.kubeconfig"),
+    show_default=True,
+    help="Where to write the kubeconfig for the sandbox's admin.",
+)
+@click.option("--port", type=int, default=0, help="API server port on 127.0.0.1 (0 picks a free one).")
+@click.option(
+    "--no-default-approver",
+    is_flag=True,
+    help="Do not run cert-manager's built-in approver (SPIFFE setups run their own).",
+)
+@click.option("--signing-delay", type=float, default=0.0, help="Seconds the CA issuer waits before signing.")
+@click.option("-v", "--verbosity", count=True, help="More logging (repeatable).")
+def sandbox_up(kubeconfig: Path, port: int, no_default_approver: bool, signing_delay: float, verbosity: int) -> None:
+    """Start the sandbox control plane and keep it running until interrupted."""
+    from certcsi.sandbox.cluster import CA_ISSUER, Sandbox
+
+    _configure_logging(verbosity)
+
+    async def up(stop: asyncio.Event) -> None:
+        async with Sandbox(port=port, approve=not no_default_approver, signing_delay=signing_delay) as cluster:
+            cluster.write_kubeconfig(kubeconfig)
+            click.echo(
+                f"sandbox ready: API {cluster.url}, kubeconfig {kubeconfig}, ClusterIssuer {CA_ISSUER} "
+                "(Ctrl-C to stop)",
+            )
+            await stop.wait()
+
+    run_until_signalled(up)

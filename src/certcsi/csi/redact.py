@@ -1,0 +1,67 @@
+"""Keeping tokens, passwords and private keys out of logs.
+
+`redact_context` is the deliberate path: anything that logs a volume context passes it through
+first. `SecretScrubber` is defence in depth: a logging filter that blanks anything shaped like a JWT
+or a PEM private key, whichever code path put it into a record.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Collection, Mapping
+
+REDACTED = "<redacted>"
+TOKENS_KEY = "csi.storage.k8s.io/serviceAccount.tokens"
+
+# A JWT (and its bare header) starts with base64url('{"'), i.e. "eyJ".
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{6,}(?:\.[A-Za-z0-9_-]*){0,2}")
+# An unterminated block (a truncated dump) is blanked to the end of the text.
+_PEM_PRIVATE_KEY = re.compile(
+    r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END (?P=kind)PRIVATE KEY-----|\Z)",
+    re.DOTALL,
+)
+_PEM_REDACTED = "<redacted private key>"
+
+# Attributes every LogRecord has; anything else was added through `extra=` and is scrubbed too.
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def redact_context(ctx: Mapping[str, str], secret_keys: Collection[str]) -> dict[str, str]:
+    """A copy of a volume context safe to log: the token and every key in `secret_keys` blanked."""
+    return {key: REDACTED if key == TOKENS_KEY or key in secret_keys else value for key, value in ctx.items()}
+
+
+def scrub(text: str) -> str:
+    """`text` with every JWT-looking string and PEM private key block replaced."""
+    if "eyJ" not in text and "PRIVATE KEY" not in text:
+        return text
+    return _JWT.sub(REDACTED, _PEM_PRIVATE_KEY.sub(_PEM_REDACTED, text))
+
+
+class SecretScrubber(logging.Filter):
+    """Rewrites log records in place so no handler ever sees a token or a private key.
+
+    Attach it to handlers (a filter on a logger does not see records from its children) or to the
+    logger that emits the records. It never drops a record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        if record.exc_info and not record.exc_text:
+            # Render the traceback now, while we can still clean it; formatters reuse exc_text.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            cleaned = scrub(record.exc_text)
+            if cleaned != record.exc_text:
+                # The exception object still holds the secret: drop it so no handler re-renders it.
+                record.exc_text, record.exc_info = cleaned, None
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        for name, value in list(vars(record).items()):
+            if name not in _STANDARD_ATTRS and isinstance(value, str):
+                setattr(record, name, scrub(value))
+        return True

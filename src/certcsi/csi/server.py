@@ -1,0 +1,247 @@
+"""The gRPC server on the CSI unix socket, and the one place where errors become status codes.
+
+Every RPC, including calls to methods this plugin does not serve, passes through `_RpcGuard`:
+  - a `CertcsiError` becomes its `grpc_code` with its (scrubbed) message;
+  - any other exception becomes INTERNAL with a generic message, its traceback logged (scrubbed);
+  - one log event per RPC: method, volume id, pod, code, duration. Never volume context values,
+    never `secrets`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import stat
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from certcsi.errors import CertcsiError
+
+from ._gen import csi_pb2_grpc
+from .redact import SecretScrubber, scrub
+
+ServicerContext = grpc.aio.ServicerContext[Any, Any]
+# Handlers take the generated request type and an aio context; the stubs type them loosely.
+Behaviour = Callable[[Any, Any], Any]
+
+_log = logging.getLogger(__name__)
+_log.addFilter(SecretScrubber())
+
+# Linux sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+_MAX_SOCKET_PATH = 107
+INTERNAL_MESSAGE = "internal error in the CSI driver; see the driver log"
+# Read-only RPCs that sidecars call every few seconds: logged at DEBUG when they succeed.
+_ROUTINE = frozenset(
+    {
+        "/csi.v1.Identity/GetPluginInfo",
+        "/csi.v1.Identity/GetPluginCapabilities",
+        "/csi.v1.Identity/Probe",
+        "/csi.v1.Node/NodeGetCapabilities",
+        "/csi.v1.Node/NodeGetInfo",
+    }
+)
+_POD_NAMESPACE = "csi.storage.k8s.io/pod.namespace"
+_POD_NAME = "csi.storage.k8s.io/pod.name"
+
+
+class Unimplemented(CertcsiError):
+    """The RPC exists in CSI but a node-only plugin for ephemeral volumes does not serve it."""
+
+    grpc_code = grpc.StatusCode.UNIMPLEMENTED
+
+
+def parse_endpoint(endpoint: str) -> Path:
+    """The socket path of a CSI endpoint: `unix:///abs.sock`, `unix://rel/path`, `unix:path` or a path.
+
+    Relative paths are resolved against the current directory, as the kubelet sidecars do.
+    """
+    if endpoint.startswith("unix://"):
+        path = endpoint[len("unix://") :]
+    elif endpoint.startswith("unix:"):
+        path = endpoint[len("unix:") :]
+    elif "://" in endpoint:
+        raise ValueError(f"endpoint {endpoint!r}: only unix sockets are supported (unix:///path/csi.sock)")
+    else:
+        path = endpoint
+    if not path:
+        raise ValueError(f"endpoint {endpoint!r}: a socket path is required")
+    resolved = Path(os.path.abspath(path))
+    if len(os.fsencode(resolved)) > _MAX_SOCKET_PATH:
+        raise ValueError(f"endpoint {endpoint!r}: socket path longer than {_MAX_SOCKET_PATH} bytes")
+    return resolved
+
+
+def _remove_stale_socket(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"socket directory {path.parent} does not exist")
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        # Only a leftover socket is ours to delete; anything else is someone's data or a typo.
+        raise FileExistsError(f"{path} exists and is not a socket; refusing to replace it")
+    path.unlink()
+
+
+def _code_name(code: object) -> str:
+    return code.name if isinstance(code, grpc.StatusCode) else str(code)
+
+
+def _pod_of(request: Any) -> str:
+    context = getattr(request, "volume_context", None)
+    if not context:
+        return ""
+    namespace, name = context.get(_POD_NAMESPACE, ""), context.get(_POD_NAME, "")
+    return f"{namespace}/{name}" if namespace or name else ""
+
+
+class _RpcGuard(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Wraps every unary handler (and stands in for unknown methods) with error mapping and logging."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],  # type: ignore[type-arg]
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:  # type: ignore[type-arg]
+        method = handler_call_details.method
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            # No deserializer: the request stays raw bytes, which the unknown-method handler ignores.
+            return grpc.unary_unary_rpc_method_handler(self._guard(method, _unknown_method(method)))
+        if handler.unary_unary is None:  # CSI has no streaming RPCs; leave anything else alone
+            return handler
+        return grpc.unary_unary_rpc_method_handler(
+            self._guard(method, handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _guard(self, method: str, behaviour: Behaviour) -> Behaviour:
+        async def guarded(request: Any, context: ServicerContext) -> Any:
+            started = self._clock()
+            code: object = grpc.StatusCode.OK
+            error = ""
+            try:
+                result = behaviour(request, context)
+                return await result if inspect.isawaitable(result) else result
+            except CertcsiError as exc:
+                code, error = exc.grpc_code, scrub(str(exc))
+                await context.abort(exc.grpc_code, error)
+            except grpc.aio.AbortError:
+                code = context.code()  # the handler aborted on its own; keep its status
+                raise
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception:
+                code, error = grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE
+                _log.exception("unexpected error in %s", method, extra={"event": "rpc.crash", "method": method})
+                await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+            finally:
+                self._record(method, request, code, error, self._clock() - started)
+
+        return guarded
+
+    def _record(self, method: str, request: Any, code: object, error: str, seconds: float) -> None:
+        if code == grpc.StatusCode.OK:
+            level = logging.DEBUG if method in _ROUTINE else logging.INFO
+        elif code == grpc.StatusCode.INTERNAL:
+            level = logging.ERROR
+        else:
+            level = logging.WARNING
+        volume_id = getattr(request, "volume_id", "")
+        fields = {
+            "event": "rpc",
+            "method": method,
+            "volume_id": volume_id,
+            "pod": _pod_of(request),
+            "code": _code_name(code),
+            "duration_ms": round(seconds * 1000, 3),
+            "error": error,
+        }
+        _log.log(
+            level,
+            "rpc %s volume_id=%s code=%s duration_ms=%s%s",
+            method,
+            volume_id or "-",
+            fields["code"],
+            fields["duration_ms"],
+            f" error={error!r}" if error else "",
+            extra=fields,
+        )
+
+
+def _unknown_method(method: str) -> Behaviour:
+    def answer(request: Any, context: ServicerContext) -> Any:
+        raise Unimplemented(f"{method} is not implemented by this node-only CSI plugin")
+
+    return answer
+
+
+class CsiServer:
+    """Serves the Identity and Node services on one unix socket."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        identity: csi_pb2_grpc.IdentityServicer,
+        node: csi_pb2_grpc.NodeServicer,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.socket_path = parse_endpoint(endpoint)
+        self._identity = identity
+        self._node = node
+        self._clock = clock
+        self._server: grpc.aio.Server | None = None
+        self._socket_id: tuple[int, int] | None = None
+
+    async def start(self) -> None:
+        """Remove a stale socket, bind, and start serving. Creates nothing but the socket."""
+        if self._server is not None:
+            raise RuntimeError("CsiServer already started")
+        _remove_stale_socket(self.socket_path)
+        server = grpc.aio.server(interceptors=[_RpcGuard(self._clock)])
+        csi_pb2_grpc.add_IdentityServicer_to_server(self._identity, server)
+        csi_pb2_grpc.add_NodeServicer_to_server(self._node, server)
+        try:
+            server.add_insecure_port(f"unix:{self.socket_path}")
+        except RuntimeError as exc:
+            raise OSError(f"cannot listen on {self.socket_path}: {exc}") from exc
+        await server.start()
+        st = self.socket_path.lstat()
+        self._socket_id = (st.st_dev, st.st_ino)
+        self._server = server
+        _log.info("serving CSI on %s", self.socket_path, extra={"event": "csi.serving"})
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop serving (in-flight RPCs get `grace` seconds) and remove our socket."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        await server.stop(grace)
+        self._remove_own_socket()
+
+    async def wait_for_termination(self) -> None:
+        if self._server is not None:
+            await self._server.wait_for_termination()
+
+    def _remove_own_socket(self) -> None:
+        # During a rolling update the next driver may already have replaced the socket: leave
+        # anything that is not the very inode we bound.
+        try:
+            st = self.socket_path.lstat()
+        except FileNotFoundError:
+            return
+        if stat.S_ISSOCK(st.st_mode) and (st.st_dev, st.st_ino) == self._socket_id:
+            self.socket_path.unlink()

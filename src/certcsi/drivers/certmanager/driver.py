@@ -1,0 +1,120 @@
+"""The csi.cert-manager.io driver: volume attributes in, CertificateRequest plan and files out.
+
+Pure: no Kubernetes, no gRPC, no disk. The engine calls it once per issuance (validate, key,
+request, files, renewal time), so attributes are parsed once per distinct volume context and cached.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from certcsi.drivers.certmanager.attributes import (
+    PKCS12_PASSWORD,
+    CertAttributes,
+    parse_attributes,
+    request_annotations,
+)
+from certcsi.drivers.certmanager.renewal import renew_before_time
+from certcsi.errors import IssuanceError
+from certcsi.pki.certs import parse_pem_chain
+from certcsi.pki.csr import CsrSpec, build_csr
+from certcsi.pki.keys import ECDSA_CURVES, KeySpec, encode_private_key, generate_private_key
+from certcsi.pki.pkcs12 import encode_pkcs12
+from certcsi.volumes.driver import Issued, PrivateKey, RequestPlan, Volume
+
+DRIVER_NAME = "csi.cert-manager.io"
+DEFAULT_CACHE_SIZE = 4096
+
+_ContextKey = tuple[tuple[str, str], ...]
+
+
+def _parse_context(items: _ContextKey) -> CertAttributes:
+    return parse_attributes(dict(items))
+
+
+class CertManagerDriver:
+    """Implements certcsi.volumes.driver.Driver for csi.cert-manager.io volume attributes."""
+
+    secret_attributes: frozenset[str] = frozenset({PKCS12_PASSWORD})
+
+    def __init__(self, *, name: str = DRIVER_NAME, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+        self.name = name
+        # Per instance, so the cache (which holds PKCS#12 passwords in memory) dies with the driver.
+        self._parse = functools.lru_cache(maxsize=cache_size)(_parse_context)
+
+    def attributes(self, volume: Volume) -> CertAttributes:
+        """The volume's parsed attributes; raises InvalidVolumeAttribute."""
+        context = dict(volume.attributes)
+        context.update((k, v) for k, v in volume.secrets.items() if k in self.secret_attributes)
+        return self._parse(tuple(sorted(context.items())))
+
+    def validate(self, volume: Volume) -> None:
+        self.attributes(volume)
+
+    def generate_key(self, volume: Volume, previous: PrivateKey | None) -> PrivateKey:
+        attrs = self.attributes(volume)
+        if attrs.reuse_private_key and previous is not None and _key_fits(previous, attrs.key):
+            return previous
+        return generate_private_key(attrs.key)
+
+    def build_request(self, volume: Volume, key: PrivateKey) -> RequestPlan:
+        attrs = self.attributes(volume)
+        spec = CsrSpec(
+            subject=attrs.subject,
+            dns_names=attrs.dns_names,
+            ip_addresses=attrs.ip_addresses,
+            uris=attrs.uris,
+            emails=attrs.emails,
+            usages=attrs.usages,
+            is_ca=attrs.is_ca,
+        )
+        return RequestPlan(
+            csr_pem=build_csr(key, spec),
+            issuer_ref=attrs.issuer,
+            duration=attrs.duration,
+            is_ca=attrs.is_ca,
+            usages=attrs.usages,
+            annotations=request_annotations(volume.attributes),
+        )
+
+    def files(self, volume: Volume, key: PrivateKey, issued: Issued) -> Mapping[str, bytes]:
+        attrs = self.attributes(volume)
+        files = {
+            attrs.certificate_file: issued.certificate_pem,
+            attrs.privatekey_file: encode_private_key(key, attrs.key.encoding),
+            attrs.ca_file: issued.ca_pem,
+        }
+        if attrs.pkcs12_enabled:
+            files[attrs.pkcs12_filename] = _keystore(key, issued, attrs.pkcs12_password)
+        return files
+
+    def fs_group(self, volume: Volume) -> int | None:
+        group = self.attributes(volume).fs_group
+        return volume.mount_group if group is None else group
+
+    def next_issuance(self, volume: Volume, issued: Issued) -> datetime:
+        renew_before = self.attributes(volume).renew_before
+        return renew_before_time(issued.not_before, issued.not_after, renew_before)
+
+
+def _key_fits(key: PrivateKey, spec: KeySpec) -> bool:
+    """Whether a kept key still matches what the volume asks for (algorithm and size)."""
+    if spec.algorithm == "RSA":
+        return isinstance(key, rsa.RSAPrivateKey) and key.key_size == spec.size
+    if spec.algorithm == "ECDSA":
+        curve = ECDSA_CURVES.get(spec.size or 0)
+        return isinstance(key, ec.EllipticCurvePrivateKey) and curve is not None and isinstance(key.curve, curve)
+    return isinstance(key, ed25519.Ed25519PrivateKey)
+
+
+def _keystore(key: PrivateKey, issued: Issued, password: str) -> bytes:
+    try:
+        chain = parse_pem_chain(issued.certificate_pem)
+        return encode_pkcs12(key=key, chain=chain, password=password.encode("utf-8"))
+    except ValueError as exc:
+        # pki messages never carry the password; say which request produced the unusable chain.
+        raise IssuanceError(f"request {issued.request_name!r}: cannot write the PKCS#12 keystore: {exc}") from None
