@@ -76,3 +76,68 @@ def sandbox_up(kubeconfig: Path, port: int, no_default_approver: bool, signing_d
             await stop.wait()
 
     run_until_signalled(up)
+
+
+@main.command("driver")
+@click.option("--node-id", envvar="NODE_ID", required=True, help="This node's name (spec.nodeName). Env: NODE_ID.")
+@click.option(
+    "--endpoint",
+    envvar="CSI_ENDPOINT",
+    default="unix:///plugin/csi.sock",
+    show_default=True,
+    help="CSI socket (unix:///abs/path.sock). Env: CSI_ENDPOINT.",
+)
+@click.option("--driver-name", default="csi.cert-manager.io", show_default=True, help="CSI driver name.")
+@click.option(
+    "--data-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("/csi-data-dir"),
+    show_default=True,
+    help="Where volume data lives; <data-root>/inmemfs is a tmpfs.",
+)
+@click.option(
+    "--use-token-request",
+    is_flag=True,
+    help="Create each CertificateRequest with the pod's own service-account token (CSIDriver tokenRequests).",
+)
+@click.option("--kube-api-qps", type=float, default=5.0, show_default=True, help="Issuance budget: requests/s.")
+@click.option("--kube-api-burst", type=int, default=10, show_default=True, help="Issuance budget: burst.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None, help="Kubeconfig; in-cluster if unset.")
+@click.option(
+    "--unsafe-no-mount",
+    is_flag=True,
+    help="UNSAFE, demo only: plain directories and symlinks instead of tmpfs and read-only bind mounts.",
+)
+@click.option("--issue-timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for issuance.")
+@click.option("-v", "--verbosity", count=True, help="More logging (repeatable, like -v=N upstream).")
+def driver_command(
+    node_id: str,
+    endpoint: str,
+    driver_name: str,
+    data_root: Path,
+    use_token_request: bool,
+    kube_api_qps: float,
+    kube_api_burst: int,
+    kubeconfig: str | None,
+    unsafe_no_mount: bool,
+    issue_timeout: float,
+    verbosity: int,
+) -> None:
+    """Run the csi.cert-manager.io node driver."""
+    from certcsi.drivers.certmanager import CertManagerDriver
+    from certcsi.nodeplugin import NodeOptions, run_node_plugin
+
+    _configure_logging(max(verbosity, 1))
+    options = NodeOptions(
+        node_id=node_id,
+        endpoint=endpoint,
+        data_root=data_root,
+        kubeconfig=kubeconfig,
+        kube_api_qps=kube_api_qps,
+        kube_api_burst=kube_api_burst,
+        use_token_request=use_token_request,
+        issue_timeout=issue_timeout,
+        unsafe_no_mount=unsafe_no_mount,
+    )
+    driver = CertManagerDriver(name=driver_name)
+    run_until_signalled(lambda stop: run_node_plugin(driver=driver, options=options, stop=stop))

@@ -204,7 +204,7 @@ class CsiServer:
         self._node = node
         self._clock = clock
         self._server: grpc.aio.Server | None = None
-        self._socket_id: tuple[int, int] | None = None
+        self._socket_id: tuple[int, int, int] | None = None
 
     async def start(self) -> None:
         """Remove a stale socket, bind, and start serving. Creates nothing but the socket."""
@@ -219,8 +219,7 @@ class CsiServer:
         except RuntimeError as exc:
             raise OSError(f"cannot listen on {self.socket_path}: {exc}") from exc
         await server.start()
-        st = self.socket_path.lstat()
-        self._socket_id = (st.st_dev, st.st_ino)
+        self._socket_id = _identity(self.socket_path.lstat())
         self._server = server
         _log.info("serving CSI on %s", self.socket_path, extra={"event": "csi.serving"})
 
@@ -237,11 +236,17 @@ class CsiServer:
             await self._server.wait_for_termination()
 
     def _remove_own_socket(self) -> None:
-        # During a rolling update the next driver may already have replaced the socket: leave
-        # anything that is not the very inode we bound.
+        # grpc core already unlinks its socket path on shutdown (1.85); this covers versions that
+        # do not, and touches only the socket we bound. Neither can spare a successor's socket at
+        # the same path, so the node DaemonSet must not overlap old and new pods (maxSurge 0).
         try:
             st = self.socket_path.lstat()
         except FileNotFoundError:
             return
-        if stat.S_ISSOCK(st.st_mode) and (st.st_dev, st.st_ino) == self._socket_id:
+        if stat.S_ISSOCK(st.st_mode) and _identity(st) == self._socket_id:
             self.socket_path.unlink()
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    # ctime as well as the inode: tmpfs hands a freed inode number straight to the next file.
+    return (st.st_dev, st.st_ino, st.st_ctime_ns)

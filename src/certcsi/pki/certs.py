@@ -21,6 +21,8 @@ __all__ = [
     "parse_pem_chain",
 ]
 
+_CERT_PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
+
 
 @dataclass(frozen=True)
 class Validity:
@@ -32,13 +34,12 @@ class Validity:
 
 def parse_pem_chain(pem: bytes) -> list[x509.Certificate]:
     """Every CERTIFICATE block of `pem`, in order (leaf first); ValueError when there is none."""
+    if _CERT_PEM_MARKER not in pem:
+        raise ValueError('failed to decode PEM certificate chain: no "CERTIFICATE" PEM block found')
     try:
         certs = x509.load_pem_x509_certificates(pem)
-    except ValueError as exc:
-        detail = str(exc) or "malformed certificate"
-        raise ValueError(f"failed to decode PEM certificate chain: {detail}") from None
-    if not certs:
-        raise ValueError("failed to decode PEM certificate chain: no CERTIFICATE block found")
+    except ValueError:
+        raise ValueError('failed to decode PEM certificate chain: malformed "CERTIFICATE" PEM block') from None
     return certs
 
 

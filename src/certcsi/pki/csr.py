@@ -16,6 +16,7 @@ __all__ = ["CsrSpec", "build_csr", "load_csr", "san_extension"]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _EMPTY_NAME = x509.Name([])
+_CSR_PEM_MARKER = b"-----BEGIN CERTIFICATE REQUEST-----"
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,9 @@ def load_csr(pem: bytes) -> x509.CertificateSigningRequest:
 
     The signature is not checked here: see `CertificateSigningRequest.is_signature_valid`.
     """
+    if _CSR_PEM_MARKER not in pem:
+        raise ValueError('failed to decode CSR: no "CERTIFICATE REQUEST" PEM block found')
     try:
         return x509.load_pem_x509_csr(pem)
-    except ValueError as exc:
-        detail = str(exc) or "not a PEM CERTIFICATE REQUEST"
-        raise ValueError(f"failed to decode CSR: {detail}") from None
+    except ValueError:
+        raise ValueError('failed to decode CSR: malformed "CERTIFICATE REQUEST" PEM block') from None

@@ -139,28 +139,6 @@ def topmost_mount(entries: list[MountInfo], mount_point: str) -> MountInfo | Non
     return found
 
 
-def containing_mount(entries: list[MountInfo], path: str) -> MountInfo | None:
-    """The mount whose subtree holds `path` (longest mount point prefix, last one stacked)."""
-    best: MountInfo | None = None
-    for entry in entries:
-        mp = entry.mount_point
-        inside = path == mp or path.startswith(mp.rstrip("/") + "/")
-        if inside and (best is None or len(mp) >= len(best.mount_point)):
-            best = entry
-    return best
-
-
-def _shows(entries: list[MountInfo], target: str, source: str) -> bool:
-    """True when the mount at `target` is the same filesystem subtree as the directory `source`."""
-    at_target = topmost_mount(entries, target)
-    holder = containing_mount(entries, source)
-    if at_target is None or holder is None:
-        return False
-    relative = os.path.relpath(source, holder.mount_point)
-    expected = os.path.normpath(os.path.join(holder.root, relative))
-    return at_target.device == holder.device and at_target.root == expected
-
-
 def _real(path: StrPath) -> str:
     return os.path.realpath(os.fspath(path))
 
@@ -242,7 +220,17 @@ class SyscallMounter:
         return topmost_mount(read_mountinfo(self._mountinfo_path), _real(p)) is not None
 
     def is_bind_of(self, target: StrPath, source: StrPath) -> bool:
-        return _shows(read_mountinfo(self._mountinfo_path), _real(target), _real(source))
+        # A directory has no hard links, so a different path showing the same (device, inode) as
+        # `source` can only be a mount of it: no need to read the mount table on every republish.
+        t, s = os.fspath(target), os.fspath(source)
+        try:
+            if os.path.islink(t):
+                return False
+            st_t, st_s = os.stat(t), os.stat(s)
+        except FileNotFoundError:
+            return False
+        same = (st_t.st_dev, st_t.st_ino) == (st_s.st_dev, st_s.st_ino)
+        return same and _real(t) != _real(s)
 
     def bind_readonly(self, source: StrPath, target: StrPath) -> None:
         src, dst = os.fspath(source), os.fspath(target)
@@ -423,7 +411,6 @@ __all__ = [
     "MountInfo",
     "Mounter",
     "SyscallMounter",
-    "containing_mount",
     "parse_mountinfo",
     "read_mountinfo",
     "topmost_mount",

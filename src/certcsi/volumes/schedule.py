@@ -10,6 +10,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,12 +24,12 @@ logger = logging.getLogger(__name__)
 
 
 def default_renewal_time(not_before: datetime, not_after: datetime) -> datetime:
-    """Renew when two thirds of the lifetime have passed: NotAfter − (NotAfter − NotBefore)/3."""
+    """Renew when two thirds of the lifetime have passed: NotAfter - (NotAfter - NotBefore)/3."""
     return not_after - (not_after - not_before) / 3
 
 
 def renew_before_time(not_before: datetime, not_after: datetime, renew_before: timedelta) -> datetime:
-    """csi-driver's `renew-before`: NotAfter − d when that still leaves NotBefore + d < NotAfter.
+    """csi-driver's `renew-before`: NotAfter - d when that still leaves NotBefore + d < NotAfter.
 
     A `renew-before` as long as the whole lifetime (or longer) would mean renewing at once, forever;
     upstream falls back to the default two-thirds rule then, and so do we.
@@ -48,8 +49,8 @@ def jittered(
 ) -> datetime:
     """Pull the renewal time `t` earlier by a random amount, so pods created together renew apart.
 
-    Rule: with L = NotAfter − NotBefore and u uniform in [0, 1),
-    result = max(t − u·fraction·L, min(t, NotBefore + L/2)).
+    Rule: with L = NotAfter - NotBefore and u uniform in [0, 1),
+    result = max(t - u·fraction·L, min(t, NotBefore + L/2)).
     So the result is never later than `t`, never more than `fraction` of the lifetime earlier, and
     never pulled before the certificate's half-life (a `t` already earlier than that is returned as
     is). A certificate with no positive lifetime returns `t` unchanged.
@@ -69,7 +70,7 @@ def jittered(
 
 @dataclass(frozen=True)
 class Backoff:
-    """Exponential backoff: attempt n (1-based) waits about min(cap, base·factor^(n−1)) seconds.
+    """Exponential backoff: attempt n (1-based) waits about min(cap, base·factor^(n-1)) seconds.
 
     Jitter pulls each delay DOWN by a uniform fraction up to `jitter` (so 0.5 gives a delay in
     (d/2, d]). Upstream's wait.Backoff adds jitter upwards instead, which lets delays overshoot the
@@ -93,13 +94,12 @@ class Backoff:
         """Seconds to wait after the `attempt`-th consecutive failure (attempt ≥ 1)."""
         if attempt < 1:
             raise ValueError(f"attempt: must be >= 1 (got {attempt})")
-        # Multiply step by step and stop at the cap: factor**n overflows a float in a long outage.
-        delay = self.base
-        for _ in range(attempt - 1):
-            delay *= self.factor
-            if delay >= self.cap:
-                break
-        delay = min(delay, self.cap)
+        # Compare logarithms first: factor**n overflows a float after a long outage.
+        exponent = attempt - 1
+        if exponent * math.log(self.factor) >= math.log(self.cap / self.base):
+            delay = self.cap
+        else:
+            delay = self.base * self.factor**exponent
         return delay * (1.0 - self.jitter * (rng or random).random())
 
 

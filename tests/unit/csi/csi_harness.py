@@ -51,8 +51,8 @@ class SteppingClock:
 class Harness:
     server: CsiServer
     channel: grpc.aio.Channel
-    identity: csi_pb2_grpc.IdentityStub
-    node: csi_pb2_grpc.NodeStub
+    identity: csi_pb2_grpc.IdentityAsyncStub  # type-check-only name: annotations are never evaluated
+    node: csi_pb2_grpc.NodeAsyncStub
     backend: FakeBackend
     readiness: dict[str, str | None]
 

@@ -28,7 +28,7 @@ async def test_node_rpc_is_unimplemented(csi: Harness, rpc: str, request_message
 @pytest.mark.parametrize("rpc", ["CreateVolume", "ControllerGetCapabilities", "ControllerPublishVolume"])
 async def test_controller_rpc_is_unimplemented(csi: Harness, rpc: str) -> None:
     # Raw bytes: the Controller service is not in our proto, exactly as a CO would hit it.
-    call = csi.channel.unary_unary(f"/csi.v1.Controller/{rpc}")
+    call = csi.channel.unary_unary(f"/csi.v1.Controller/{rpc}", request_serializer=bytes, response_deserializer=bytes)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call(b"")
     assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED

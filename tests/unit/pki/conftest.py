@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -11,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from certcsi.pki.keys import KeySpec, PrivateKey, generate_private_key
 from certcsi.pki.signing import create_ca
 
-NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+from .support import NOW
 
 
 @pytest.fixture(scope="session")

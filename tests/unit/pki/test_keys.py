@@ -17,9 +17,7 @@ from certcsi.pki.keys import (
 
 
 def _public_der(key: PrivateKey) -> bytes:
-    return key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def test_default_spec_is_pkcs8() -> None:
@@ -47,7 +45,7 @@ def test_ecdsa_sizes_map_to_curves(size: int | None, curve: type[ec.EllipticCurv
     assert isinstance(key.curve, curve)
 
 
-def test_ed25519(ed_key: ed25519.Ed25519PrivateKey) -> None:
+def test_ed25519() -> None:
     assert isinstance(generate_private_key(KeySpec("Ed25519")), ed25519.Ed25519PrivateKey)
 
 
@@ -110,7 +108,7 @@ def test_sec1_ec_key_loads(ec_key: ec.EllipticCurvePrivateKey) -> None:
     [b"", b"garbage", b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"],
 )
 def test_load_garbage_fails_without_echoing_input(pem: bytes) -> None:
-    with pytest.raises(ValueError, match="^failed to decode private key PEM$") as excinfo:
+    with pytest.raises(ValueError, match=r"^failed to decode private key PEM$") as excinfo:
         load_private_key(pem)
     assert excinfo.value.__cause__ is None
     assert excinfo.value.__suppress_context__

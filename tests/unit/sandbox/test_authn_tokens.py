@@ -159,7 +159,7 @@ def test_missing_bound_pod_cannot_get_a_token(authority: TokenAuthority) -> None
 
 
 def test_bound_pod_with_another_uid_is_a_conflict(authority: TokenAuthority) -> None:
-    with pytest.raises(BoundObjectConflict, match="spec.boundObjectRef.uid"):
+    with pytest.raises(BoundObjectConflict, match=r"spec\.boundObjectRef\.uid"):
         authority.mint(namespace=NS, service_account=SA, audiences=None, bound_pod=(POD, "old-uid"))
 
 
@@ -240,7 +240,7 @@ def test_token_with_altered_claims_is_refused(authority: TokenAuthority) -> None
 @pytest.mark.parametrize("algorithm", ["none", "HS256"])
 def test_unsigned_or_symmetric_tokens_are_refused(authority: TokenAuthority, algorithm: str) -> None:
     claims = _claims(_mint(authority))
-    key = None if algorithm == "none" else "a-shared-secret-of-sufficient-length!"
+    key = "" if algorithm == "none" else "a-shared-secret-of-sufficient-length!"
     with pytest.raises(Unauthorized):
         authority.authenticate(jwt.encode(claims, key, algorithm=algorithm))
 
@@ -312,11 +312,15 @@ def _terminating_since(seconds_ago: float) -> dict[str, str]:
     return {"deletionTimestamp": stamp}
 
 
-def test_terminating_pod_keeps_its_tokens_for_a_grace_minute(authority: TokenAuthority, store: Store) -> None:
+@pytest.mark.parametrize(("resource", "name", "uid"), [(PODS, POD, "pod-uid-1"), (SERVICEACCOUNTS, SA, "sa-uid-1")])
+def test_terminating_owner_keeps_tokens_for_a_grace_minute(
+    authority: TokenAuthority, store: Store, resource: str, name: str, uid: str
+) -> None:
     token = _mint(authority, bound=True)
-    store.put(PODS, POD, "pod-uid-1", spec={"serviceAccountName": SA}, metadata=_terminating_since(30))
+    kept = {k: v for k, v in store.objects[(resource, NS, name)].items() if k != "metadata"}
+    store.put(resource, name, uid, metadata=_terminating_since(30), **kept)
     assert authority.authenticate(token).extra["authentication.kubernetes.io/pod-name"] == (POD,)
-    store.put(PODS, POD, "pod-uid-1", spec={"serviceAccountName": SA}, metadata=_terminating_since(61))
+    store.put(resource, name, uid, metadata=_terminating_since(61), **kept)
     with pytest.raises(Unauthorized, match="deleted"):
         authority.authenticate(token)
 

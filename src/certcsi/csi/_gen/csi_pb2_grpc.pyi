@@ -3,7 +3,7 @@
 isort:skip_file
 The Container Storage Interface wire contract as far as a node-only plugin serves it.
 
-Written for certcsi from the facts in shared/reference/csi-and-kubelet.md (CSI spec 1.x). Field
+Written for certcsi from the CSI specification 1.x (spec.md / csi.proto facts). Field
 numbers are the spec's; messages a node-only plugin never reads are kept to the fields needed to
 declare their RPCs. The Controller service is not declared: gRPC answers UNIMPLEMENTED for any
 method of a service the server does not register, which is what the spec asks of a plugin

@@ -370,16 +370,20 @@ def _check_uri(uri: str) -> str | None:
     return None
 
 
+# RFC 5322 dot-atom local part; a host name domain (address literals are not supported).
+_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+")
+_EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*")
+
+
 def _check_email(email: str) -> str | None:
     local, at, domain = email.partition("@")
     if not at or not local or not domain or "@" in domain:
         return f"email address {email!r} must have exactly one '@' with a non-empty part on each side"
-    if not _PRINTABLE_ASCII.fullmatch(email):
-        return f"email address {email!r} must be ASCII without spaces or control characters"
-    try:
-        x509.RFC822Name(email)
-    except ValueError:
-        return f"email address {email!r} is not a plain RFC 822 address (no display name, comments or <>)"
+    if not (_EMAIL_LOCAL.fullmatch(local) and _EMAIL_DOMAIN.fullmatch(domain)):
+        return (
+            f"email address {email!r} must be a plain ASCII address: no spaces, display name, <>, "
+            "quotes or comments, and a host name after the '@'"
+        )
     return None
 
 

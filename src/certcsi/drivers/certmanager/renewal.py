@@ -6,12 +6,12 @@ from datetime import datetime, timedelta
 
 
 def default_renewal_time(not_before: datetime, not_after: datetime) -> datetime:
-    """Two thirds into the validity window: NotAfter − (NotAfter − NotBefore)/3, as csi-lib does."""
+    """Two thirds into the validity window: NotAfter - (NotAfter - NotBefore)/3, as csi-lib does."""
     return not_after - (not_after - not_before) // 3
 
 
 def renew_before_time(not_before: datetime, not_after: datetime, renew_before: timedelta | None) -> datetime:
-    """NotAfter − renew_before, if that falls after NotBefore; otherwise the default time.
+    """NotAfter - renew_before, if that falls after NotBefore; otherwise the default time.
 
     A `renew-before` as long as the certificate's lifetime (the issuer may grant less than the
     requested duration) would mean renewing at once, forever; upstream falls back to the default

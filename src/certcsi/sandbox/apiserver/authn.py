@@ -49,6 +49,14 @@ EXTRA_POD_UID = "authentication.kubernetes.io/pod-uid"
 EXTRA_CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
 _PRIVATE = "kubernetes.io"
 _ALGORITHM = "RS256"
+# PyJWT checks the signature only; times, issuer and audience are checked against the injected clock.
+_SIGNATURE_ONLY: jwt.types.Options = {
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+}
 
 
 def _frozen_extra(extra: Mapping[str, Sequence[str]]) -> Mapping[str, tuple[str, ...]]:
@@ -244,13 +252,11 @@ class TokenAuthority:
 
     def _verify(self, token: str) -> _Claimed:
         try:
-            # Time, issuer and audience are checked below against the injected clock.
             claims = jwt.decode(
                 token,
                 self._public_key,
                 algorithms=[_ALGORITHM],
-                options={"verify_exp": False, "verify_nbf": False, "verify_iat": False,
-                         "verify_aud": False, "verify_iss": False},
+                options=_SIGNATURE_ONLY,
             )
         except jwt.InvalidSignatureError:
             raise Unauthorized("token signature is invalid (not signed by this API server)") from None

@@ -127,7 +127,8 @@ class _Resolver:
         return _Grant(source=source, rules=found.rules)
 
     def _role(self, kind: str, namespace: str, name: str) -> _Grant:
-        key = (kind, namespace, name)
+        # A ClusterRole is the same object whichever binding names it.
+        key = (kind, namespace if kind == "Role" else "", name)
         if key not in self._roles:
             self._roles[key] = self._read_role(kind, namespace, name)
         return self._roles[key]

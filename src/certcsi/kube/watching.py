@@ -1,0 +1,181 @@
+"""List-then-watch that never gives up: the reflector every long-lived certcsi watch runs on.
+
+    async for event in watch(transport, path, label_selector=...):
+        event.type   ADDED | MODIFIED | DELETED | SYNCED
+        event.object the object (a plain dict); {} for SYNCED
+
+The first list yields every object as ADDED and then SYNCED ("the consumer's view is complete").
+The watch resumes from the last resourceVersion seen (bookmarks included, never yielded). When the
+server says that version is gone (410 Expired/Gone, as a status code or an ERROR event) the list is
+redone and only the difference is yielded (objects now missing come as DELETED with the metadata
+last seen), then SYNCED again. Any other failure is logged and retried with jittered exponential
+backoff, forever; the iterator ends only when the consumer stops iterating (cancel / aclose).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+from certcsi.errors import KubernetesError
+from certcsi.kube import _errors
+from certcsi.kube._transport import Obj, Query, Transport
+
+log = logging.getLogger(__name__)
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED", "SYNCED"]
+_Key = tuple[str, str]
+
+
+class WatchEvent(NamedTuple):
+    """One change; a tuple, so `for kind, obj in ...` works."""
+
+    type: EventType
+    object: Obj
+
+
+SYNCED = WatchEvent("SYNCED", {})
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delay before retry number `attempt` (0-based): base·factor^attempt, capped, ±jitter."""
+
+    base: float = 0.5
+    factor: float = 2.0
+    cap: float = 30.0
+    jitter: float = 0.2
+
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        raw = min(self.cap, self.base * self.factor ** min(attempt, 64))
+        return raw * (1.0 + self.jitter * (2.0 * rand() - 1.0))
+
+
+def _meta(obj: Obj) -> dict[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
+def _key(obj: Obj) -> _Key:
+    meta = _meta(obj)
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
+def _is_gone(err: KubernetesError) -> bool:
+    return err.status == 410
+
+
+class _Reflector:
+    """The state one watch carries between reconnects: what exists, and the version to resume from."""
+
+    def __init__(self, transport: Transport, path: str, selectors: Query) -> None:
+        self.transport = transport
+        self.path = path
+        self.selectors = selectors
+        self.version: str | None = None
+        # key -> last metadata seen; enough to diff a relist and to describe a vanished object.
+        self.known: dict[_Key, dict[str, Any]] = {}
+
+    async def relist(self) -> list[WatchEvent]:
+        listing = await self.transport.request("GET", self.path, query=self.selectors)
+        items = [item for item in listing.get("items") or [] if isinstance(item, dict)]
+        events: list[WatchEvent] = []
+        seen: dict[_Key, dict[str, Any]] = {}
+        for item in items:
+            key = _key(item)
+            seen[key] = _meta(item)
+            old = self.known.get(key)
+            if old is None:
+                events.append(WatchEvent("ADDED", item))
+            elif old.get("resourceVersion") != seen[key].get("resourceVersion"):
+                events.append(WatchEvent("MODIFIED", item))
+        for key, meta in self.known.items():
+            if key not in seen:
+                events.append(WatchEvent("DELETED", {"metadata": meta}))
+        self.known = seen
+        self.version = str(_meta(listing).get("resourceVersion") or "") or None
+        events.append(SYNCED)
+        return events
+
+    def apply(self, raw: Obj) -> WatchEvent | None:
+        """Book-keep one watch line; the event to hand on, or None (bookmark). Raises on ERROR."""
+        kind = raw.get("type")
+        obj = raw.get("object")
+        if kind == "ERROR":
+            raise _errors.from_status_object(obj)
+        if not isinstance(obj, dict):
+            return None
+        version = _meta(obj).get("resourceVersion")
+        if version:
+            self.version = str(version)
+        if kind == "BOOKMARK":
+            return None
+        key = _key(obj)
+        if kind == "DELETED":
+            self.known.pop(key, None)
+            return WatchEvent("DELETED", obj)
+        if kind in ("ADDED", "MODIFIED"):
+            self.known[key] = _meta(obj)
+            return WatchEvent(kind, obj)
+        log.warning("ignoring watch event of unknown type path=%s type=%s", self.path, kind)
+        return None
+
+
+async def watch(
+    transport: Transport,
+    path: str,
+    *,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+    backoff: Backoff = Backoff(),
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    timeout_seconds: Callable[[], int] = lambda: random.randint(300, 600),
+) -> AsyncIterator[WatchEvent]:
+    """Watch `path` (a collection path) forever; see the module docstring for the semantics."""
+    selectors: list[tuple[str, str]] = []
+    if label_selector:
+        selectors.append(("labelSelector", label_selector))
+    if field_selector:
+        selectors.append(("fieldSelector", field_selector))
+    state = _Reflector(transport, path, selectors)
+    failures = 0
+    while True:
+        try:
+            if state.version is None:
+                for event in await state.relist():
+                    yield event
+            query = [*selectors, ("resourceVersion", state.version or ""), ("allowWatchBookmarks", "true")]
+            received = False
+            async with transport.stream(path, query=query, timeout_seconds=timeout_seconds()) as lines:
+                async for raw in lines:
+                    received, failures = True, 0
+                    event = state.apply(raw)
+                    if event is not None:
+                        yield event
+            if received:
+                continue
+            # A stream closed without a single line: do not spin on a server that hangs up at once.
+            problem: Exception = KubernetesError("watch closed without sending anything", status=None)
+        except KubernetesError as err:
+            if _is_gone(err):
+                log.info("watch expired, relisting path=%s", path)
+                state.version = None
+                continue
+            problem = err
+        except Exception as err:  # a bug must not silently end a watch the node depends on
+            log.exception("unexpected error in watch path=%s", path)
+            problem = err
+        delay = backoff.delay(failures)
+        failures += 1
+        log.warning(
+            "watch failed, retrying path=%s attempt=%d delay=%.2fs error=%s",
+            path,
+            failures,
+            delay,
+            problem,
+        )
+        await sleep(delay)

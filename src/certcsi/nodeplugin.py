@@ -1,0 +1,94 @@
+"""Runs one node plugin process: data root, Kubernetes client, issuance, engine and CSI socket.
+
+Both drivers run through `run_node_plugin`; they differ only in the `Driver` they pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from certcsi import __version__
+from certcsi.csi.identity import IdentityServicer
+from certcsi.csi.node import NodeServicer
+from certcsi.csi.redact import SecretScrubber
+from certcsi.csi.server import CsiServer
+from certcsi.kube import connect
+from certcsi.volumes.clock import SystemClock
+from certcsi.volumes.driver import Driver
+from certcsi.volumes.issuance import Issuance
+from certcsi.volumes.manager import Manager
+from certcsi.volumes.mount import DirectoryMounter, Mounter, SyscallMounter
+from certcsi.volumes.schedule import RateBudget
+from certcsi.volumes.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NodeOptions:
+    node_id: str
+    endpoint: str
+    data_root: Path
+    kubeconfig: str | None
+    kube_api_qps: float = 5.0
+    kube_api_burst: int = 10
+    use_token_request: bool = False
+    issue_timeout: float = 60.0
+    max_requests_per_volume: int = 1
+    # Plain directories and symlinks instead of tmpfs and bind mounts: keys reach the disk. Demo only.
+    unsafe_no_mount: bool = False
+    tmpfs_size: str | None = None
+
+
+def install_log_scrubber() -> None:
+    """Defence in depth: no handler of this process may print a token or a private key."""
+    scrubber = SecretScrubber()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(scrubber)
+
+
+async def run_node_plugin(*, driver: Driver, options: NodeOptions, stop: asyncio.Event) -> None:
+    install_log_scrubber()
+    if options.unsafe_no_mount:
+        log.warning(
+            "UNSAFE: --unsafe-no-mount writes private keys to plain directories on disk and links them "
+            "into pods without read-only bind mounts; never use it on a real node"
+        )
+    mounter: Mounter = DirectoryMounter() if options.unsafe_no_mount else SyscallMounter()
+    clock = SystemClock()
+    kube = await connect(kubeconfig=options.kubeconfig, qps=options.kube_api_qps, burst=options.kube_api_burst)
+    issuance = Issuance(
+        kube=kube,
+        node_id=options.node_id,
+        max_requests_per_volume=options.max_requests_per_volume,
+        timeout=options.issue_timeout,
+    )
+    manager = Manager(
+        driver=driver,
+        store=Store(data_root=options.data_root, mounter=mounter, tmpfs_size=options.tmpfs_size),
+        mounter=mounter,
+        issuance=issuance,
+        clock=clock,
+        rate=RateBudget(qps=options.kube_api_qps, burst=options.kube_api_burst, clock=clock),
+        use_token_request=options.use_token_request,
+        issue_timeout=options.issue_timeout,
+    )
+    server = CsiServer(
+        endpoint=options.endpoint,
+        identity=IdentityServicer(name=driver.name, version=__version__, not_ready=manager.ready),
+        node=NodeServicer(node_id=options.node_id, backend=manager),
+    )
+    try:
+        await issuance.start()
+        await manager.start()
+        await server.start()
+        log.info("driver ready", extra={"driver": driver.name, "node_id": options.node_id, "endpoint": options.endpoint})
+        await stop.wait()
+    finally:
+        await server.stop(grace=5)
+        await manager.stop()
+        await issuance.stop()
+        await kube.close()

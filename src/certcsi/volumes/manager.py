@@ -1,0 +1,359 @@
+"""The volume lifecycle: publish, renew and unpublish, one lock per volume (csi-lib's manager role).
+
+Publish of a new volume issues synchronously, writes the file set, bind-mounts it and schedules the
+renewal on the node's one `Scheduler`. A republish only refreshes what lives in memory (the token
+kubelet sends) and re-asserts the mount: it never tears a live volume down, whatever fails. A
+failed first publish removes everything it made, but keeps a pending request's key in memory so the
+retry kubelet sends resumes that request instead of creating another one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from certcsi.errors import CertcsiError, IncompatiblePublish, InvalidVolume, IssuerUnavailable, NotReady
+from certcsi.volumes.clock import Clock
+from certcsi.volumes.driver import Driver, Issued, PrivateKey, RequestPlan, Volume
+from certcsi.volumes.issuance import Issuance
+from certcsi.volumes.mount import Mounter
+from certcsi.volumes.schedule import Backoff, RateBudget, Scheduler, jittered
+from certcsi.volumes.store import Metadata, Store
+
+log = logging.getLogger(__name__)
+
+EPHEMERAL = "csi.storage.k8s.io/ephemeral"
+TOKENS = "csi.storage.k8s.io/serviceAccount.tokens"
+READONLY_RULE = "pod.spec.volumes[].csi.readOnly must be set to 'true'"
+
+
+class PublishArgs(Protocol):
+    """The CSI publish call as the engine needs it; csi.node.PublishRequest has this shape."""
+
+    @property
+    def volume_id(self) -> str: ...
+    @property
+    def target_path(self) -> str: ...
+    @property
+    def readonly(self) -> bool: ...
+    @property
+    def volume_context(self) -> Mapping[str, str]: ...
+    @property
+    def secrets(self) -> Mapping[str, str]: ...
+    @property
+    def volume_mount_group(self) -> str: ...
+
+
+@dataclass
+class _Pending:
+    """A request created but not yet answered, with the key only this process holds."""
+
+    request_name: str
+    namespace: str
+    key: PrivateKey
+
+
+@dataclass
+class _State:
+    volume: Volume
+    key: PrivateKey | None = None
+    issued: Issued | None = None
+    next_issuance: datetime | None = None
+    failures: int = 0
+    last_error: str | None = None
+
+
+def service_account_token(volume: Volume) -> str | None:
+    """The `""`-audience token kubelet passed (in the volume context, or in secrets from 1.35 on)."""
+    raw = volume.secrets.get(TOKENS)
+    if not raw:
+        return None
+    try:
+        tokens = json.loads(raw)
+        token = tokens[""]["token"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise InvalidVolume(f"{TOKENS} holds no token for the API server audience \"\"") from e
+    return token if isinstance(token, str) and token else None
+
+
+class Manager:
+    """Owns every volume of this node. Implements csi.node.NodeBackend."""
+
+    def __init__(
+        self,
+        *,
+        driver: Driver,
+        store: Store,
+        mounter: Mounter,
+        issuance: Issuance,
+        clock: Clock,
+        rate: RateBudget,
+        use_token_request: bool = False,
+        issue_timeout: float = 60.0,
+        jitter_fraction: float = 0.05,
+        failure_backoff: Backoff | None = None,
+        renewal_concurrency: int = 8,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._driver = driver
+        self._store = store
+        self._mounter = mounter
+        self._issuance = issuance
+        self._clock = clock
+        self._rate = rate
+        self._use_token_request = use_token_request
+        self._issue_timeout = issue_timeout
+        self._jitter_fraction = jitter_fraction
+        self._backoff = failure_backoff or Backoff()
+        self._rng = rng or random.Random()
+        self._states: dict[str, _State] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._lock_users: dict[str, int] = {}
+        self._scheduler = Scheduler(fire=self._renew, clock=clock, concurrency=renewal_concurrency)
+        self._started = False
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the data root and resume every volume it holds; nothing still valid is re-issued."""
+        scan = self._store.open()
+        for meta in scan.volumes:
+            volume = Volume(
+                volume_id=meta.volume_id,
+                target_path=meta.target_path,
+                attributes=dict(meta.volume_context),
+                mount_group=int(meta.volume_mount_group) if meta.volume_mount_group else None,
+            )
+            self._states[meta.volume_id] = _State(volume=volume, next_issuance=meta.next_issuance_time)
+            when = meta.next_issuance_time or self._clock.now()
+            self._scheduler.schedule(meta.volume_id, when)
+        self._scheduler.start()
+        self._started = True
+        log.info("volume manager started", extra={"volumes": len(self._states)})
+
+    async def stop(self) -> None:
+        await self._scheduler.stop()
+        self._started = False
+
+    def ready(self) -> str | None:
+        """None when the driver can serve; else why not (the CSI Probe reports it)."""
+        if not self._started:
+            return "volume state not loaded yet"
+        return self._store.ready()
+
+    # -- NodeBackend ------------------------------------------------------------------------------
+
+    async def publish(self, request: PublishArgs) -> None:
+        if (why := self.ready()) is not None:
+            raise NotReady(why)
+        volume = self._volume_from(request)
+        self._driver.validate(volume)
+        async with self._volume_lock(volume.volume_id):
+            state = self._states.get(volume.volume_id)
+            if state is not None and state.next_issuance is not None:  # live: issued now or before a restart
+                await self._republish(state, volume)
+                return
+            await self._first_publish(volume)
+
+    async def unpublish(self, *, volume_id: str, target_path: str) -> None:
+        async with self._volume_lock(volume_id):
+            self._scheduler.cancel(volume_id)
+            self._mounter.unmount(target_path, remove=True)
+            self._store.remove_volume(volume_id)
+            self._states.pop(volume_id, None)
+            self._pending.pop(volume_id, None)
+            log.info("volume unpublished", extra={"volume_id": volume_id})
+
+    # -- publish paths ----------------------------------------------------------------------------
+
+    def _volume_from(self, request: PublishArgs) -> Volume:
+        context = request.volume_context
+        if context.get(EPHEMERAL) != "true":
+            raise InvalidVolume(
+                f'volume_context {EPHEMERAL} must be "true": only CSI ephemeral inline volumes are supported'
+            )
+        if not request.readonly:
+            raise InvalidVolume(READONLY_RULE)
+        secret_keys = self._driver.secret_attributes | {TOKENS}
+        attributes = {k: v for k, v in context.items() if k not in secret_keys}
+        secrets = {k: v for k, v in context.items() if k in secret_keys}
+        secrets.update(request.secrets)
+        mount_group: int | None = None
+        if request.volume_mount_group:
+            try:
+                mount_group = int(request.volume_mount_group)
+            except ValueError as e:
+                raise InvalidVolume("volume_mount_group must be an integer group id") from e
+        return Volume(
+            volume_id=request.volume_id,
+            target_path=request.target_path,
+            attributes=attributes,
+            mount_group=mount_group,
+            secrets=secrets,
+        )
+
+    async def _republish(self, state: _State, volume: Volume) -> None:
+        """Refresh in-memory secrets and the mount; a failure here is reported, never destructive."""
+        if volume.target_path != state.volume.target_path:
+            raise IncompatiblePublish(
+                f"volume {volume.volume_id} is already published at another target path"
+            )
+        if volume.attributes != state.volume.attributes:
+            self._write_metadata(volume, state.next_issuance)
+        state.volume = volume
+        data_dir = self._store.data_dir(volume.volume_id)
+        if not self._mounter.is_bind_of(volume.target_path, data_dir):
+            self._mounter.bind_readonly(data_dir, volume.target_path)
+
+    async def _first_publish(self, volume: Volume) -> None:
+        self._write_metadata(volume, None)
+        state = _State(volume=volume)
+        self._states[volume.volume_id] = state
+        try:
+            await self._issue(state)
+            self._mounter.bind_readonly(self._store.data_dir(volume.volume_id), volume.target_path)
+        except BaseException:
+            # Nothing of a volume that never became ready may stay behind (csi-lib#8, kubelet may not retry).
+            self._scheduler.cancel(volume.volume_id)
+            self._states.pop(volume.volume_id, None)
+            self._mounter.unmount(volume.target_path, remove=True)
+            self._store.remove_volume(volume.volume_id)
+            raise
+        log.info(
+            "volume published",
+            extra={"volume_id": volume.volume_id, "pod": volume.pod_name, "namespace": volume.pod_namespace},
+        )
+
+    # -- issuance ---------------------------------------------------------------------------------
+
+    async def _issue(self, state: _State) -> None:
+        """Get a certificate for the volume (resuming a pending request when we can), write, schedule."""
+        volume = state.volume
+        pending = self._pending.get(volume.volume_id)
+        if pending is not None and self._issuance.pending(volume) == pending.request_name:
+            key, name = pending.key, pending.request_name
+            log.info("resuming pending request", extra={"volume_id": volume.volume_id, "request": name})
+        else:
+            key = self._driver.generate_key(volume, state.key)
+            plan = self._with_token(volume, self._driver.build_request(volume, key))
+            await self._rate.acquire()
+            name = await self._issuance.create(volume, plan)
+            self._pending[volume.volume_id] = _Pending(name, volume.pod_namespace, key)
+        issued = await self._issuance.wait(volume.pod_namespace, name, timeout=self._issue_timeout)
+        self._pending.pop(volume.volume_id, None)
+        files = self._driver.files(volume, key, issued)
+        self._store.write_files(volume.volume_id, files, fs_group=self._driver.fs_group(volume))
+        renew_at = jittered(
+            self._driver.next_issuance(volume, issued),
+            not_before=issued.not_before,
+            not_after=issued.not_after,
+            fraction=self._jitter_fraction,
+            rng=self._rng,
+        )
+        self._write_metadata(volume, renew_at)
+        state.key, state.issued, state.next_issuance = key, issued, renew_at
+        state.failures, state.last_error = 0, None
+        self._scheduler.schedule(volume.volume_id, renew_at)
+
+    def _with_token(self, volume: Volume, plan: RequestPlan) -> RequestPlan:
+        if plan.token is not None or not self._use_token_request:
+            return plan
+        token = service_account_token(volume)
+        if token is None:
+            raise InvalidVolume(
+                f"{TOKENS} is missing: the CSIDriver object must request a token (tokenRequests with audience \"\")"
+            )
+        return replace(plan, token=token)
+
+    async def _renew(self, volume_id: str) -> None:
+        async with self._volume_lock(volume_id):
+            state = self._states.get(volume_id)
+            if state is None:
+                return
+            try:
+                await self._issue(state)
+                log.info("certificate renewed", extra={"volume_id": volume_id, "not_after": str(state.next_issuance)})
+            except CertcsiError as e:
+                self._renewal_failed(state, e)
+            except Exception as e:  # a renewal must never stop: the certificate stays while retries go on
+                log.exception("renewal failed unexpectedly", extra={"volume_id": volume_id})
+                self._renewal_failed(state, IssuerUnavailable(type(e).__name__))
+
+    def _renewal_failed(self, state: _State, error: CertcsiError) -> None:
+        state.failures += 1
+        state.last_error = str(error)
+        delay = self._backoff.next(state.failures, rng=self._rng)
+        retry = self._clock.now() + timedelta(seconds=delay)
+        self._scheduler.schedule(state.volume.volume_id, retry)
+        log.warning(
+            "renewal failed; certificate kept, retrying",
+            extra={"volume_id": state.volume.volume_id, "error": str(error), "retry_in_s": round(delay, 1)},
+        )
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _write_metadata(self, volume: Volume, next_issuance: datetime | None) -> None:
+        self._store.write_metadata(
+            Metadata(
+                volume_id=volume.volume_id,
+                target_path=volume.target_path,
+                next_issuance_time=next_issuance,
+                volume_context=dict(volume.attributes),
+                volume_mount_group="" if volume.mount_group is None else str(volume.mount_group),
+            )
+        )
+
+    def _volume_lock(self, volume_id: str) -> _VolumeLock:
+        return _VolumeLock(self, volume_id)
+
+    def status(self) -> list[dict[str, object]]:
+        """What `inspect` and the metrics show: one row per volume, no secrets."""
+        rows: list[dict[str, object]] = []
+        for volume_id, state in sorted(self._states.items()):
+            rows.append(
+                {
+                    "volume_id": volume_id,
+                    "pod": f"{state.volume.pod_namespace}/{state.volume.pod_name}",
+                    "not_after": state.issued.not_after.isoformat() if state.issued else None,
+                    "next_issuance": state.next_issuance.isoformat() if state.next_issuance else None,
+                    "request": state.issued.request_name if state.issued else None,
+                    "last_error": state.last_error,
+                }
+            )
+        return rows
+
+
+class _VolumeLock:
+    """A per-volume asyncio.Lock that is dropped once nobody holds or waits for it."""
+
+    def __init__(self, manager: Manager, volume_id: str) -> None:
+        self._m = manager
+        self._id = volume_id
+
+    async def __aenter__(self) -> None:
+        m = self._m
+        lock = m._locks.setdefault(self._id, asyncio.Lock())
+        m._lock_users[self._id] = m._lock_users.get(self._id, 0) + 1
+        try:
+            await lock.acquire()
+        except BaseException:
+            self._release_user()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._m._locks[self._id].release()
+        self._release_user()
+
+    def _release_user(self) -> None:
+        m = self._m
+        m._lock_users[self._id] -= 1
+        if m._lock_users[self._id] == 0:
+            del m._lock_users[self._id]
+            del m._locks[self._id]

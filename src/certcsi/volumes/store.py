@@ -1,0 +1,493 @@
+"""The data root on tmpfs: one directory per volume with its metadata and its published file set.
+
+Layout (csi-lib's, so a node can switch between the Go driver and certcsi):
+
+    <data-root>/inmemfs/                    tmpfs, mounted by `Store.open()` unless already mounted
+        <volume-id>/metadata.json           0600, written atomically, never holds a secret
+        <volume-id>/data/                   0550, group = fs group; bind-mounted into the pod
+            ..2024_05_01_10_00_00.ab12cd/   the real files of one write (0440)
+            ..data -> ..2024_05_01_...      swapped atomically by rename
+            tls.crt -> ..data/tls.crt       one visible symlink per file
+
+All methods are synchronous filesystem calls on tmpfs (microseconds each). The store does no
+locking: the caller serialises writes to one volume (the manager's per-volume lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import re
+import shutil
+import stat
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from certcsi.errors import InvalidVolume
+from certcsi.volumes.clock import require_aware
+from certcsi.volumes.mount import Mounter
+
+logger = logging.getLogger(__name__)
+
+INMEMFS = "inmemfs"
+METADATA_FILE = "metadata.json"
+DATA_DIR = "data"
+DATA_LINK = "..data"
+_DATA_TMP_LINK = "..data_tmp"
+_LINK_TMP = "..link_tmp"  # hidden, so a half-made link is never visible and is cleaned like the rest
+# The service-account token travels in the volume context; it must never be written to disk.
+TOKENS_ATTRIBUTE = "csi.storage.k8s.io/serviceAccount.tokens"
+MAX_VOLUME_ID_BYTES = 128
+MAX_FILE_NAME_BYTES = 255
+
+FILE_MODE = 0o440
+METADATA_MODE = 0o600  # what tempfile.mkstemp creates; the rename keeps it
+# Root writes through 0550 (DAC override). An unprivileged store (--unsafe-no-mount) keeps owner
+# write on the data directory, or it could not replace its own files.
+DATA_DIR_MODE = 0o550 if os.geteuid() == 0 else 0o750
+SNAPSHOT_DIR_MODE = 0o550
+
+
+# --- names -----------------------------------------------------------------------------------------
+
+
+def _safe_component(name: str, max_bytes: int) -> bool:
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        return False
+    try:
+        return len(name.encode("utf-8")) <= max_bytes
+    except UnicodeEncodeError:  # lone surrogates
+        return False
+
+
+def check_volume_id(volume_id: str) -> str:
+    """`volume_id` unchanged when it is a safe single path component, else InvalidVolume naming it."""
+    if not isinstance(volume_id, str) or not _safe_component(volume_id, MAX_VOLUME_ID_BYTES):
+        shown = repr(volume_id)[:80]
+        raise InvalidVolume(
+            f"volume_id {shown}: must be one path component of 1..{MAX_VOLUME_ID_BYTES} bytes "
+            "without '/', NUL, '.' or '..'"
+        )
+    return volume_id
+
+
+def check_file_name(name: str) -> str:
+    """A published file name: one path component, not starting with '..' (reserved for the swap)."""
+    if not _safe_component(name, MAX_FILE_NAME_BYTES) or name.startswith(".."):
+        raise ValueError(
+            f"file name {name!r}: must be one path component of 1..{MAX_FILE_NAME_BYTES} bytes "
+            "without '/' or NUL, not starting with '..'"
+        )
+    return name
+
+
+# --- metadata --------------------------------------------------------------------------------------
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+)
+
+
+def format_rfc3339(value: datetime) -> str:
+    """Go's time.RFC3339Nano in UTC: `1970-01-03T00:00:00Z`, fraction only when non-zero."""
+    utc = require_aware(value, name="time").astimezone(UTC)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:
+        text += "." + f"{utc.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """An RFC 3339 timestamp (any offset, up to nanoseconds; beyond microseconds is truncated)."""
+    m = _RFC3339.fullmatch(text)
+    if m is None:
+        raise ValueError(f"{text!r}: not an RFC 3339 timestamp")
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    micros = int((m.group(7) or "0")[:6].ljust(6, "0"))
+    tz = UTC
+    if m.group(9):
+        offset = timedelta(hours=int(m.group(10)), minutes=int(m.group(11)))
+        tz = timezone(-offset if m.group(9) == "-" else offset)
+    return datetime(year, month, day, hour, minute, second, micros, tzinfo=tz).astimezone(UTC)
+
+
+# Go's encoding/json escapes these even inside strings (HTML safety, JS line separators).
+_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What csi-lib keeps per volume in metadata.json; byte-compatible with the Go driver's file.
+
+    `volume_context` must already be stripped of secrets (the token, passwords); `Store` refuses
+    a context that still carries the service-account tokens.
+    """
+
+    volume_id: str
+    target_path: str
+    next_issuance_time: datetime | None = None
+    volume_context: Mapping[str, str] = field(default_factory=dict)
+    volume_mount_group: str = ""
+
+    def __post_init__(self) -> None:
+        if self.next_issuance_time is not None:
+            aware = require_aware(self.next_issuance_time, name="next_issuance_time")
+            object.__setattr__(self, "next_issuance_time", aware)
+        # Read-only view of a private copy: a frozen value must not change under its holder.
+        object.__setattr__(self, "volume_context", MappingProxyType(dict(self.volume_context)))
+
+    def to_json(self) -> str:
+        """Go encoding/json's output for csi-lib's struct: key order, omitempty, sorted map, escapes."""
+        doc: dict[str, Any] = {"volumeID": self.volume_id, "targetPath": self.target_path}
+        if self.next_issuance_time is not None:
+            doc["nextIssuanceTime"] = format_rfc3339(self.next_issuance_time)
+        if self.volume_context:
+            doc["volumeContext"] = dict(sorted(self.volume_context.items()))
+        if self.volume_mount_group:
+            doc["volumeMountGroup"] = self.volume_mount_group
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).translate(_GO_ESCAPES)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Metadata:
+        """Parse metadata.json; ValueError (naming the key) when it is not what csi-lib writes."""
+        doc = json.loads(text)
+        if not isinstance(doc, dict):
+            raise ValueError("metadata: must be a JSON object")
+        volume_id, target_path = doc.get("volumeID"), doc.get("targetPath", "")
+        if not isinstance(volume_id, str) or not volume_id:
+            raise ValueError("metadata volumeID: must be a non-empty string")
+        if not isinstance(target_path, str):
+            raise ValueError("metadata targetPath: must be a string")
+        raw_time = doc.get("nextIssuanceTime")
+        if raw_time is not None and not isinstance(raw_time, str):
+            raise ValueError("metadata nextIssuanceTime: must be an RFC 3339 string")
+        context = doc.get("volumeContext") or {}
+        if not isinstance(context, dict) or not all(isinstance(v, str) for v in context.values()):
+            raise ValueError("metadata volumeContext: must be an object of strings")
+        group = doc.get("volumeMountGroup", "")
+        if not isinstance(group, str):
+            raise ValueError("metadata volumeMountGroup: must be a string")
+        return cls(
+            volume_id=volume_id,
+            target_path=target_path,
+            next_issuance_time=None if raw_time is None else parse_rfc3339(raw_time),
+            volume_context=context,
+            volume_mount_group=group,
+        )
+
+
+# --- scan results ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemovedVolume:
+    """A volume directory `Store.open()` deleted, and why (`metadata` when it could be read)."""
+
+    volume_id: str
+    reason: str
+    metadata: Metadata | None = None
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """The data root as found at start: volumes to resume, and what was cleaned away."""
+
+    volumes: tuple[Metadata, ...]
+    removed: tuple[RemovedVolume, ...]
+
+
+# --- small filesystem helpers ----------------------------------------------------------------------
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_new_file(path: Path, content: bytes, *, mode: int, group: int | None) -> None:
+    """Create `path` (must not exist), write, set mode and group, fsync."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+        if group is not None:
+            os.fchown(fd, -1, group)
+        os.fchmod(fd, mode)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _ensure_dir(path: Path, *, mode: int, group: int | None = None) -> None:
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, 0o700)
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise OSError(errno.ENOTDIR, "expected a directory", str(path))
+    if group is not None and st.st_gid != group:
+        os.chown(path, -1, group, follow_symlinks=False)
+    if stat.S_IMODE(st.st_mode) != mode:
+        os.chmod(path, mode)
+
+
+def _rmtree(path: Path) -> None:
+    """Remove a tree, idempotently; unprivileged, first restore the write bits our 0550 dirs lack."""
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        return
+    except PermissionError:
+        for root, dirs, _ in os.walk(path):
+            os.chmod(root, 0o700)
+            for d in dirs:
+                os.chmod(os.path.join(root, d), 0o700)
+        shutil.rmtree(path, ignore_errors=False)
+
+
+def _replace_symlink(path: Path, target: str, *, tmp_name: str) -> None:
+    """Point `path` at `target` atomically: create the link as `tmp_name` beside it, rename over it."""
+    tmp = path.with_name(tmp_name)
+    tmp.unlink(missing_ok=True)
+    os.symlink(target, tmp)
+    os.replace(tmp, path)
+
+
+# --- the store -------------------------------------------------------------------------------------
+
+
+class Store:
+    """Volume state under `<data_root>/inmemfs`; see the module docstring for the layout."""
+
+    def __init__(self, *, data_root: Path, mounter: Mounter, tmpfs_size: str | None = None) -> None:
+        self._data_root = Path(data_root)
+        self._root = self._data_root / INMEMFS
+        self._mounter = mounter
+        self._tmpfs_size = tmpfs_size
+        self._opened = False
+
+    @property
+    def root(self) -> Path:
+        """`<data_root>/inmemfs`, the directory holding one subdirectory per volume."""
+        return self._root
+
+    # -- lifecycle --
+
+    def open(self) -> ScanResult:
+        """Mount the tmpfs if needed, then scan: keep valid volumes, delete what cannot be resumed.
+
+        Deleted (and reported in `removed`): entries that are not directories or not valid volume
+        ids, directories without metadata.json, metadata that does not parse or names another
+        volume, and volumes never issued (no next issuance time and no published files; upstream
+        leaves those forever). Call it once, before serving, while no publish runs.
+        """
+        os.makedirs(self._data_root, mode=0o700, exist_ok=True)
+        if not self._mounter.is_mount_point(self._root):
+            self._mounter.mount_tmpfs(self._root, size=self._tmpfs_size, mode=0o700)
+        kept: list[Metadata] = []
+        removed: list[RemovedVolume] = []
+        for entry in sorted(os.listdir(self._root)):
+            verdict = self._scan_one(entry)
+            if isinstance(verdict, Metadata):
+                kept.append(verdict)
+            else:
+                logger.warning("removing volume directory at start: volume_id=%s reason=%s",
+                               verdict.volume_id, verdict.reason)
+                _rmtree_entry(self._root / entry)
+                removed.append(verdict)
+        self._opened = True
+        return ScanResult(volumes=tuple(kept), removed=tuple(removed))
+
+    def _scan_one(self, name: str) -> Metadata | RemovedVolume:
+        path = self._root / name
+        try:
+            check_volume_id(name)
+        except InvalidVolume:
+            return RemovedVolume(name, "not a valid volume id")
+        if path.is_symlink() or not path.is_dir():
+            return RemovedVolume(name, "not a directory")
+        self._remove_stale_temp_files(path)
+        try:
+            raw = (path / METADATA_FILE).read_bytes()
+        except FileNotFoundError:
+            return RemovedVolume(name, "no metadata.json")
+        try:
+            meta = Metadata.from_json(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            return RemovedVolume(name, f"unreadable metadata.json: {e}")
+        if meta.volume_id != name:
+            return RemovedVolume(name, "metadata.json names another volume", meta)
+        if meta.next_issuance_time is None and not self._has_files(name):
+            return RemovedVolume(name, "never issued", meta)
+        return meta
+
+    @staticmethod
+    def _remove_stale_temp_files(volume_dir: Path) -> None:
+        for leftover in volume_dir.glob(f".{METADATA_FILE}.*.tmp"):
+            leftover.unlink(missing_ok=True)
+
+    def ready(self) -> str | None:
+        """None when the store can serve, else why not (for Probe and readiness)."""
+        if not self._opened:
+            return "volume store not opened yet"
+        if not self._mounter.is_mount_point(self._root):
+            return f"tmpfs is not mounted at {self._root}"
+        return None
+
+    # -- paths --
+
+    def volume_dir(self, volume_id: str) -> Path:
+        return self._root / check_volume_id(volume_id)
+
+    def data_dir(self, volume_id: str) -> Path:
+        """The directory bind-mounted into the pod."""
+        return self.volume_dir(volume_id) / DATA_DIR
+
+    def list_volume_ids(self) -> list[str]:
+        """Volume directories present now, sorted (names that are not valid ids are ignored)."""
+        try:
+            names = os.listdir(self._root)
+        except FileNotFoundError:
+            return []
+        valid = []
+        for name in names:
+            try:
+                valid.append(check_volume_id(name))
+            except InvalidVolume:
+                continue
+        return sorted(valid)
+
+    # -- metadata --
+
+    def write_metadata(self, meta: Metadata) -> None:
+        """Create the volume's directories if needed and replace metadata.json atomically.
+
+        Temp file in the same directory, fsync, rename, fsync the directory: a crash leaves the old
+        or the new file, never a torn one. Raises ValueError if the context still holds the tokens.
+        """
+        if TOKENS_ATTRIBUTE in meta.volume_context:
+            raise ValueError(f"metadata volumeContext: {TOKENS_ATTRIBUTE} is a secret and must be removed")
+        volume_dir = self.volume_dir(meta.volume_id)
+        _ensure_dir(volume_dir, mode=0o700)
+        _ensure_dir(volume_dir / DATA_DIR, mode=DATA_DIR_MODE)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{METADATA_FILE}.", suffix=".tmp", dir=volume_dir)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(meta.to_json().encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp_name, volume_dir / METADATA_FILE)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        _fsync_dir(volume_dir)
+
+    def read_metadata(self, volume_id: str) -> Metadata | None:
+        """The volume's metadata; None when it has none. ValueError if the file does not parse."""
+        try:
+            raw = (self.volume_dir(volume_id) / METADATA_FILE).read_bytes()
+        except FileNotFoundError:
+            return None
+        return Metadata.from_json(raw)
+
+    # -- files --
+
+    def write_files(self, volume_id: str, files: Mapping[str, bytes], *, fs_group: int | None) -> None:
+        """Publish `files` as the volume's complete file set, atomically (kubelet's AtomicWriter).
+
+        1. the files go into a fresh hidden directory `..<UTC time>.<random>` (files 0440, directory
+           0550; group `fs_group` when given, else root's: then only root can read them, as upstream);
+        2. a `..data_tmp` symlink to it is renamed over `..data` (the atomic switch);
+        3. visible symlinks `name -> ..data/name` are added for new names, dropped for vanished ones;
+        4. older hidden directories are removed.
+        A reader that opens `..data` once and reads every file relative to it sees one write only;
+        two separate opens through the visible names may straddle a switch (as with kubelet).
+        """
+        for name in files:
+            check_file_name(name)
+        data_dir = self.data_dir(volume_id)
+        if not data_dir.parent.is_dir():
+            raise FileNotFoundError(errno.ENOENT, "volume not registered (write_metadata first)", str(data_dir))
+        _ensure_dir(data_dir, mode=DATA_DIR_MODE, group=fs_group)
+        stamp = time.strftime("%Y_%m_%d_%H_%M_%S", time.gmtime())
+        snapshot = Path(tempfile.mkdtemp(prefix=f"..{stamp}.", dir=data_dir))
+        try:
+            for name, content in files.items():
+                _write_new_file(snapshot / name, content, mode=FILE_MODE, group=fs_group)
+            if fs_group is not None:
+                os.chown(snapshot, -1, fs_group)
+            os.chmod(snapshot, SNAPSHOT_DIR_MODE)
+            _fsync_dir(snapshot)
+            _replace_symlink(data_dir / DATA_LINK, snapshot.name, tmp_name=_DATA_TMP_LINK)
+        except BaseException:
+            _rmtree(snapshot)
+            raise
+        self._sync_visible_links(data_dir, set(files))
+        for entry in os.scandir(data_dir):
+            if entry.name.startswith("..") and entry.name not in (DATA_LINK, snapshot.name):
+                _rmtree_entry(Path(entry.path))
+        _fsync_dir(data_dir)
+
+    @staticmethod
+    def _sync_visible_links(data_dir: Path, names: set[str]) -> None:
+        for entry in os.scandir(data_dir):
+            if entry.name.startswith("..") or entry.name in names:
+                continue
+            if entry.is_symlink() and os.readlink(entry.path).startswith(DATA_LINK + "/"):
+                os.unlink(entry.path)
+        for name in names:
+            link, target = data_dir / name, f"{DATA_LINK}/{name}"
+            try:
+                if os.readlink(link) == target:
+                    continue
+            except FileNotFoundError:
+                os.symlink(target, link)
+                continue
+            except OSError:
+                pass  # exists but not a symlink: replace it below
+            _replace_symlink(link, target, tmp_name=_LINK_TMP)
+
+    def read_file(self, volume_id: str, name: str) -> bytes | None:
+        """The published content of one file, or None when the volume has no such file."""
+        try:
+            return (self.data_dir(volume_id) / check_file_name(name)).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def list_files(self, volume_id: str) -> list[str]:
+        """Names of the published files (the visible ones), sorted."""
+        try:
+            return sorted(
+                e.name for e in os.scandir(self.data_dir(volume_id)) if not e.name.startswith("..")
+            )
+        except FileNotFoundError:
+            return []
+
+    def _has_files(self, volume_id: str) -> bool:
+        return os.path.lexists(self.data_dir(volume_id) / DATA_LINK) or bool(self.list_files(volume_id))
+
+    def remove_volume(self, volume_id: str) -> None:
+        """Delete the volume's directory and everything in it; idempotent.
+
+        Unmount the pod's bind mount first: the data directory's files would vanish under it.
+        """
+        _rmtree(self.volume_dir(volume_id))
+
+
+def _rmtree_entry(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        _rmtree(path)

@@ -1,0 +1,120 @@
+"""Shared helpers for the engine's unit tests.
+
+Tests marked `real_mounts` really call mount(2). They only ever run inside a private mount
+namespace: when the session is not in one (CERTCSI_IN_MOUNT_NS unset, as under a bare `pytest`),
+the first such test of a module re-runs that whole module under
+`unshare --mount --propagation private` and every marked test reports its own inner outcome.
+Nothing is skipped, and nothing is ever mounted in the host's namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.store import Store
+
+REPO = Path(__file__).resolve().parents[3]
+_ENV = "CERTCSI_IN_MOUNT_NS"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "real_mounts: calls mount(2); runs only in a private mount namespace")
+
+
+def _mount_ns(pid: str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return None
+
+
+def in_private_mount_namespace() -> bool:
+    """True when this process may mount: told so by the environment AND not sharing PID 1's namespace."""
+    if not os.environ.get(_ENV):
+        return False
+    ours, init = _mount_ns("self"), _mount_ns("1")
+    if ours is not None and ours == init:
+        pytest.fail(f"{_ENV} is set but this process shares PID 1's mount namespace; refusing to mount")
+    return True
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    passed: bool
+    detail: str
+
+
+_results: dict[Path, dict[str, _Outcome]] = {}
+
+
+def _run_module_in_namespace(module: Path) -> dict[str, _Outcome]:
+    if module in _results:
+        return _results[module]
+    unshare = ["unshare", "--mount", "--propagation", "private"]
+    if os.geteuid() != 0:
+        unshare.insert(1, "--map-root-user")  # an unprivileged user namespace may still mount
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "junit.xml"
+        cmd = [*unshare, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+               f"--junitxml={report}", str(module)]
+        proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, _ENV: "1"}, capture_output=True,
+                              text=True, timeout=300, check=False)
+        outcomes: dict[str, _Outcome] = {}
+        if report.exists():
+            for case in ET.parse(report).getroot().iter("testcase"):
+                bad = [c for c in case if c.tag in ("failure", "error", "skipped")]
+                detail = "\n".join(f"{c.tag}: {c.get('message', '')}\n{c.text or ''}" for c in bad)
+                outcomes[case.get("name", "")] = _Outcome(passed=not bad, detail=detail)
+        if not outcomes:
+            outcomes[""] = _Outcome(False, f"{' '.join(cmd)} -> rc {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    _results[module] = outcomes
+    return outcomes
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    if pyfuncitem.get_closest_marker("real_mounts") is None or in_private_mount_namespace():
+        return None
+    outcomes = _run_module_in_namespace(pyfuncitem.path)
+    outcome = outcomes.get(pyfuncitem.name)
+    if outcome is None:
+        fallback = outcomes.get("", _Outcome(False, "no result"))
+        pytest.fail(f"did not run inside the private mount namespace:\n{fallback.detail}", pytrace=False)
+    if not outcome.passed:
+        pytest.fail(f"failed inside the private mount namespace:\n{outcome.detail}", pytrace=False)
+    return True
+
+
+@pytest.fixture
+def settle() -> Callable[[], Awaitable[None]]:
+    """Let every ready task run until the loop has nothing left to do right now."""
+
+    async def _settle() -> None:
+        for _ in range(50):
+            await asyncio.sleep(0)
+
+    return _settle
+
+
+@pytest.fixture
+def fake_mounter() -> FakeMounter:
+    return FakeMounter()
+
+
+@pytest.fixture
+def store(tmp_path: Path, fake_mounter: FakeMounter) -> Store:
+    """An opened store on a plain directory, with an in-memory mount table."""
+    s = Store(data_root=tmp_path / "csi-data-dir", mounter=fake_mounter)
+    s.open()
+    return s
