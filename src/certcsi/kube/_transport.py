@@ -164,6 +164,25 @@ class ApiTransport:
             raise KubernetesError(f"watch stream broken: {exc}", status=None) from None
 
 
+async def delete(transport: Transport, path: str) -> None:
+    """DELETE; an object that is already gone counts as deleted."""
+    try:
+        await transport.request("DELETE", path)
+    except KubernetesError as err:
+        if err.status != 404:
+            raise
+
+
+async def get_or_none(transport: Transport, path: str) -> Obj | None:
+    """GET; None when the object does not exist."""
+    try:
+        return await transport.request("GET", path)
+    except KubernetesError as err:
+        if err.status == 404:
+            return None
+        raise
+
+
 def _decode(raw: bytes) -> Obj:
     if not raw.strip():
         return {}

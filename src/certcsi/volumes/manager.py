@@ -21,7 +21,6 @@ from typing import Protocol
 from certcsi.errors import CertcsiError, IncompatiblePublish, InvalidVolume, IssuerUnavailable, NotReady
 from certcsi.volumes.clock import Clock
 from certcsi.volumes.driver import Driver, Issued, PrivateKey, RequestPlan, Volume
-from certcsi.volumes.issuance import Issuance
 from certcsi.volumes.mount import Mounter
 from certcsi.volumes.schedule import Backoff, RateBudget, Scheduler, jittered
 from certcsi.volumes.store import Metadata, Store
@@ -48,6 +47,16 @@ class PublishArgs(Protocol):
     def secrets(self) -> Mapping[str, str]: ...
     @property
     def volume_mount_group(self) -> str: ...
+
+
+class Requests(Protocol):
+    """What the manager needs from issuance (certcsi.volumes.issuance.Issuance implements it)."""
+
+    async def create(self, volume: Volume, plan: RequestPlan) -> str: ...
+
+    def pending(self, volume: Volume) -> str | None: ...
+
+    async def wait(self, namespace: str, name: str, *, timeout: float | None = None) -> Issued: ...
 
 
 @dataclass
@@ -91,7 +100,7 @@ class Manager:
         driver: Driver,
         store: Store,
         mounter: Mounter,
-        issuance: Issuance,
+        issuance: Requests,
         clock: Clock,
         rate: RateBudget,
         use_token_request: bool = False,

@@ -29,10 +29,18 @@ def test_rsa_default_size_is_2048(rsa_key: rsa.RSAPrivateKey) -> None:
     assert rsa_key.public_key().public_numbers().e == 65537
 
 
-def test_rsa_largest_size_8192() -> None:
-    key = generate_private_key(KeySpec("RSA", 8192))
-    assert isinstance(key, rsa.RSAPrivateKey)
-    assert key.key_size == 8192
+@pytest.mark.parametrize("size", [2048, 3072, 4096, 8192])
+def test_rsa_sizes_reach_the_generator(size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Generating 8192-bit keys for real takes seconds; the range check is what is ours.
+    calls: list[tuple[int, int]] = []
+
+    def fake(*, public_exponent: int, key_size: int) -> str:
+        calls.append((public_exponent, key_size))
+        return "generated"
+
+    monkeypatch.setattr(rsa, "generate_private_key", fake)
+    assert generate_private_key(KeySpec("RSA", size)) == "generated"  # type: ignore[comparison-overlap]
+    assert calls == [(65537, size)]
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ def test_custom_names(parse: Parse) -> None:
     assert attrs.pkcs12_filename == "tls.p12"
 
 
-@pytest.mark.parametrize("name", [".hidden", "a..b", "x" * 255, "ü" * 127, "tls crt", "..."[:1] + "x"])
+@pytest.mark.parametrize("name", [".hidden", "a..b", "x" * 255, "ü" * 127, "tls crt", "tls.crt.bak"])
 def test_accepted_names(parse: Parse, name: str) -> None:
     assert parse({CERTIFICATE_FILE: name}).certificate_file == name
 

@@ -53,13 +53,14 @@ def test_pkcs12_attributes_need_pkcs12_enable(reject: Reject, key: str) -> None:
     err = reject({key: "hunter2-secret"})
     assert err.attribute == key
     assert PKCS12_ENABLE in err.rule
-    assert "hunter2-secret" not in str(err) or key == PKCS12_FILENAME
+    assert "hunter2-secret" not in str(err)
 
 
 def test_password_is_scrubbed_even_when_another_value_contains_it(reject: Reject) -> None:
     # The password also appears in a rejected DNS name: the message must not reveal it.
-    err = reject({PKCS12_ENABLE: "true", PKCS12_PASSWORD: "Tr0ub4dor", "csi.cert-manager.io/dns-names": "a b Tr0ub4dor"})
-    assert err.attribute == "csi.cert-manager.io/dns-names"
+    dns_names = "csi.cert-manager.io/dns-names"
+    err = reject({PKCS12_ENABLE: "true", PKCS12_PASSWORD: "Tr0ub4dor", dns_names: "a b Tr0ub4dor"})
+    assert err.attribute == dns_names
     assert "Tr0ub4dor" not in str(err)
     assert "[redacted]" in err.rule
     assert err.__context__ is None and err.__cause__ is None

@@ -1,0 +1,34 @@
+"""The thin typed adapter over kubernetes_asyncio that all product code uses to talk to Kubernetes.
+
+    connect(kubeconfig=..., qps=..., burst=...) -> Kube     (config.py)
+    Kube                                                    (client.py)
+        create_certificate_request / delete_certificate_request
+        list_certificate_requests / watch_certificate_requests   (requests.py)
+        get_pod / watch_pods                                     (pods.py)
+        record_event                                             (events.py)
+    WatchEvent, Backoff, watch                              (watching.py)
+
+Objects are plain dicts as the API server sent them. Every failure is `errors.KubernetesError`
+(`status` is the HTTP code, None when the server could not be reached); its message is the API
+server's own, clipped and scrubbed of anything token-shaped.
+"""
+
+from __future__ import annotations
+
+from certcsi.kube._transport import Obj, Transport
+from certcsi.kube.client import Kube
+from certcsi.kube.config import connect
+from certcsi.kube.events import EventKind, InvolvedObject
+from certcsi.kube.watching import Backoff, WatchEvent, watch
+
+__all__ = [
+    "Backoff",
+    "EventKind",
+    "InvolvedObject",
+    "Kube",
+    "Obj",
+    "Transport",
+    "WatchEvent",
+    "connect",
+    "watch",
+]

@@ -1,0 +1,46 @@
+"""`Kube`: the typed face of the Kubernetes API that all product code uses.
+
+One class per resource family is mixed in (requests, pods, events; configmaps and leases slot in
+the same way), all sharing one `Transport`, hence one connection pool and one QPS budget.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from certcsi.kube._transport import ApiTransport, Transport
+from certcsi.kube.events import EventKind, EventRecorder, InvolvedObject
+from certcsi.kube.pods import Pods
+from certcsi.kube.requests import CertificateRequests
+
+
+class Kube(CertificateRequests, Pods):
+    """A connection to one API server. Close it (or use `async with`) to release its sockets."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+        self._events = EventRecorder(transport)
+
+    async def close(self) -> None:
+        if isinstance(self._transport, ApiTransport):
+            await self._transport.close()
+
+    async def __aenter__(self) -> Kube:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def record_event(
+        self,
+        *,
+        involved: InvolvedObject,
+        type: EventKind,
+        reason: str,
+        message: str,
+        component: str,
+    ) -> None:
+        """Record a core/v1 Event about `involved`, bumping `count` on an identical repeat."""
+        await self._events.record(involved=involved, type=type, reason=reason, message=message, component=component)

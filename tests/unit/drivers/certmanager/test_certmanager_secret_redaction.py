@@ -1,0 +1,62 @@
+"""Property: whatever the attributes, parsing raises only InvalidVolume errors, none revealing the password."""
+
+from __future__ import annotations
+
+import traceback
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from certcsi.drivers.certmanager.attributes import KNOWN_ATTRIBUTES, PKCS12_ENABLE, PKCS12_PASSWORD, parse_attributes
+from certcsi.errors import InvalidVolume
+
+# A character none of our fixed wording uses, so a match can only come from echoing the password.
+MARKER = "\u2603"
+PASSWORDS = st.text(min_size=3, max_size=16).map(lambda text: MARKER + text)
+
+KEYS = sorted(KNOWN_ATTRIBUTES) + [
+    "csi.cert-manager.io/typo",
+    "csi.storage.k8s.io/pod.name",
+    "csi.storage.k8s.io/pod.namespace",
+    "venafi.cert-manager.io/custom-fields",
+    "Bad Group/x",
+    "no-slash",
+]
+PLAUSIBLE = [
+    "", "true", "false", "ca-issuer", "RSA", "ECDSA", "Ed25519", "ed25519", "256", "384", "2048", "1024", "0",
+    "4294967296", "PKCS1", "PKCS8", "2160h", "1h", "-1h", "0s", "1d", "server auth,client auth", "bogus usage",
+    "tls.crt", "tls.key", "ca.crt", "..data", "a/b", "${POD_NAME}.svc", "$Foo", "$$", "${", "1.2.3.4", "x",
+    "spiffe://td/ns/x", "a@b.c", "CN=app,O=Acme", "CN=", "GBR", "\x00", " pad ",
+]  # fmt: skip
+
+
+@st.composite
+def contexts(draw: st.DrawFn) -> tuple[dict[str, str], str]:
+    password = draw(PASSWORDS)
+    containing = st.builds(lambda a, b: a + password + b, st.text(max_size=5), st.text(max_size=5))
+    values = st.one_of(st.sampled_from(PLAUSIBLE), st.text(max_size=20), containing)
+    keys = st.one_of(
+        st.sampled_from(KEYS),
+        st.builds(lambda key: "csi.cert-manager.io/" + key + password, st.sampled_from(["", "x-"])),
+        st.builds(lambda key: "example.com/" + key + password, st.sampled_from(["", "n"])),
+    )
+    context = draw(st.dictionaries(keys, values, max_size=12))
+    if draw(st.booleans()):
+        context[PKCS12_ENABLE] = "true"
+    context[PKCS12_PASSWORD] = password
+    return context, password
+
+
+@settings(max_examples=400, deadline=None)
+@given(contexts())
+def test_errors_are_invalid_volume_and_never_show_the_password(case: tuple[dict[str, str], str]) -> None:
+    context, password = case
+    try:
+        attrs = parse_attributes(context)
+    except InvalidVolume as err:
+        # What a log line with exc_info would print, chained causes included.
+        printed = "".join(traceback.format_exception(err))
+        assert password not in printed
+        assert password not in repr(err)
+    else:
+        assert password not in repr(attrs)

@@ -1,0 +1,267 @@
+"""The engine's lifecycle with fakes at every boundary: publish, republish, renew, fail, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from certcsi.drivers.certmanager import CertManagerDriver
+from certcsi.errors import InvalidVolume, InvalidVolumeAttribute, IssuanceDenied
+from certcsi.pki.csr import load_csr
+from certcsi.pki.signing import certificate_pem, create_ca, sign_csr
+from certcsi.volumes.clock import FakeClock
+from certcsi.volumes.driver import Issued, RequestPlan, Volume
+from certcsi.volumes.manager import Manager
+from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.schedule import RateBudget
+from certcsi.volumes.store import Store
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+CA_KEY, CA_CERT = create_ca(common_name="test CA", now=START - timedelta(days=1))
+
+
+@dataclass
+class FakeIssuance:
+    """Signs at once (or fails, or never answers) and records every request it was asked for."""
+
+    clock: FakeClock
+    created: list[tuple[str, RequestPlan]] = field(default_factory=list)
+    deny: bool = False
+    hang: bool = False
+    answered: set[str] = field(default_factory=set)
+
+    async def create(self, volume: Volume, plan: RequestPlan) -> str:
+        name = f"req-{len(self.created)}"
+        self.created.append((name, plan))
+        return name
+
+    def pending(self, volume: Volume) -> str | None:
+        names = [n for n, _ in self.created if n not in self.answered]
+        return names[-1] if names else None
+
+    async def wait(self, namespace: str, name: str, *, timeout: float | None = None) -> Issued:
+        if self.hang:
+            raise asyncio.TimeoutError
+        self.answered.add(name)
+        if self.deny:
+            raise IssuanceDenied(f'request "{name}" has been denied by the approval plugin: no')
+        plan = dict(self.created)[name]
+        now = self.clock.now()
+        cert = sign_csr(
+            ca_key=CA_KEY,
+            ca_cert=CA_CERT,
+            csr=load_csr(plan.csr_pem),
+            duration=plan.duration or timedelta(hours=1),
+            usages=plan.usages,
+            is_ca=False,
+            now=now,
+        )
+        return Issued(
+            certificate_pem=certificate_pem(cert),
+            ca_pem=certificate_pem(CA_CERT),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            request_name=name,
+        )
+
+
+@dataclass(frozen=True)
+class Req:
+    volume_id: str
+    target_path: str
+    volume_context: Mapping[str, str]
+    readonly: bool = True
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    volume_mount_group: str = ""
+
+
+def context(**attrs: str) -> dict[str, str]:
+    ctx = {
+        "csi.storage.k8s.io/ephemeral": "true",
+        "csi.storage.k8s.io/pod.name": "app-0",
+        "csi.storage.k8s.io/pod.namespace": "team",
+        "csi.storage.k8s.io/pod.uid": "6f1c0f6e-0000-4000-8000-000000000001",
+        "csi.storage.k8s.io/serviceAccount.name": "default",
+        "csi.cert-manager.io/issuer-name": "ca",
+        "csi.cert-manager.io/dns-names": "${POD_NAME}.${POD_NAMESPACE}.svc",
+        "csi.cert-manager.io/duration": "1h",
+        "csi.cert-manager.io/key-algorithm": "ECDSA",
+    }
+    ctx.update({f"csi.cert-manager.io/{k.replace('_', '-')}": v for k, v in attrs.items()})
+    return ctx
+
+
+@dataclass
+class Rig:
+    manager: Manager
+    issuance: FakeIssuance
+    mounter: FakeMounter
+    store: Store
+    clock: FakeClock
+    root: Path
+
+    def target(self, name: str = "v1") -> str:
+        path = self.root / "pods" / name / "mount"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    def restart(self) -> Rig:
+        store = Store(data_root=self.root / "data", mounter=self.mounter)
+        manager = make_manager(store, self.mounter, self.issuance, self.clock)
+        return Rig(manager, self.issuance, self.mounter, store, self.clock, self.root)
+
+
+def make_manager(store: Store, mounter: FakeMounter, issuance: FakeIssuance, clock: FakeClock) -> Manager:
+    return Manager(
+        driver=CertManagerDriver(),
+        store=store,
+        mounter=mounter,
+        issuance=issuance,
+        clock=clock,
+        rate=RateBudget(qps=1000, burst=1000, clock=clock),
+        rng=random.Random(7),
+    )
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> Rig:
+    clock = FakeClock(START)
+    mounter = FakeMounter()
+    store = Store(data_root=tmp_path / "data", mounter=mounter)
+    issuance = FakeIssuance(clock)
+    manager = make_manager(store, mounter, issuance, clock)
+    await manager.start()
+    yield Rig(manager, issuance, mounter, store, clock, tmp_path)  # type: ignore[misc]
+    await manager.stop()
+
+
+async def test_publish_writes_key_and_certificate_for_the_pod(rig: Rig) -> None:
+    target = rig.target()
+    await rig.manager.publish(Req("vol-1", target, context()))
+    cert = x509.load_pem_x509_certificate(rig.store.read_file("vol-1", "tls.crt") or b"")
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["app-0.team.svc"]
+    assert b"PRIVATE KEY" in (rig.store.read_file("vol-1", "tls.key") or b"")
+    assert rig.mounter.is_bind_of(target, rig.store.data_dir("vol-1"))
+    meta = rig.store.read_metadata("vol-1")
+    assert meta is not None and meta.next_issuance_time is not None
+
+
+async def test_republish_issues_nothing_new(rig: Rig) -> None:
+    target = rig.target()
+    await rig.manager.publish(Req("vol-1", target, context()))
+    await rig.manager.publish(Req("vol-1", target, context()))
+    assert len(rig.issuance.created) == 1
+
+
+async def test_concurrent_publishes_of_one_volume_make_one_request_and_both_see_files(rig: Rig) -> None:
+    target = rig.target()
+    await asyncio.gather(*(rig.manager.publish(Req("vol-1", target, context())) for _ in range(5)))
+    assert len(rig.issuance.created) == 1
+    assert rig.store.read_file("vol-1", "tls.crt")
+
+
+async def test_invalid_attribute_leaves_nothing_behind(rig: Rig) -> None:
+    target = rig.target()
+    with pytest.raises(InvalidVolumeAttribute, match="key-size"):
+        await rig.manager.publish(Req("vol-1", target, context(key_size="123")))
+    assert rig.issuance.created == []
+    assert rig.store.list_volume_ids() == []
+    assert not Path(target).exists()
+
+
+@pytest.mark.parametrize(
+    ("req", "message"),
+    [
+        (Req("vol-1", "/t", context(), readonly=False), "readOnly must be set to 'true'"),
+        (Req("vol-1", "/t", {**context(), "csi.storage.k8s.io/ephemeral": "false"}), "ephemeral"),
+    ],
+)
+async def test_non_ephemeral_or_writable_volume_is_refused(rig: Rig, req: Req, message: str) -> None:
+    with pytest.raises(InvalidVolume, match=message):
+        await rig.manager.publish(req)
+    assert rig.issuance.created == []
+
+
+async def test_denied_first_publish_cleans_up_everything(rig: Rig) -> None:
+    rig.issuance.deny = True
+    target = rig.target()
+    with pytest.raises(IssuanceDenied):
+        await rig.manager.publish(Req("vol-1", target, context()))
+    assert rig.store.list_volume_ids() == []
+    assert not rig.mounter.is_mount_point(target)
+
+
+async def test_timed_out_publish_resumes_the_pending_request_on_retry(rig: Rig) -> None:
+    target = rig.target()
+    rig.issuance.hang = True
+    with pytest.raises(asyncio.TimeoutError):
+        await rig.manager.publish(Req("vol-1", target, context()))
+    rig.issuance.hang = False
+    await rig.manager.publish(Req("vol-1", target, context()))
+    assert len(rig.issuance.created) == 1  # resumed, not re-created
+
+
+async def test_renewal_fires_from_the_scheduler_and_swaps_the_pair(rig: Rig) -> None:
+    target = rig.target()
+    await rig.manager.publish(Req("vol-1", target, context()))
+    first = rig.store.read_file("vol-1", "tls.crt")
+    rig.clock.advance(3600 * 2 / 3 + 1)  # past two thirds of the one-hour lifetime
+    for _ in range(50):
+        await asyncio.sleep(0)
+        if len(rig.issuance.created) == 2 and rig.store.read_file("vol-1", "tls.crt") != first:
+            break
+    assert len(rig.issuance.created) == 2
+    assert rig.store.read_file("vol-1", "tls.crt") != first
+
+
+async def test_failed_renewal_keeps_the_live_volume(rig: Rig) -> None:
+    target = rig.target()
+    await rig.manager.publish(Req("vol-1", target, context()))
+    before = rig.store.read_file("vol-1", "tls.crt")
+    rig.issuance.deny = True
+    rig.clock.advance(3600)
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert rig.store.read_file("vol-1", "tls.crt") == before
+    assert rig.mounter.is_bind_of(target, rig.store.data_dir("vol-1"))
+    row = rig.manager.status()[0]
+    assert "denied" in str(row["last_error"])
+
+
+async def test_unpublish_is_idempotent_and_removes_everything(rig: Rig) -> None:
+    target = rig.target()
+    await rig.manager.publish(Req("vol-1", target, context()))
+    await rig.manager.unpublish(volume_id="vol-1", target_path=target)
+    await rig.manager.unpublish(volume_id="vol-1", target_path=target)
+    assert rig.store.list_volume_ids() == []
+    assert not Path(target).exists()
+
+
+async def test_restart_resumes_without_reissuing_a_valid_certificate(rig: Rig) -> None:
+    target = rig.target()
+    await rig.manager.publish(Req("vol-1", target, context()))
+    await rig.manager.stop()
+    restarted = rig.restart()
+    await restarted.manager.start()
+    try:
+        await restarted.manager.publish(Req("vol-1", target, context()))
+        assert len(rig.issuance.created) == 1
+        assert restarted.manager.status()[0]["volume_id"] == "vol-1"
+    finally:
+        await restarted.manager.stop()
+
+
+async def test_pkcs12_password_never_reaches_metadata(rig: Rig) -> None:
+    ctx = context(pkcs12_enable="true", pkcs12_password="s3cret-pw")
+    await rig.manager.publish(Req("vol-1", rig.target(), ctx))
+    raw = (rig.store.volume_dir("vol-1") / "metadata.json").read_text()
+    assert "s3cret-pw" not in raw
+    assert rig.store.read_file("vol-1", "keystore.p12")

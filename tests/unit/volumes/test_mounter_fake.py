@@ -1,0 +1,65 @@
+"""FakeMounter: the in-memory mount table unit tests use; it must behave like the real contract."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+
+from certcsi.volumes.mount import FakeMounter
+
+
+def test_tmpfs_recorded_and_directory_made(tmp_path: Path) -> None:
+    m = FakeMounter()
+    m.mount_tmpfs(tmp_path / "fs", size="1m", mode=0o700)
+    assert m.is_mount_point(tmp_path / "fs")
+    assert (tmp_path / "fs").is_dir()
+    assert m.mounts[str(tmp_path / "fs")].size == "1m"
+
+
+def test_bind_idempotent_and_exclusive(tmp_path: Path) -> None:
+    m = FakeMounter()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    target = tmp_path / "target"
+    m.bind_readonly(tmp_path / "a", target)
+    m.bind_readonly(tmp_path / "a", target)
+    assert m.is_bind_of(target, tmp_path / "a")
+    assert not m.is_bind_of(target, tmp_path / "b")
+    with pytest.raises(OSError) as info:
+        m.bind_readonly(tmp_path / "b", target)
+    assert info.value.errno == errno.EBUSY
+    assert info.value.filename == str(target)
+
+
+def test_bind_needs_a_source_directory(tmp_path: Path) -> None:
+    with pytest.raises(OSError) as info:
+        FakeMounter().bind_readonly(tmp_path / "missing", tmp_path / "t")
+    assert info.value.errno == errno.ENOTDIR
+
+
+def test_unmount_idempotent_and_removes_target(tmp_path: Path) -> None:
+    m = FakeMounter()
+    (tmp_path / "a").mkdir()
+    m.bind_readonly(tmp_path / "a", tmp_path / "t")
+    m.unmount(tmp_path / "t", remove=True)
+    m.unmount(tmp_path / "t", remove=True)
+    assert not m.is_mount_point(tmp_path / "t")
+    assert not (tmp_path / "t").exists()
+
+
+def test_injected_failure_raised_once(tmp_path: Path) -> None:
+    m = FakeMounter()
+    (tmp_path / "a").mkdir()
+    m.fail_next("bind_readonly", OSError(errno.EPERM, "denied", "x"))
+    with pytest.raises(OSError, match="denied"):
+        m.bind_readonly(tmp_path / "a", tmp_path / "t")
+    assert not m.is_mount_point(tmp_path / "t")
+    m.bind_readonly(tmp_path / "a", tmp_path / "t")
+    assert m.calls == [("bind_readonly", str(tmp_path / "t"))] * 2
+
+
+def test_unknown_operation_refused() -> None:
+    with pytest.raises(ValueError, match="op"):
+        FakeMounter().fail_next("mount", OSError())
