@@ -49,7 +49,9 @@ class Transport(Protocol):
         token: str | None = None,
     ) -> Obj: ...
 
-    def stream(self, path: str, *, query: Query, timeout_seconds: int) -> AbstractAsyncContextManager[AsyncIterator[Obj]]:
+    def stream(
+        self, path: str, *, query: Query, timeout_seconds: int
+    ) -> AbstractAsyncContextManager[AsyncIterator[Obj]]:
         """A watch: the JSON objects of a streaming GET, one per line."""
         ...
 
@@ -65,7 +67,7 @@ class ApiTransport:
         self._api = api
         self._token_api = token_api or api
         self._limiter = limiter
-        self.host: str = api.configuration.host
+        self.host = str(api.configuration.host)
 
     async def close(self) -> None:
         await self._api.close()
@@ -81,12 +83,13 @@ class ApiTransport:
         body: Mapping[str, Any] | None,
         content_type: str,
         token: str | None,
-        timeout: aiohttp.ClientTimeout,
+        limits: aiohttp.ClientTimeout,
     ) -> aiohttp.ClientResponse:
         await self._limiter.acquire()
-        api = self._token_api if token else self._api
+        # Any: the library's own hints type `_request_auth` as a string; it is the auth-setting dict.
+        call_api: Any = (self._token_api if token else self._api).call_api
         try:
-            response: aiohttp.ClientResponse = await api.call_api(
+            response: aiohttp.ClientResponse = await call_api(
                 path,
                 method,
                 query_params=list(query),
@@ -94,7 +97,7 @@ class ApiTransport:
                 body=dict(body) if body is not None else None,
                 auth_settings=["BearerToken"],
                 _preload_content=False,
-                _request_timeout=timeout,
+                _request_timeout=limits,
                 _request_auth=_bearer(token) if token else None,
             )
             if response.status < 300:
@@ -122,7 +125,7 @@ class ApiTransport:
             body=body,
             content_type=content_type,
             token=token,
-            timeout=aiohttp.ClientTimeout(total=UNARY_TIMEOUT),
+            limits=aiohttp.ClientTimeout(total=UNARY_TIMEOUT),
         )
         try:
             raw = await response.read()
@@ -132,12 +135,14 @@ class ApiTransport:
             response.release()
         return _decode(raw)
 
-    def stream(self, path: str, *, query: Query, timeout_seconds: int) -> AbstractAsyncContextManager[AsyncIterator[Obj]]:
+    def stream(
+        self, path: str, *, query: Query, timeout_seconds: int
+    ) -> AbstractAsyncContextManager[AsyncIterator[Obj]]:
         return self._stream(path, query=query, timeout_seconds=timeout_seconds)
 
     @asynccontextmanager
     async def _stream(self, path: str, *, query: Query, timeout_seconds: int) -> AsyncIterator[AsyncIterator[Obj]]:
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=UNARY_TIMEOUT, sock_read=timeout_seconds + WATCH_SLACK)
+        limits = aiohttp.ClientTimeout(total=None, sock_connect=UNARY_TIMEOUT, sock_read=timeout_seconds + WATCH_SLACK)
         response = await self._send(
             "GET",
             path,
@@ -145,7 +150,7 @@ class ApiTransport:
             body=None,
             content_type=JSON,
             token=None,
-            timeout=timeout,
+            limits=limits,
         )
         try:
             yield self._lines(response)

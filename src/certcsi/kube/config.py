@@ -32,7 +32,7 @@ async def load_configuration(*, kubeconfig: str | None, context: str | None = No
                 config_file=kubeconfig, context=context, client_configuration=configuration, persist_config=False
             )
         else:
-            kube_config.load_incluster_config(client_configuration=configuration)
+            kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except (kube_config.ConfigException, OSError, ValueError) as exc:
         source = f"kubeconfig {kubeconfig}" if kubeconfig else "in-cluster configuration"
         raise KubernetesError(_errors.clean_message(f"cannot load {source}: {exc}"), status=None) from None

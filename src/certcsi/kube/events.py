@@ -17,7 +17,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 from certcsi.errors import KubernetesError
 from certcsi.kube import _errors
 from certcsi.kube._resources import EVENTS
-from certcsi.kube._transport import MERGE_PATCH, Transport
+from certcsi.kube._transport import MERGE_PATCH, Obj, Transport
 
 EventKind = Literal["Normal", "Warning"]
 MAX_EVENT_MESSAGE = 1024
@@ -35,12 +35,60 @@ class InvolvedObject(TypedDict):
 
 
 @dataclass(frozen=True)
+class _Event:
+    """What makes two events "the same" (and therefore one event with a count)."""
+
+    namespace: str
+    kind: str
+    name: str
+    uid: str
+    api_version: str
+    type: str
+    reason: str
+    message: str
+    component: str
+
+    def field_selector(self) -> str:
+        if self.uid:
+            fields = [("involvedObject.uid", self.uid)]
+        else:
+            fields = [("involvedObject.kind", self.kind), ("involvedObject.name", self.name)]
+        fields.append(("reason", self.reason))
+        return ",".join(f"{field}={_escape_field(value)}" for field, value in fields)
+
+    def matches(self, item: Obj) -> bool:
+        return (
+            item.get("message") == self.message
+            and item.get("type") == self.type
+            and (item.get("source") or {}).get("component") == self.component
+        )
+
+    def body(self, moment: datetime) -> dict[str, Any]:
+        stamp = _rfc3339(moment)
+        involved = {"kind": self.kind, "namespace": self.namespace, "name": self.name, "uid": self.uid}
+        if self.api_version:
+            involved["apiVersion"] = self.api_version
+        return {
+            "apiVersion": "v1",
+            "kind": "Event",
+            # client-go names events <object>.<unix nanoseconds in hex>.
+            "metadata": {"name": f"{self.name}.{int(moment.timestamp() * 1e9):x}", "namespace": self.namespace},
+            "involvedObject": involved,
+            "type": self.type,
+            "reason": self.reason,
+            "message": self.message,
+            "source": {"component": self.component},
+            "reportingComponent": self.component,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+
+
+@dataclass(frozen=True)
 class _Recorded:
     name: str
     count: int
-
-
-_Key = tuple[str, str, str, str, str, str, str, str]
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -62,7 +110,7 @@ class EventRecorder:
     ) -> None:
         self._transport = transport
         self._now = now
-        self._cache: OrderedDict[_Key, _Recorded] = OrderedDict()
+        self._cache: OrderedDict[_Event, _Recorded] = OrderedDict()
         self._cache_size = cache_size
 
     async def record(
@@ -74,33 +122,44 @@ class EventRecorder:
         message: str,
         component: str,
     ) -> None:
-        namespace = involved.get("namespace") or "default"
-        message = _errors.scrub(message)[:MAX_EVENT_MESSAGE]
-        key: _Key = (namespace, involved["kind"], involved["name"], involved.get("uid", ""), type, reason, message, component)
+        event = _Event(
+            namespace=involved.get("namespace") or "default",
+            kind=involved["kind"],
+            name=involved["name"],
+            uid=involved.get("uid", ""),
+            api_version=involved.get("apiVersion", ""),
+            type=type,
+            reason=reason,
+            message=_errors.scrub(message)[:MAX_EVENT_MESSAGE],
+            component=component,
+        )
         moment = self._now()
-        stamp = _rfc3339(moment)
-        previous = self._cache.get(key) or await self._find(namespace, involved, type, reason, message, component)
+        previous = self._cache.get(event) or await self._find(event)
         if previous is not None:
-            patched = await self._bump(namespace, previous, stamp)
-            if patched is not None:
-                self._remember(key, patched)
+            bumped = await self._bump(event.namespace, previous, _rfc3339(moment))
+            if bumped is not None:
+                self._remember(event, bumped)
                 return
-        body = self._body(moment, namespace, involved, type, reason, message, component, stamp)
+        self._remember(event, await self._create(event, moment))
+
+    def _remember(self, event: _Event, recorded: _Recorded) -> None:
+        self._cache[event] = recorded
+        self._cache.move_to_end(event)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    async def _create(self, event: _Event, moment: datetime) -> _Recorded:
+        body = event.body(moment)
+        path = EVENTS.collection(event.namespace)
         try:
-            await self._transport.request("POST", EVENTS.collection(namespace), body=body)
+            await self._transport.request("POST", path, body=body)
         except KubernetesError as err:
             if err.status != 409:
                 raise
             # Two events for one object in the same nanosecond: make the name unique and retry once.
             body["metadata"]["name"] += uuid.uuid4().hex[:8]
-            await self._transport.request("POST", EVENTS.collection(namespace), body=body)
-        self._remember(key, _Recorded(body["metadata"]["name"], 1))
-
-    def _remember(self, key: _Key, recorded: _Recorded) -> None:
-        self._cache[key] = recorded
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+            await self._transport.request("POST", path, body=body)
+        return _Recorded(body["metadata"]["name"], 1)
 
     async def _bump(self, namespace: str, previous: _Recorded, stamp: str) -> _Recorded | None:
         count = previous.count + 1
@@ -117,60 +176,12 @@ class EventRecorder:
             return None  # the event expired (events live about an hour): start a new one
         return _Recorded(previous.name, count)
 
-    async def _find(
-        self, namespace: str, involved: InvolvedObject, type: str, reason: str, message: str, component: str
-    ) -> _Recorded | None:
+    async def _find(self, event: _Event) -> _Recorded | None:
         """An event written before this process started, if the API still has it."""
-        uid = involved.get("uid", "")
-        fields = [f"involvedObject.uid={_escape_field(uid)}"] if uid else [
-            f"involvedObject.kind={_escape_field(involved['kind'])}",
-            f"involvedObject.name={_escape_field(involved['name'])}",
-        ]
-        fields.append(f"reason={_escape_field(reason)}")
         listing = await self._transport.request(
-            "GET", EVENTS.collection(namespace), query=[("fieldSelector", ",".join(fields))]
+            "GET", EVENTS.collection(event.namespace), query=[("fieldSelector", event.field_selector())]
         )
         for item in listing.get("items") or []:
-            if (
-                isinstance(item, dict)
-                and item.get("message") == message
-                and item.get("type") == type
-                and (item.get("source") or {}).get("component") == component
-            ):
+            if isinstance(item, dict) and event.matches(item):
                 return _Recorded(str(item["metadata"]["name"]), int(item.get("count") or 1))
         return None
-
-    def _body(
-        self,
-        moment: datetime,
-        namespace: str,
-        involved: InvolvedObject,
-        type: str,
-        reason: str,
-        message: str,
-        component: str,
-        stamp: str,
-    ) -> dict[str, Any]:
-        reference: dict[str, str] = {
-            "kind": involved["kind"],
-            "namespace": involved.get("namespace", ""),
-            "name": involved["name"],
-            "uid": involved.get("uid", ""),
-        }
-        if "apiVersion" in involved:
-            reference["apiVersion"] = involved["apiVersion"]
-        return {
-            "apiVersion": "v1",
-            "kind": "Event",
-            # client-go names events <object>.<unix nanoseconds, hex>.
-            "metadata": {"name": f"{involved['name']}.{int(moment.timestamp() * 1e9):x}", "namespace": namespace},
-            "involvedObject": reference,
-            "type": type,
-            "reason": reason,
-            "message": message,
-            "source": {"component": component},
-            "reportingComponent": component,
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "count": 1,
-        }

@@ -121,7 +121,7 @@ class _Reflector:
         if kind in ("ADDED", "MODIFIED"):
             self.known[key] = _meta(obj)
             return WatchEvent(kind, obj)
-        log.warning("ignoring watch event of unknown type path=%s type=%s", self.path, kind)
+        log.warning("ignoring watch event of unknown type", extra={"path": self.path, "type": kind})
         return None
 
 
@@ -153,29 +153,26 @@ async def watch(
             async with transport.stream(path, query=query, timeout_seconds=timeout_seconds()) as lines:
                 async for raw in lines:
                     received, failures = True, 0
-                    event = state.apply(raw)
-                    if event is not None:
-                        yield event
+                    change = state.apply(raw)
+                    if change is not None:
+                        yield change
             if received:
                 continue
             # A stream closed without a single line: do not spin on a server that hangs up at once.
             problem: Exception = KubernetesError("watch closed without sending anything", status=None)
         except KubernetesError as err:
             if _is_gone(err):
-                log.info("watch expired, relisting path=%s", path)
+                log.info("watch expired, relisting", extra={"path": path})
                 state.version = None
                 continue
             problem = err
         except Exception as err:  # a bug must not silently end a watch the node depends on
-            log.exception("unexpected error in watch path=%s", path)
+            log.exception("unexpected error in watch", extra={"path": path})
             problem = err
         delay = backoff.delay(failures)
         failures += 1
         log.warning(
-            "watch failed, retrying path=%s attempt=%d delay=%.2fs error=%s",
-            path,
-            failures,
-            delay,
-            problem,
+            "watch failed, retrying",
+            extra={"path": path, "attempt": failures, "delay": round(delay, 3), "error": str(problem)},
         )
         await sleep(delay)

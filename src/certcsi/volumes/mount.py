@@ -16,6 +16,7 @@ All methods are synchronous and quick (a few syscalls); none of them blocks on t
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -236,19 +237,27 @@ class SyscallMounter:
         src, dst = os.fspath(source), os.fspath(target)
         if not os.path.isdir(src):
             raise OSError(errno.ENOTDIR, "bind source is not a directory", src)
+        created = False
         try:
             os.mkdir(dst, 0o750)
+            created = True
         except FileExistsError:
             if self.is_mount_point(dst):
                 if self.is_bind_of(dst, src):
                     return
                 raise OSError(errno.EBUSY, "something else is mounted at the target", dst) from None
-        self._sys_mount(src, dst, None, MS_BIND, None)
         try:
-            # A bind mount ignores MS_RDONLY on creation; only a remount of the bind applies it.
-            self._sys_mount("none", dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _HARDENED, None)
+            self._sys_mount(src, dst, None, MS_BIND, None)
+            try:
+                # A bind mount ignores MS_RDONLY on creation; only a remount of the bind applies it.
+                self._sys_mount("none", dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _HARDENED, None)
+            except OSError:
+                self._sys_umount(dst, MNT_DETACH)
+                raise
         except OSError:
-            self._sys_umount(dst, MNT_DETACH)
+            if created:
+                with contextlib.suppress(OSError):
+                    os.rmdir(dst)
             raise
 
     def unmount(self, path: StrPath, *, remove: bool = False) -> None:
@@ -269,13 +278,12 @@ class SyscallMounter:
 
 
 def _remove_mount_point(path: str) -> None:
-    try:
+    # rmdir, never a recursive delete: if something is still mounted or written there, fail loudly.
+    with contextlib.suppress(FileNotFoundError):
         if os.path.islink(path):
             os.unlink(path)
         else:
             os.rmdir(path)
-    except FileNotFoundError:
-        pass
 
 
 # --- the fake one ----------------------------------------------------------------------------------

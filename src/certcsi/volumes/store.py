@@ -92,9 +92,7 @@ def check_file_name(name: str) -> str:
 
 # --- metadata --------------------------------------------------------------------------------------
 
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))"
-)
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))")
 
 
 def format_rfc3339(value: datetime) -> str:
@@ -303,8 +301,9 @@ class Store:
             if isinstance(verdict, Metadata):
                 kept.append(verdict)
             else:
-                logger.warning("removing volume directory at start: volume_id=%s reason=%s",
-                               verdict.volume_id, verdict.reason)
+                logger.warning(
+                    "removing volume directory at start: volume_id=%s reason=%s", verdict.volume_id, verdict.reason
+                )
                 _rmtree_entry(self._root / entry)
                 removed.append(verdict)
         self._opened = True
@@ -469,9 +468,7 @@ class Store:
     def list_files(self, volume_id: str) -> list[str]:
         """Names of the published files (the visible ones), sorted."""
         try:
-            return sorted(
-                e.name for e in os.scandir(self.data_dir(volume_id)) if not e.name.startswith("..")
-            )
+            return sorted(e.name for e in os.scandir(self.data_dir(volume_id)) if not e.name.startswith(".."))
         except FileNotFoundError:
             return []
 

@@ -18,8 +18,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pytest
+from _pytest.reports import TestReport
+from _pytest.runner import CallInfo
 
 from certcsi.volumes.mount import FakeMounter
 from certcsi.volumes.store import Store
@@ -32,21 +35,40 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "real_mounts: calls mount(2); runs only in a private mount namespace")
 
 
-def _mount_ns(pid: str) -> str | None:
+def _mount_ns(pid: int | str) -> str | None:
     try:
         return os.readlink(f"/proc/{pid}/ns/mnt")
     except OSError:
         return None
 
 
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def _unshared_from_an_ancestor() -> bool:
+    """True when some ancestor process (whose namespace we may read) lives in another mount namespace."""
+    ours = _mount_ns("self")
+    pid = os.getppid()
+    while pid > 1:
+        theirs = _mount_ns(pid)
+        if theirs is not None and theirs != ours:
+            return True
+        try:
+            pid = _parent(pid)
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
+
+
 def in_private_mount_namespace() -> bool:
-    """True when this process may mount: told so by the environment AND not sharing PID 1's namespace."""
-    if not os.environ.get(_ENV):
-        return False
-    ours, init = _mount_ns("self"), _mount_ns("1")
-    if ours is not None and ours == init:
-        pytest.fail(f"{_ENV} is set but this process shares PID 1's mount namespace; refusing to mount")
-    return True
+    """True when this process may mount: told so by the environment AND really unshared.
+
+    The environment alone is not trusted: `CERTCSI_IN_MOUNT_NS=1 pytest` in the host's namespace
+    would otherwise mount there. (PID 1's namespace is not always readable, so ancestors are used.)
+    """
+    return bool(os.environ.get(_ENV)) and _unshared_from_an_ancestor()
 
 
 @dataclass(frozen=True)
@@ -66,10 +88,20 @@ def _run_module_in_namespace(module: Path) -> dict[str, _Outcome]:
         unshare.insert(1, "--map-root-user")  # an unprivileged user namespace may still mount
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "junit.xml"
-        cmd = [*unshare, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               f"--junitxml={report}", str(module)]
-        proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, _ENV: "1"}, capture_output=True,
-                              text=True, timeout=300, check=False)
+        cmd = [
+            *unshare,
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={report}",
+            str(module),
+        ]
+        proc = subprocess.run(
+            cmd, cwd=REPO, env={**os.environ, _ENV: "1"}, capture_output=True, text=True, timeout=300, check=False
+        )
         outcomes: dict[str, _Outcome] = {}
         if report.exists():
             for case in ET.parse(report).getroot().iter("testcase"):
@@ -82,17 +114,35 @@ def _run_module_in_namespace(module: Path) -> dict[str, _Outcome]:
     return outcomes
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    if pyfuncitem.get_closest_marker("real_mounts") is None or in_private_mount_namespace():
-        return None
-    outcomes = _run_module_in_namespace(pyfuncitem.path)
-    outcome = outcomes.get(pyfuncitem.name)
+def _inner_outcome(item: pytest.Item) -> None:
+    if os.environ.get(_ENV):
+        pytest.fail(f"{_ENV} is set but no ancestor is in another mount namespace; refusing to mount", pytrace=False)
+    outcomes = _run_module_in_namespace(item.path)
+    outcome = outcomes.get(item.name)
     if outcome is None:
         fallback = outcomes.get("", _Outcome(False, "no result"))
         pytest.fail(f"did not run inside the private mount namespace:\n{fallback.detail}", pytrace=False)
     if not outcome.passed:
         pytest.fail(f"failed inside the private mount namespace:\n{outcome.detail}", pytrace=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """Outside a private namespace, a `real_mounts` test reports its inner outcome and sets up NO
+    fixture here (fixtures may mount too)."""
+    if item.get_closest_marker("real_mounts") is None or in_private_mount_namespace():
+        return None
+    hook = item.ihook
+    hook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    phases: list[tuple[Literal["setup", "call", "teardown"], Callable[[], None]]] = [
+        ("setup", lambda: None),
+        ("call", lambda: _inner_outcome(item)),
+        ("teardown", lambda: None),
+    ]
+    for when, run in phases:
+        call = CallInfo.from_call(run, when=when)
+        hook.pytest_runtest_logreport(report=TestReport.from_item_and_call(item, call))
+    hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -131,14 +131,14 @@ def make_manager(store: Store, mounter: FakeMounter, issuance: FakeIssuance, clo
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> Rig:
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     clock = FakeClock(START)
     mounter = FakeMounter()
     store = Store(data_root=tmp_path / "data", mounter=mounter)
     issuance = FakeIssuance(clock)
     manager = make_manager(store, mounter, issuance, clock)
     await manager.start()
-    yield Rig(manager, issuance, mounter, store, clock, tmp_path)  # type: ignore[misc]
+    yield Rig(manager, issuance, mounter, store, clock, tmp_path)
     await manager.stop()
 
 

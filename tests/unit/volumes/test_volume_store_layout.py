@@ -48,7 +48,7 @@ def test_rewrite_is_a_rename_not_an_overwrite(store: Store) -> None:
 
 def test_token_never_reaches_disk(store: Store) -> None:
     meta = _meta(volume_context={"csi.storage.k8s.io/serviceAccount.tokens": '{"":{"token":"tok-VALUE-123"}}'})
-    with pytest.raises(ValueError, match="serviceAccount.tokens") as info:
+    with pytest.raises(ValueError, match=r"serviceAccount\.tokens") as info:
         store.write_metadata(meta)
     assert "tok-VALUE-123" not in str(info.value)
     assert not (store.root / "vol-1").exists()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -158,17 +159,26 @@ def parse_attributes(context: Mapping[str, str]) -> CertAttributes:
     try:
         return _parse(context)
     except InvalidVolumeAttribute as err:
-        if not password or password not in str(err):
+        forms = _secret_forms(password) if password else set()
+        if not any(form in str(err) for form in forms):
             raise
-        scrubbed = _scrubbed(err, password)
+        scrubbed = _scrubbed(err, forms)
     # Raised outside the except block so the original (unscrubbed) error is not chained to it.
     raise scrubbed
 
 
-def _scrubbed(err: InvalidVolumeAttribute, password: str) -> InvalidVolumeAttribute:
-    attribute = err.attribute.replace(password, _REDACTED)
-    clean = InvalidVolumeAttribute(attribute, err.rule.replace(password, _REDACTED))
-    if password in str(clean):  # e.g. the password is also a substring of the fixed wording
+def _secret_forms(secret: str) -> set[str]:
+    """The secret as a message could show it: raw, or escaped by repr() (either quote) or JSON."""
+    quoted = repr(secret)[1:-1].replace("\\'", "'")
+    return {secret, quoted, quoted.replace("'", "\\'"), json.dumps(secret, ensure_ascii=False)[1:-1]}
+
+
+def _scrubbed(err: InvalidVolumeAttribute, forms: set[str]) -> InvalidVolumeAttribute:
+    attribute, rule = err.attribute, err.rule
+    for form in sorted(forms, key=len, reverse=True):
+        attribute, rule = attribute.replace(form, _REDACTED), rule.replace(form, _REDACTED)
+    clean = InvalidVolumeAttribute(attribute, rule)
+    if any(form in str(clean) for form in forms):  # e.g. the secret is a substring of fixed wording
         clean = InvalidVolumeAttribute(attribute, "invalid value (details withheld: they contain a secret)")
     return clean
 
@@ -255,7 +265,7 @@ def _check_keys(context: Mapping[str, str]) -> None:
             )
 
 
-def _suggestion(value: str, choices: frozenset[str] | tuple[str, ...]) -> str:
+def _suggestion(value: str, choices: frozenset[str]) -> str:
     close = difflib.get_close_matches(value, sorted(choices), n=1)
     if close:
         return f"; did you mean {close[0]!r}?"
@@ -393,7 +403,8 @@ def _ip(text: str) -> IPAddress:
             raise ValueError(text)
         address = ipaddress.ip_address(text)
     except ValueError:
-        raise InvalidVolumeAttribute(IP_SANS, f"failed to parse IP address {text!r}") from None
+        quoted = json.dumps(text, ensure_ascii=False)  # Go's %q, as upstream words it
+        raise InvalidVolumeAttribute(IP_SANS, f"failed to parse IP address {quoted}") from None
     # Go writes an IPv4-mapped IPv6 address as the 4-byte IPv4 address; do the same.
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
@@ -409,8 +420,9 @@ def _duration(values: Mapping[str, str], key: str) -> timedelta | None:
         return None
     try:
         value = parse_go_duration(text)
-    except (ValueError, OverflowError) as exc:
-        raise InvalidVolumeAttribute(key, f'must be a Go duration such as "2160h" or "1h30m": {exc}') from None
+    except (ValueError, OverflowError):
+        rule = f'must be a Go duration such as "2160h" or "1h30m" (units h, m, s, ms, us, ns), got {text!r}'
+        raise InvalidVolumeAttribute(key, rule) from None
     if value <= timedelta(0):
         raise InvalidVolumeAttribute(key, f"must be greater than zero, got {text!r}")
     return value
@@ -452,9 +464,7 @@ def _key_spec(values: Mapping[str, str]) -> KeySpec:
     raw_algorithm = values.get(KEY_ALGORITHM, "RSA")
     algorithm = _ALGORITHMS.get(raw_algorithm.lower())
     if algorithm is None:
-        raise InvalidVolumeAttribute(
-            KEY_ALGORITHM, f"must be RSA, ECDSA or Ed25519 (any case), got {raw_algorithm!r}"
-        )
+        raise InvalidVolumeAttribute(KEY_ALGORITHM, f"must be RSA, ECDSA or Ed25519 (any case), got {raw_algorithm!r}")
     size_text = values.get(KEY_SIZE)
     size: int | None
     if algorithm == "Ed25519":

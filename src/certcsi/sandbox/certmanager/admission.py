@@ -22,6 +22,7 @@ from certcsi.pki.csr import load_csr
 from certcsi.pki.usages import DEFAULT_USAGES, usages_of
 from certcsi.sandbox.apiserver import errors
 from certcsi.sandbox.apiserver.resources import BY_KEY, CERT_MANAGER, ResourceType
+from certcsi.sandbox.apiserver.storage import copy_obj
 from certcsi.sandbox.certmanager import conditions as cond
 from certcsi.sandbox.certmanager.schema import Cause, StructuralSchema, certificate_request_schema, go_value
 
@@ -80,7 +81,9 @@ class CertificateRequestAdmission:
             spec = obj.get("spec")
             if isinstance(spec, dict):
                 stamp_identity(spec, user)
-        spec_unchanged = old is not None and obj.get("spec") == old.get("spec")
+        spec_unchanged = old is not None and (
+            obj.get("spec") == old.get("spec") or obj.get("spec") == _defaulted(self._schema, old).get("spec")
+        )
         # A status write leaves the spec alone; its validation is the status' (ratcheting, as in kube).
         causes = self._schema.validate({"status": obj["status"]} if spec_unchanged and "status" in obj else obj)
         if not causes:
@@ -107,7 +110,8 @@ class CertificateRequestAdmission:
     def _approval_permission(self, old: Obj, obj: Obj, user: Any) -> Iterator[Cause]:
         before, after = cond.conditions_of(old), cond.conditions_of(obj)
         added = any(
-            cond.find(before, kind) is None and cond.find(after, kind) is not None for kind in (cond.APPROVED, cond.DENIED)
+            cond.find(before, kind) is None and cond.find(after, kind) is not None
+            for kind in (cond.APPROVED, cond.DENIED)
         )
         if not added or self._can_approve is None:
             return
@@ -120,6 +124,16 @@ class CertificateRequestAdmission:
                 f'Forbidden: user "{user.username}" does not have permissions to set approved/denied conditions '
                 f"for issuer {_render_ref(ref)}",
             )
+
+
+def _defaulted(schema: StructuralSchema, old: Obj) -> Obj:
+    """`old` as kube-apiserver reads it back: pruned and defaulted (a copy only when that changes anything)."""
+    spec = old.get("spec")
+    if not isinstance(spec, dict):
+        return old
+    probe = {"spec": copy_obj(spec)}
+    schema.prune_and_default(probe)
+    return old if probe["spec"] == spec else {**old, "spec": probe["spec"]}
 
 
 def _render_ref(ref: Mapping[str, Any]) -> str:
@@ -142,7 +156,9 @@ def validate_spec(spec: Obj) -> Iterator[Cause]:
     try:
         csr = decode_request(str(request))
     except ValueError as exc:
-        yield Cause("FieldValueInvalid", "spec.request", f"Invalid value: {go_value(request)}: failed to decode csr: {exc}")
+        yield Cause(
+            "FieldValueInvalid", "spec.request", f"Invalid value: {go_value(request)}: failed to decode csr: {exc}"
+        )
         return
     yield from _validate_csr_usages(spec, csr)
 
@@ -230,14 +246,20 @@ def _unchanged_identity(old_spec: Mapping[str, Any], new_spec: Mapping[str, Any]
         if field == "groups":
             before, after = sorted(before or []), sorted(after or [])
         if before != after:
-            yield Cause("FieldValueForbidden", f"spec.{field}", f"Forbidden: {field} identity cannot be changed once set")
+            yield Cause(
+                "FieldValueForbidden", f"spec.{field}", f"Forbidden: {field} identity cannot be changed once set"
+            )
 
 
 def _unchanged_approval(before: list[Obj], after: list[Obj]) -> Iterator[Cause]:
     for kind in (cond.APPROVED, cond.DENIED):
         old = cond.find(before, kind)
         if old is not None and old != cond.find(after, kind):
-            yield Cause("FieldValueForbidden", "status.conditions", f"Forbidden: '{kind}' condition may not be modified once set")
+            yield Cause(
+                "FieldValueForbidden",
+                "status.conditions",
+                f"Forbidden: '{kind}' condition may not be modified once set",
+            )
 
 
 def validate_approval_conditions(conditions: list[Obj]) -> Iterator[Cause]:
@@ -254,5 +276,7 @@ def validate_approval_conditions(conditions: list[Obj]) -> Iterator[Cause]:
             )
     if found[cond.APPROVED] and found[cond.DENIED]:
         yield Cause(
-            "FieldValueForbidden", "status.conditions", "Forbidden: both 'Denied' and 'Approved' conditions cannot coexist"
+            "FieldValueForbidden",
+            "status.conditions",
+            "Forbidden: both 'Denied' and 'Approved' conditions cannot coexist",
         )

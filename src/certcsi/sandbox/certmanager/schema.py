@@ -221,7 +221,8 @@ def _causes_of(error: jsonschema.ValidationError) -> Iterator[Cause]:
             f'Invalid value: "{actual}": {path} in body must be of type {error.validator_value}: "{actual}"',
         )
     elif keyword == "enum":
-        supported = ", ".join(go_value(v) for v in error.validator_value)
+        allowed: list[Any] = list(error.validator_value) if isinstance(error.validator_value, list) else []
+        supported = ", ".join(go_value(v) for v in allowed)
         yield Cause(
             "FieldValueNotSupported",
             path,

@@ -57,6 +57,8 @@ class CASigner:
             duration = parse_go_duration(spec["duration"]) if spec.get("duration") else DEFAULT_DURATION
         except ValueError as exc:
             raise TemplateError(str(exc)) from None
+        if not csr.is_signature_valid:
+            raise TemplateError("failed to check CSR signature: the signature does not verify")
         usages = list(spec.get("usages") or DEFAULT_USAGES)
         leaf = sign_csr(
             ca_key=self.key,

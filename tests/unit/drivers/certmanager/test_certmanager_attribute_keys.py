@@ -31,8 +31,13 @@ def test_old_keystore_keys_are_unknown(reject: Reject) -> None:
 
 
 def test_kubelet_and_other_group_keys_are_not_validated_as_ours(parse: Parse) -> None:
-    parse({"csi.storage.k8s.io/serviceAccount.tokens": "{}", "venafi.cert-manager.io/custom-fields": "[]",
-           "no-slash": "x"})  # fmt: skip
+    parse(
+        {
+            "csi.storage.k8s.io/serviceAccount.tokens": "{}",
+            "venafi.cert-manager.io/custom-fields": "[]",
+            "no-slash": "x",
+        }
+    )
 
 
 def test_annotations_are_the_other_groups_only() -> None:
@@ -51,8 +56,9 @@ def test_annotations_are_the_other_groups_only() -> None:
     }
 
 
-@pytest.mark.parametrize("key", ["Example.com/x", "example.com/", "example.com/-x", "exa mple.com/x",
-                                 "/x", "example.com/" + "n" * 64])  # fmt: skip
+@pytest.mark.parametrize(
+    "key", ["Example.com/x", "example.com/", "example.com/-x", "exa mple.com/x", "/x", "example.com/" + "n" * 64]
+)
 def test_annotation_keys_must_be_valid_kubernetes_keys(reject: Reject, key: str) -> None:
     err = reject({key: "v"})
     assert err.attribute == key

@@ -23,8 +23,15 @@ PKCS12_ON = {PKCS12_ENABLE: "true", PKCS12_PASSWORD: "s3cret"}
 
 
 def test_custom_names(parse: Parse) -> None:
-    attrs = parse({CERTIFICATE_FILE: "foo.crt", PRIVATEKEY_FILE: "foo.key", CA_FILE: "foo.ca",
-                   **PKCS12_ON, PKCS12_FILENAME: "tls.p12"})  # fmt: skip
+    attrs = parse(
+        {
+            CERTIFICATE_FILE: "foo.crt",
+            PRIVATEKEY_FILE: "foo.key",
+            CA_FILE: "foo.ca",
+            **PKCS12_ON,
+            PKCS12_FILENAME: "tls.p12",
+        }
+    )
     assert (attrs.certificate_file, attrs.privatekey_file, attrs.ca_file) == ("foo.crt", "foo.key", "foo.ca")
     assert attrs.pkcs12_filename == "tls.p12"
 

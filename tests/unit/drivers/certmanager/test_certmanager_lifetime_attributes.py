@@ -24,9 +24,14 @@ Reject = Callable[[Mapping[str, str | None]], InvalidVolumeAttribute]
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("1h", timedelta(hours=1)), ("1880h", timedelta(hours=1880)), ("1h30m", timedelta(minutes=90)),
-     ("90s", timedelta(seconds=90)), ("1.5h", timedelta(minutes=90))],
-)  # fmt: skip
+    [
+        ("1h", timedelta(hours=1)),
+        ("1880h", timedelta(hours=1880)),
+        ("1h30m", timedelta(minutes=90)),
+        ("90s", timedelta(seconds=90)),
+        ("1.5h", timedelta(minutes=90)),
+    ],
+)
 def test_duration_accepts_go_durations(parse: Parse, value: str, expected: timedelta) -> None:
     assert parse({DURATION: value}).duration == expected
 
@@ -44,10 +49,16 @@ def test_renew_before_longer_than_duration_is_accepted(parse: Parse) -> None:
 @pytest.mark.parametrize("key", [DURATION, RENEW_BEFORE])
 @pytest.mark.parametrize(
     ("value", "fragment"),
-    [("foo", "must be a Go duration"), ("1d", "must be a Go duration"), ("10", "must be a Go duration"),
-     ("0s", "greater than zero"), ("0", "greater than zero"), ("-1h", "greater than zero"),
-     ("9999999999h", "must be a Go duration")],
-)  # fmt: skip
+    [
+        ("foo", "must be a Go duration"),
+        ("1d", "must be a Go duration"),
+        ("10", "must be a Go duration"),
+        ("0s", "greater than zero"),
+        ("0", "greater than zero"),
+        ("-1h", "greater than zero"),
+        ("9999999999h", "must be a Go duration"),
+    ],
+)
 def test_bad_durations(reject: Reject, key: str, value: str, fragment: str) -> None:
     err = reject({key: value})
     assert err.attribute == key
@@ -76,9 +87,13 @@ def test_key_usages_are_trimmed_and_deduplicated(parse: Parse) -> None:
 
 @pytest.mark.parametrize(
     ("value", "fragment"),
-    [("usage-1,usage-2", "unknown key usage"), ("server auth,clientauth", "unknown key usage"),
-     ("encipher only", "require \"key agreement\""), (" , ", "at least one usage")],
-)  # fmt: skip
+    [
+        ("usage-1,usage-2", "unknown key usage"),
+        ("server auth,clientauth", "unknown key usage"),
+        ("encipher only", 'require "key agreement"'),
+        (" , ", "at least one usage"),
+    ],
+)
 def test_bad_key_usages(reject: Reject, value: str, fragment: str) -> None:
     err = reject({KEY_USAGES: value})
     assert err.attribute == KEY_USAGES

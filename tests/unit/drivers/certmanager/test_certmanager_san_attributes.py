@@ -45,8 +45,9 @@ def test_email_sans_are_expanded(parse: Parse) -> None:
     assert attrs.emails == ("my-sa@example.com", "ops+tls@example.org")
 
 
-@pytest.mark.parametrize("only", [{IP_SANS: "10.0.0.1"}, {URI_SANS: "spiffe://td/x"},
-                                  {EMAIL_SANS: "a@b.c"}, {COMMON_NAME: "app"}])  # fmt: skip
+@pytest.mark.parametrize(
+    "only", [{IP_SANS: "10.0.0.1"}, {URI_SANS: "spiffe://td/x"}, {EMAIL_SANS: "a@b.c"}, {COMMON_NAME: "app"}]
+)
 def test_any_one_name_is_enough(parse: Parse, only: dict[str, str]) -> None:
     parse({DNS_NAMES: None, **only})
 
@@ -64,8 +65,8 @@ def test_a_certificate_must_name_something(reject: Reject, overrides: dict[str, 
 @pytest.mark.parametrize(
     ("key", "value", "fragment"),
     [
-        (IP_SANS, "foo", "failed to parse IP address 'foo'"),
-        (IP_SANS, "1.2.3.4,300.1.1.1", "failed to parse IP address '300.1.1.1'"),
+        (IP_SANS, "foo", 'failed to parse IP address "foo"'),
+        (IP_SANS, "1.2.3.4,300.1.1.1", 'failed to parse IP address "300.1.1.1"'),
         (IP_SANS, "fe80::1%eth0", "failed to parse IP address"),
         (IP_SANS, "01.2.3.4", "failed to parse IP address"),
         (URI_SANS, "x", "absolute URI starting with a scheme"),

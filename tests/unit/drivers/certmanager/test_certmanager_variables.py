@@ -23,15 +23,17 @@ KNOWN = "known variables: [POD_NAME POD_NAMESPACE POD_UID SERVICE_ACCOUNT_NAME]"
         ("plain", "plain"),
         ("${POD_NAME}.${POD_NAMESPACE}.svc", "my-pod-name.my-namespace.svc"),
         ("$POD_NAME-$POD_NAMESPACE", "my-pod-name-my-namespace"),
-        ("foo-$POD_NAME-,,${POD_NAMESPACE},$POD_UID,${SERVICE_ACCOUNT_NAME}",
-         "foo-my-pod-name-,,my-namespace,my-pod-uuid,my-service-account"),
+        (
+            "foo-$POD_NAME-,,${POD_NAMESPACE},$POD_UID,${SERVICE_ACCOUNT_NAME}",
+            "foo-my-pod-name-,,my-namespace,my-pod-uuid,my-service-account",
+        ),
         ("$POD_NAME.x", "my-pod-name.x"),  # a name stops at the first non [A-Za-z0-9_]
         ("cost: 5$", "cost: 5$"),  # a trailing $ stays
         ("a$.b", "a$.b"),  # $ followed by a non-name character stays
         ("a${}b", "ab"),  # ${} is dropped
         ("a${POD_NAME", "aPOD_NAME"),  # an unclosed ${ is dropped, the rest kept
     ],
-)  # fmt: skip
+)
 def test_expands_like_go_os_expand(text: str, expected: str) -> None:
     assert expand(text, VARS, attribute="a") == expected
 

@@ -1,0 +1,394 @@
+"""CertificateRequests for the engine: create (upstream's exact shape), await, resume, clean up.
+
+One label-filtered watch per node (`csi.cert-manager.io/node-id-hash=<hash>`) feeds an in-memory
+cache of this node's requests, indexed by (namespace, name) and by volume. A waiter is a future
+filed under its request's key, so every watch event is routed in O(1) however many volumes wait;
+nothing polls. `wait()` also answers at once for a request that was already terminal.
+
+Clean-up on unpublish: upstream leaves requests behind and relies on the pod owner reference for
+garbage collection. `cleanup()` deletes them instead (best effort), so a volume without pod info
+(no owner reference) leaks nothing and the node's watch cache shrinks at once; if the API is
+unreachable, the owner reference remains the safety net.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from certcsi.durations import format_go_duration
+from certcsi.errors import (
+    InvalidVolume,
+    IssuanceDenied,
+    IssuanceError,
+    IssuanceFailed,
+    IssuanceTimeout,
+    IssuerUnavailable,
+    KubernetesError,
+)
+from certcsi.kube import WatchEvent
+from certcsi.pki.certs import leaf_validity
+from certcsi.volumes.clock import Clock, SystemClock
+from certcsi.volumes.driver import Issued, RequestPlan, Volume
+
+log = logging.getLogger(__name__)
+
+NODE_ID_HASH_LABEL = "csi.cert-manager.io/node-id-hash"
+VOLUME_ID_HASH_LABEL = "csi.cert-manager.io/volume-id-hash"
+
+_FNV_OFFSET = 2166136261
+_FNV_PRIME = 16777619
+_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+_Key = tuple[str, str]
+Obj = dict[str, Any]
+
+
+def fnv_hash_label(value: str) -> str:
+    """csi-lib's label-safe hash: FNV-1 32 (not 1a) in decimal, each digit mapped into `_ALPHABET`."""
+    digest = _FNV_OFFSET
+    for byte in value.encode("utf-8"):
+        digest = (digest * _FNV_PRIME) & 0xFFFFFFFF
+        digest ^= byte
+    return "".join(_ALPHABET[ord(char) % len(_ALPHABET)] for char in str(digest))
+
+
+class RequestsApi(Protocol):
+    """The part of `certcsi.kube.Kube` this module uses (tests pass an in-memory fake)."""
+
+    async def create_certificate_request(
+        self, namespace: str, body: Mapping[str, Any], *, token: str | None = None
+    ) -> Obj: ...
+
+    async def delete_certificate_request(self, namespace: str, name: str) -> None: ...
+
+    def watch_certificate_requests(self, label_selector: str) -> AsyncIterator[WatchEvent]: ...
+
+
+def build_request_body(*, volume: Volume, plan: RequestPlan, name: str, node_hash: str) -> Obj:
+    """The CertificateRequest csi-lib creates for `volume`, named `name`."""
+    metadata: Obj = {
+        "name": name,
+        "namespace": volume.pod_namespace,
+        "labels": {NODE_ID_HASH_LABEL: node_hash, VOLUME_ID_HASH_LABEL: fnv_hash_label(volume.volume_id)},
+    }
+    if volume.pod_name and volume.pod_uid:
+        metadata["ownerReferences"] = [
+            {"apiVersion": "v1", "kind": "Pod", "name": volume.pod_name, "uid": volume.pod_uid}
+        ]
+    if plan.annotations:
+        metadata["annotations"] = dict(plan.annotations)
+    spec: Obj = {
+        "request": base64.b64encode(plan.csr_pem).decode("ascii"),
+        "issuerRef": {"name": plan.issuer_ref.name, "kind": plan.issuer_ref.kind, "group": plan.issuer_ref.group},
+        "isCA": plan.is_ca,
+        "usages": list(plan.usages),
+    }
+    if plan.duration is not None:
+        spec["duration"] = format_go_duration(plan.duration)
+    return {"apiVersion": "cert-manager.io/v1", "kind": "CertificateRequest", "metadata": metadata, "spec": spec}
+
+
+@dataclass(frozen=True)
+class Condition:
+    status: str
+    reason: str
+    message: str
+
+    def describe(self, type_: str) -> str:
+        text = f"{type_}={self.status} reason {self.reason or '(none)'}"
+        return f"{text}: {self.message}" if self.message else text
+
+
+@dataclass(frozen=True)
+class RequestState:
+    """What the cache keeps of one request: enough to decide and to answer, not the CSR."""
+
+    namespace: str
+    name: str
+    volume_hash: str
+    created: str
+    conditions: Mapping[str, Condition] = field(default_factory=dict)
+    certificate: str = ""
+    ca: str = ""
+
+    @property
+    def key(self) -> _Key:
+        return (self.namespace, self.name)
+
+    @classmethod
+    def of(cls, obj: Obj) -> RequestState:
+        meta = obj.get("metadata") or {}
+        status = obj.get("status") or {}
+        conditions = {
+            str(c.get("type")): Condition(str(c.get("status", "")), str(c.get("reason", "")), str(c.get("message", "")))
+            for c in status.get("conditions") or []
+            if isinstance(c, dict)
+        }
+        return cls(
+            namespace=str(meta.get("namespace", "")),
+            name=str(meta.get("name", "")),
+            volume_hash=str((meta.get("labels") or {}).get(VOLUME_ID_HASH_LABEL, "")),
+            created=str(meta.get("creationTimestamp", "")),
+            conditions=conditions,
+            certificate=str(status.get("certificate") or ""),
+            ca=str(status.get("ca") or ""),
+        )
+
+    def is_terminal(self) -> bool:
+        denied = self.conditions.get("Denied")
+        ready = self.conditions.get("Ready")
+        return (denied is not None and denied.status == "True") or (
+            ready is not None and ready.reason in ("Failed", "Issued", "Denied")
+        )
+
+    def last_condition(self) -> str:
+        for type_ in ("Ready", "Denied", "Approved", "InvalidRequest"):
+            condition = self.conditions.get(type_)
+            if condition is not None:
+                return f"last condition {condition.describe(type_)}"
+        return "no condition set yet (not yet approved)"
+
+
+def _decode_pem(value: str) -> bytes:
+    return base64.b64decode(value, validate=True) if value else b""
+
+
+def outcome(state: RequestState) -> Issued | IssuanceError | None:
+    """What a request's status means for its waiter: a certificate, an error, or "keep waiting"."""
+    name = state.name
+    denied = state.conditions.get("Denied")
+    if denied is not None and denied.status == "True":
+        return IssuanceDenied(f'request "{name}" has been denied by the approval plugin: {denied.message}')
+    ready = state.conditions.get("Ready")
+    if ready is None:
+        return None
+    if ready.status == "False" and ready.reason == "Failed":
+        return IssuanceFailed(f'request "{name}" has failed: {ready.message}')
+    if ready.status == "True" and ready.reason == "Issued":
+        try:
+            certificate = _decode_pem(state.certificate)
+            validity = leaf_validity(certificate)
+            ca = _decode_pem(state.ca)
+        except (ValueError, binascii.Error) as exc:
+            return IssuanceFailed(f'request "{name}" is Issued but its certificate cannot be read: {exc}')
+        return Issued(
+            certificate_pem=certificate,
+            ca_pem=ca,
+            not_before=validity.not_before,
+            not_after=validity.not_after,
+            request_name=name,
+        )
+    return None
+
+
+def _age(state: RequestState) -> tuple[str, str]:
+    # RFC 3339 UTC timestamps with second precision sort correctly as strings.
+    return (state.created, state.name)
+
+
+class Issuance:
+    """This node's CertificateRequests: one watch, one cache, O(1) routing to waiters."""
+
+    def __init__(
+        self,
+        *,
+        kube: RequestsApi,
+        node_id: str,
+        max_requests_per_volume: int = 1,
+        timeout: float = 60.0,
+        clock: Clock | None = None,
+    ) -> None:
+        if max_requests_per_volume < 1:
+            raise ValueError(f"max-requests-per-volume: must be at least 1, got {max_requests_per_volume}")
+        self._kube = kube
+        self.node_hash = fnv_hash_label(node_id)
+        self._max = max_requests_per_volume
+        self._timeout = timeout
+        # Only call_later is used: the wait() deadlines.
+        self._clock: Clock = clock or SystemClock()
+        self._cache: dict[_Key, RequestState] = {}
+        self._by_volume: dict[str, set[_Key]] = {}
+        self._waiters: dict[_Key, set[asyncio.Future[Issued]]] = {}
+        self._synced = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the node's watch and return once the cache holds every existing request."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"certificaterequests-watch-{self.node_hash}")
+        await self._synced.wait()
+
+    async def stop(self) -> None:
+        """Stop watching; whoever still waits gets IssuerUnavailable (kubelet will retry)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self._synced.clear()
+        for key in list(self._waiters):
+            self._settle(key, IssuerUnavailable("stopped watching CertificateRequests (driver shutting down)"))
+
+    def _require_started(self) -> None:
+        if not self._synced.is_set():
+            # A programming error, not the operator's: the cache would answer from nothing.
+            raise RuntimeError("Issuance.start() must complete before requests are created or awaited")
+
+    async def _run(self) -> None:
+        selector = f"{NODE_ID_HASH_LABEL}={self.node_hash}"
+        try:
+            async for kind, obj in self._kube.watch_certificate_requests(selector):
+                self.apply(kind, obj)
+        except Exception:
+            log.exception("certificaterequest watch ended", extra={"node_hash": self.node_hash})
+            raise
+
+    # -- cache ---------------------------------------------------------------------------------
+
+    def apply(self, kind: str, obj: Obj) -> None:
+        """Fold one watch event into the cache and wake the request's waiters if it is decided."""
+        if kind == "SYNCED":
+            self._synced.set()
+            return
+        state = RequestState.of(obj)
+        if kind == "DELETED":
+            self._forget(state.key)
+            self._settle(state.key, IssuanceFailed(f'request "{state.name}" was deleted while waiting for it'))
+            return
+        self._store(state)
+        if state.key in self._waiters:
+            result = outcome(state)
+            if result is not None:
+                self._settle(state.key, result)
+
+    def _store(self, state: RequestState) -> None:
+        self._cache[state.key] = state
+        self._by_volume.setdefault(state.volume_hash, set()).add(state.key)
+
+    def _forget(self, key: _Key) -> None:
+        state = self._cache.pop(key, None)
+        if state is None:
+            return
+        keys = self._by_volume.get(state.volume_hash)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_volume[state.volume_hash]
+
+    def _settle(self, key: _Key, result: Issued | IssuanceError) -> None:
+        for waiter in self._waiters.pop(key, ()):
+            if waiter.done():
+                continue
+            if isinstance(result, Issued):
+                waiter.set_result(result)
+            else:
+                waiter.set_exception(result)
+
+    def requests_of(self, volume: Volume) -> list[RequestState]:
+        """The volume's requests known to the cache, oldest first."""
+        keys = self._by_volume.get(fnv_hash_label(volume.volume_id), ())
+        return sorted((self._cache[key] for key in keys), key=_age)
+
+    # -- engine API ----------------------------------------------------------------------------
+
+    def pending(self, volume: Volume) -> str | None:
+        """The newest request of `volume` still undecided (to resume while its key is in memory)."""
+        self._require_started()
+        states = self.requests_of(volume)
+        if states and not states[-1].is_terminal():
+            return states[-1].name
+        return None
+
+    async def create(self, volume: Volume, plan: RequestPlan) -> str:
+        """Prune the volume's oldest requests, create a new one (as the pod when planned), return its name."""
+        if not volume.pod_namespace:
+            raise InvalidVolume(
+                "volume context has no csi.storage.k8s.io/pod.namespace: "
+                "the CSIDriver object must set podInfoOnMount: true"
+            )
+        self._require_started()
+        await self._prune(volume, keep=self._max - 1)
+        name = str(uuid.uuid4())
+        body = build_request_body(volume=volume, plan=plan, name=name, node_hash=self.node_hash)
+        created = await self._kube.create_certificate_request(volume.pod_namespace, body, token=plan.token)
+        state = RequestState.of(created)
+        # The watch may already have delivered a newer version; never overwrite it with this one.
+        if state.key not in self._cache:
+            self._store(state)
+        log.info(
+            "certificaterequest created",
+            extra={
+                "volume_id": volume.volume_id,
+                "namespace": volume.pod_namespace,
+                "request": name,
+                "as_pod": plan.token is not None,
+            },
+        )
+        return name
+
+    # ASYNC109 waived: the budget is the API (it is csi-lib's); the error must name the last condition seen, and
+    # the deadline runs on the injected clock, neither of which asyncio.timeout would give.
+    async def wait(self, namespace: str, name: str, *, timeout: float | None = None) -> Issued:  # noqa: ASYNC109
+        """The certificate once the request is Issued; IssuanceDenied / Failed / Timeout otherwise."""
+        self._require_started()
+        key = (namespace, name)
+        budget = self._timeout if timeout is None else timeout
+        state = self._cache.get(key)
+        if state is None:
+            raise IssuanceFailed(f'request "{name}" does not exist (deleted, or not created for this node)')
+        result = outcome(state)
+        if isinstance(result, IssuanceError):
+            raise result
+        if result is not None:
+            return result
+        waiter: asyncio.Future[Issued] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(key, set()).add(waiter)
+        timer = self._clock.call_later(budget, lambda: self._expire(key, waiter, budget))
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            waiters = self._waiters.get(key)
+            if waiters is not None:
+                waiters.discard(waiter)
+                if not waiters:
+                    del self._waiters[key]
+
+    def _expire(self, key: _Key, waiter: asyncio.Future[Issued], budget: float) -> None:
+        if waiter.done():
+            return
+        state = self._cache.get(key)
+        seen = state.last_condition() if state is not None else "request no longer seen"
+        waiter.set_exception(IssuanceTimeout(f'waiting for request "{key[1]}" timed out after {budget:g}s: {seen}'))
+
+    async def cleanup(self, volume: Volume) -> None:
+        """Delete every request of `volume` (best effort; failures are logged, never raised)."""
+        await self._prune(volume, keep=0)
+
+    async def _prune(self, volume: Volume, *, keep: int) -> None:
+        states = self.requests_of(volume)
+        doomed = states[: max(0, len(states) - keep)]
+        for state in doomed:
+            try:
+                await self._kube.delete_certificate_request(state.namespace, state.name)
+            except KubernetesError as err:
+                # Not fatal: a pod gets its certificate even if tidying up fails; GC still has the owner ref.
+                log.warning(
+                    "could not delete certificaterequest",
+                    extra={
+                        "volume_id": volume.volume_id,
+                        "namespace": state.namespace,
+                        "request": state.name,
+                        "error": str(err),
+                    },
+                )
+                continue
+            self._forget(state.key)

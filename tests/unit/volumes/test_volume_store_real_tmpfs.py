@@ -1,0 +1,62 @@
+"""The store on a real tmpfs with real bind mounts (inside a private mount namespace, see conftest)."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from certcsi.volumes.mount import SyscallMounter, read_mountinfo
+from certcsi.volumes.store import Metadata, Store
+
+pytestmark = pytest.mark.real_mounts
+GROUP = 4242
+
+
+@pytest.fixture
+def mounter(tmp_path: Path) -> Iterator[SyscallMounter]:
+    m = SyscallMounter()
+    yield m
+    root = os.path.realpath(tmp_path)
+    for point in sorted({e.mount_point for e in read_mountinfo()}, key=len, reverse=True):
+        if point.startswith(root + "/"):
+            m.unmount(point)
+
+
+def test_open_mounts_tmpfs_once(tmp_path: Path, mounter: SyscallMounter) -> None:
+    store = Store(data_root=tmp_path / "data-root", mounter=mounter, tmpfs_size="8m")
+    store.open()
+    assert store.ready() is None
+    [entry] = [e for e in read_mountinfo() if e.mount_point == str(store.root)]
+    assert entry.fs_type == "tmpfs"
+    Store(data_root=tmp_path / "data-root", mounter=mounter).open()
+    assert len([e for e in read_mountinfo() if e.mount_point == str(store.root)]) == 1
+    mounter.unmount(store.root)
+    assert store.ready() == f"tmpfs is not mounted at {store.root}"
+
+
+def test_publish_renew_unpublish(tmp_path: Path, mounter: SyscallMounter) -> None:
+    store = Store(data_root=tmp_path / "data-root", mounter=mounter)
+    store.open()
+    target = tmp_path / "pod" / "mount"
+    target.parent.mkdir()
+    store.write_metadata(Metadata(volume_id="vol", target_path=str(target)))
+    store.write_files("vol", {"tls.crt": b"1", "tls.key": b"1"}, fs_group=GROUP)
+    mounter.bind_readonly(store.data_dir("vol"), target)
+
+    assert (target / "tls.crt").read_bytes() == b"1"
+    assert os.stat(target / "tls.key").st_gid == GROUP
+    with pytest.raises(OSError) as info:
+        os.symlink("x", target / "evil")
+    assert info.value.errno == errno.EROFS
+
+    store.write_files("vol", {"tls.crt": b"2", "tls.key": b"2"}, fs_group=GROUP)
+    assert (target / "tls.crt").read_bytes() == b"2"  # renewal needs no remount
+
+    mounter.unmount(target, remove=True)
+    store.remove_volume("vol")
+    assert not target.exists()
+    assert store.list_volume_ids() == []
