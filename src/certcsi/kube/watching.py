@@ -152,8 +152,8 @@ async def watch(
             received = False
             async with transport.stream(path, query=query, timeout_seconds=timeout_seconds()) as lines:
                 async for raw in lines:
+                    change = state.apply(raw)  # raises on ERROR, which must not count as progress
                     received, failures = True, 0
-                    change = state.apply(raw)
                     if change is not None:
                         yield change
             if received:

@@ -139,6 +139,7 @@ class Manager:
                 target_path=meta.target_path,
                 attributes=dict(meta.volume_context),
                 mount_group=int(meta.volume_mount_group) if meta.volume_mount_group else None,
+                secrets=self._store.read_secrets(meta.volume_id),
             )
             self._states[meta.volume_id] = _State(volume=volume, next_issuance=meta.next_issuance_time)
             when = meta.next_issuance_time or self._clock.now()
@@ -216,6 +217,8 @@ class Manager:
             )
         if volume.attributes != state.volume.attributes:
             self._write_metadata(volume, state.next_issuance)
+        if self._kept_secrets(volume) != self._kept_secrets(state.volume):
+            self._store.write_secrets(volume.volume_id, self._kept_secrets(volume))
         state.volume = volume
         data_dir = self._store.data_dir(volume.volume_id)
         if not self._mounter.is_bind_of(volume.target_path, data_dir):
@@ -223,6 +226,7 @@ class Manager:
 
     async def _first_publish(self, volume: Volume) -> None:
         self._write_metadata(volume, None)
+        self._store.write_secrets(volume.volume_id, self._kept_secrets(volume))
         state = _State(volume=volume)
         self._states[volume.volume_id] = state
         try:
@@ -307,6 +311,9 @@ class Manager:
         )
 
     # -- helpers ----------------------------------------------------------------------------------
+
+    def _kept_secrets(self, volume: Volume) -> dict[str, str]:
+        return {k: v for k, v in volume.secrets.items() if k in self._driver.secret_attributes}
 
     def _write_metadata(self, volume: Volume, next_issuance: datetime | None) -> None:
         self._store.write_metadata(

@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 INMEMFS = "inmemfs"
 METADATA_FILE = "metadata.json"
+SECRETS_FILE = "secrets.json"
 DATA_DIR = "data"
 DATA_LINK = "..data"
 _DATA_TMP_LINK = "..data_tmp"
@@ -334,7 +335,7 @@ class Store:
 
     @staticmethod
     def _remove_stale_temp_files(volume_dir: Path) -> None:
-        for leftover in volume_dir.glob(f".{METADATA_FILE}.*.tmp"):
+        for leftover in volume_dir.glob(".*.json.*.tmp"):
             leftover.unlink(missing_ok=True)
 
     def ready(self) -> str | None:
@@ -381,17 +382,32 @@ class Store:
         volume_dir = self.volume_dir(meta.volume_id)
         _ensure_dir(volume_dir, mode=0o700)
         _ensure_dir(volume_dir / DATA_DIR, mode=DATA_DIR_MODE)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{METADATA_FILE}.", suffix=".tmp", dir=volume_dir)
+        _write_atomic(volume_dir, METADATA_FILE, meta.to_json().encode("utf-8"))
+
+    def write_secrets(self, volume_id: str, secrets: Mapping[str, str]) -> None:
+        """Keep a driver's secret attributes (a PKCS#12 password) for restarts, on the tmpfs only.
+
+        metadata.json never holds a secret; this separate 0600 file lives in memory-backed storage
+        like the private keys, so a restarted driver can still renew volumes kubelet never
+        republishes. Service-account tokens are not kept: they expire, and republish brings new ones.
+        """
+        if TOKENS_ATTRIBUTE in secrets:
+            raise ValueError(f"secrets: {TOKENS_ATTRIBUTE} is not kept across restarts")
+        path = self.volume_dir(volume_id) / SECRETS_FILE
+        if not secrets:
+            path.unlink(missing_ok=True)
+            return
+        _write_atomic(path.parent, SECRETS_FILE, json.dumps(dict(secrets), sort_keys=True).encode("utf-8"))
+
+    def read_secrets(self, volume_id: str) -> dict[str, str]:
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(meta.to_json().encode("utf-8"))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp_name, volume_dir / METADATA_FILE)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
-        _fsync_dir(volume_dir)
+            raw = (self.volume_dir(volume_id) / SECRETS_FILE).read_bytes()
+        except FileNotFoundError:
+            return {}
+        value = json.loads(raw)
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ValueError(f"{SECRETS_FILE}: not a string map")
+        return {str(k): v for k, v in value.items()}
 
     def read_metadata(self, volume_id: str) -> Metadata | None:
         """The volume's metadata; None when it has none. ValueError if the file does not parse."""
@@ -481,6 +497,21 @@ class Store:
         Unmount the pod's bind mount first: the data directory's files would vanish under it.
         """
         _rmtree(self.volume_dir(volume_id))
+
+
+def _write_atomic(directory: Path, name: str, content: bytes) -> None:
+    """Temp file (0600) in the same directory, fsync, rename, fsync the directory: never torn."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, directory / name)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _fsync_dir(directory)
 
 
 def _rmtree_entry(path: Path) -> None:

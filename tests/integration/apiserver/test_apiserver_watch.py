@@ -4,13 +4,14 @@ list-then-watch that neither loses nor repeats an event while writes go on."""
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from typing import Any
 
 import pytest
 from apiserver_support import CM_GROUP, CM_VERSION, Cluster, certificate_request, eventually
 from kubernetes_asyncio import client, watch
+
+from certcsi.sandbox.apiserver.app import API_HANDLER
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -120,15 +121,18 @@ async def test_no_bookmarks_unless_asked(cluster: Cluster) -> None:
 
 
 async def test_a_watcher_that_goes_away_is_released(cluster: Cluster) -> None:
-    handler_watches = cluster.server._app[API_HANDLER_KEY].watches if cluster.server._app else set()
-    before = len(handler_watches)
+    assert cluster.server._app is not None
+    handler = cluster.server._app[API_HANDLER]
+
+    def lease_watches() -> int:  # nothing else in this module watches leases
+        return sum(1 for w in handler.watches if w.rt.plural == "leases")
+
     response = await cluster.raw.get(
-        cluster.url("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1&labelSelector=x"),
-        headers=cluster.headers(),
+        cluster.url("/apis/coordination.k8s.io/v1/namespaces/default/leases?watch=true"), headers=cluster.headers()
     )
-    await eventually(lambda: len(handler_watches) == before + 1)
+    await eventually(lambda: lease_watches() == 1)
     response.close()
-    await eventually(lambda: len(handler_watches) == before)
+    await eventually(lambda: lease_watches() == 0)
 
 
 async def test_list_then_watch_neither_loses_nor_repeats(admin: client.ApiClient, cluster: Cluster) -> None:
@@ -181,6 +185,3 @@ async def test_list_then_watch_neither_loses_nor_repeats(admin: client.ApiClient
     assert seen and seen[0] > list_rv
     assert seen == sorted(set(seen)), "events repeated or out of order"
 
-
-API_HANDLER_KEY: Any = __import__("certcsi.sandbox.apiserver.app", fromlist=["API_HANDLER"]).API_HANDLER
-_ = json

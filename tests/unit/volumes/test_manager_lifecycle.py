@@ -13,7 +13,7 @@ import pytest
 from cryptography import x509
 
 from certcsi.drivers.certmanager import CertManagerDriver
-from certcsi.errors import InvalidVolume, InvalidVolumeAttribute, IssuanceDenied
+from certcsi.errors import InvalidVolume, InvalidVolumeAttribute, IssuanceDenied, IssuanceTimeout
 from certcsi.pki.csr import load_csr
 from certcsi.pki.signing import certificate_pem, create_ca, sign_csr
 from certcsi.volumes.clock import FakeClock
@@ -48,7 +48,7 @@ class FakeIssuance:
 
     async def wait(self, namespace: str, name: str, *, timeout: float | None = None) -> Issued:
         if self.hang:
-            raise asyncio.TimeoutError
+            raise IssuanceTimeout(f'waiting for request "{name}" timed out')
         self.answered.add(name)
         if self.deny:
             raise IssuanceDenied(f'request "{name}" has been denied by the approval plugin: no')
@@ -202,7 +202,7 @@ async def test_denied_first_publish_cleans_up_everything(rig: Rig) -> None:
 async def test_timed_out_publish_resumes_the_pending_request_on_retry(rig: Rig) -> None:
     target = rig.target()
     rig.issuance.hang = True
-    with pytest.raises(asyncio.TimeoutError):
+    with pytest.raises(IssuanceTimeout):
         await rig.manager.publish(Req("vol-1", target, context()))
     rig.issuance.hang = False
     await rig.manager.publish(Req("vol-1", target, context()))
@@ -265,3 +265,20 @@ async def test_pkcs12_password_never_reaches_metadata(rig: Rig) -> None:
     raw = (rig.store.volume_dir("vol-1") / "metadata.json").read_text()
     assert "s3cret-pw" not in raw
     assert rig.store.read_file("vol-1", "keystore.p12")
+
+
+async def test_pkcs12_volume_renews_after_a_restart(rig: Rig) -> None:
+    target = rig.target()
+    ctx = context(pkcs12_enable="true", pkcs12_password="s3cret-pw")
+    await rig.manager.publish(Req("vol-1", target, ctx))
+    await rig.manager.stop()
+    restarted = rig.restart()
+    await restarted.manager.start()
+    try:
+        rig.clock.advance(3600)
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert len(rig.issuance.created) == 2
+        assert restarted.manager.status()[0]["last_error"] is None
+    finally:
+        await restarted.manager.stop()
