@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NoReturn
 from urllib.parse import SplitResult, urlsplit
@@ -94,6 +95,8 @@ _ALLOWED_EXTENSIONS = frozenset(
 )
 _CURVE_TOKENS = {"secp256r1": "ECDSA-P256", "secp384r1": "ECDSA-P384", "secp521r1": "ECDSA-P521"}
 _SA_PREFIX = ("system", "serviceaccount")
+# The SPIFFE spec's trust-domain alphabet.
+_TRUST_DOMAIN = re.compile(r"[a-z0-9._-]+")
 _MAX_SHOWN = 120
 
 # (namespace, pod name) -> (namespace, service account) of that pod, or None when there is no such pod.
@@ -118,16 +121,19 @@ class Policy:
     auto_approve_non_spiffe: bool = False
 
     def __post_init__(self) -> None:
-        if not self.trust_domain:
-            raise ValueError("trust_domain: must not be empty")
+        if not _TRUST_DOMAIN.fullmatch(self.trust_domain):
+            raise ValueError(
+                f"trust_domain: must be lowercase letters, digits, '.', '-' or '_', got {self.trust_domain!r}"
+            )
         if self.certificate_duration <= timedelta(0):
             raise ValueError("certificate_duration: must be positive")
         unknown = sorted(self.allowed_key_types - KEY_TYPES)
         if unknown or not self.allowed_key_types:
-            raise ValueError(f"allowed_key_types: want a non-empty subset of {sorted(KEY_TYPES)}, got unknown {unknown}")
+            raise ValueError(f"allowed_key_types: want a non-empty subset of {sorted(KEY_TYPES)}, unknown: {unknown}")
         if self.own_service_account is not None and _service_account(self.own_service_account) is None:
             raise ValueError(
-                f"own_service_account: must be system:serviceaccount:<namespace>:<name>, got {self.own_service_account!r}"
+                "own_service_account: must be system:serviceaccount:<namespace>:<name>, "
+                f"got {self.own_service_account!r}"
             )
 
 
@@ -138,7 +144,6 @@ class Verdict:
     approved: bool | None
     reason: str
     rule: str
-    condition_reason: str = field(default=CONDITION_REASON, repr=False)
 
 
 class _Denied(Exception):
@@ -357,7 +362,7 @@ def _check_extensions(csr: x509.CertificateSigningRequest) -> None:
         if extension.oid not in _ALLOWED_EXTENSIONS:
             _deny("extension", f"forbidden extension: {extension.oid.dotted_string}")
         if isinstance(value, x509.SubjectAlternativeName):
-            others = sorted({type(name).__name__ for name in value if not isinstance(name, x509.UniformResourceIdentifier)})
+            others = sorted({type(n).__name__ for n in value if not isinstance(n, x509.UniformResourceIdentifier)})
             if others:
                 _deny("san-type", f"non URI SAN given: {', '.join(others)}")
         elif isinstance(value, x509.KeyUsage):
@@ -460,9 +465,7 @@ def _check_driver_identity(
     _check_owner_pod(metadata, (parts[2], parts[4]), pod_identity)
 
 
-def _check_owner_pod(
-    metadata: Mapping[str, Any], wanted: tuple[str, str], pod_identity: PodIdentity | None
-) -> None:
+def _check_owner_pod(metadata: Mapping[str, Any], wanted: tuple[str, str], pod_identity: PodIdentity | None) -> None:
     if pod_identity is None:
         _deny("pod-owner", "no Pod lookup is configured, so the requesting Pod cannot be verified")
     refs = metadata.get("ownerReferences")

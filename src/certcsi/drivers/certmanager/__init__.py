@@ -2,7 +2,6 @@
 
 from certcsi.drivers.certmanager.attributes import CertAttributes, parse_attributes, request_annotations
 from certcsi.drivers.certmanager.driver import DRIVER_NAME, CertManagerDriver
-from certcsi.drivers.certmanager.renewal import default_renewal_time, renew_before_time
 from certcsi.drivers.certmanager.variables import KNOWN_VARIABLES, expand, pod_variables
 
 __all__ = [
@@ -10,10 +9,8 @@ __all__ = [
     "KNOWN_VARIABLES",
     "CertAttributes",
     "CertManagerDriver",
-    "default_renewal_time",
     "expand",
     "parse_attributes",
     "pod_variables",
-    "renew_before_time",
     "request_annotations",
 ]

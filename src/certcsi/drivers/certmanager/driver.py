@@ -18,13 +18,13 @@ from certcsi.drivers.certmanager.attributes import (
     parse_attributes,
     request_annotations,
 )
-from certcsi.drivers.certmanager.renewal import renew_before_time
 from certcsi.errors import IssuanceError
 from certcsi.pki.certs import parse_pem_chain
 from certcsi.pki.csr import CsrSpec, build_csr
 from certcsi.pki.keys import ECDSA_CURVES, KeySpec, encode_private_key, generate_private_key
 from certcsi.pki.pkcs12 import encode_pkcs12
 from certcsi.volumes.driver import Issued, PrivateKey, RequestPlan, Volume
+from certcsi.volumes.schedule import default_renewal_time, renew_before_time
 
 DRIVER_NAME = "csi.cert-manager.io"
 DEFAULT_CACHE_SIZE = 4096
@@ -98,6 +98,8 @@ class CertManagerDriver:
 
     def next_issuance(self, volume: Volume, issued: Issued) -> datetime:
         renew_before = self.attributes(volume).renew_before
+        if renew_before is None:
+            return default_renewal_time(issued.not_before, issued.not_after)
         return renew_before_time(issued.not_before, issued.not_after, renew_before)
 
 

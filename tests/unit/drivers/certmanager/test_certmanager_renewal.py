@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from certcsi.drivers.certmanager import CertManagerDriver, default_renewal_time, renew_before_time
+from certcsi.drivers.certmanager import CertManagerDriver
 from certcsi.volumes.driver import Issued, Volume
+from certcsi.volumes.schedule import default_renewal_time, renew_before_time
 
 START = datetime(1970, 1, 1, tzinfo=UTC)
 END = datetime(1970, 1, 4, tzinfo=UTC)
@@ -21,7 +22,6 @@ def test_default_is_two_thirds_into_the_lifetime() -> None:
 @pytest.mark.parametrize(
     ("renew_before", "expected"),
     [
-        (None, datetime(1970, 1, 3, tzinfo=UTC)),
         (timedelta(hours=48), datetime(1970, 1, 2, tzinfo=UTC)),
         (timedelta(hours=100), datetime(1970, 1, 3, tzinfo=UTC)),  # longer than the lifetime: default
         (timedelta(hours=72), datetime(1970, 1, 3, tzinfo=UTC)),  # exactly the lifetime: default
