@@ -141,3 +141,22 @@ def driver_command(
     )
     driver = CertManagerDriver(name=driver_name)
     run_until_signalled(lambda stop: run_node_plugin(driver=driver, options=options, stop=stop))
+
+
+@sandbox.command("demo")
+@click.option("--keep", is_flag=True, help="Keep the demo's working directory (logs, kubeconfig) afterwards.")
+def sandbox_demo(keep: bool) -> None:
+    """Run the sandbox demo: pods get certificates, one renews live, two talk mTLS."""
+    import os
+    import shutil
+    import sys
+
+    if os.geteuid() == 0 and not os.environ.get("CERTCSI_IN_MOUNT_NS") and shutil.which("unshare"):
+        # Real tmpfs and bind mounts, in a private mount namespace so none of them outlives the demo.
+        os.environ["CERTCSI_IN_MOUNT_NS"] = "1"
+        argv = ["unshare", "--mount", "--propagation", "private", sys.executable, "-m", "certcsi", *sys.argv[1:]]
+        os.execvp("unshare", argv)
+    from certcsi.sandbox.demo import main as demo_main
+
+    logging.basicConfig(level=logging.WARNING)
+    demo_main(keep=keep)

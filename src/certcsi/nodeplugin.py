@@ -85,7 +85,9 @@ async def run_node_plugin(*, driver: Driver, options: NodeOptions, stop: asyncio
         await issuance.start()
         await manager.start()
         await server.start()
-        log.info("driver ready", extra={"driver": driver.name, "node_id": options.node_id, "endpoint": options.endpoint})
+        log.info(
+            "driver ready", extra={"driver": driver.name, "node_id": options.node_id, "endpoint": options.endpoint}
+        )
         await stop.wait()
     finally:
         await server.stop(grace=5)

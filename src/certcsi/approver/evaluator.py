@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +21,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
+from certcsi.drivers.spiffe.identity import IDENTITY_ANNOTATION, USAGES, check_trust_domain, spiffe_id
 from certcsi.durations import format_go_duration, parse_go_duration
 from certcsi.pki.csr import load_csr
 from certcsi.pki.usages import usages_of
@@ -47,10 +47,9 @@ __all__ = [
 ]
 
 CONDITION_REASON = "spiffe.csi.cert-manager.io"
-IDENTITY_ANNOTATION = "spiffe.csi.cert-manager.io/identity"
 APPROVED_MESSAGE = "Approved request"
 DENIED_PREFIX = "Denied request: "
-REQUIRED_USAGES: tuple[str, ...] = ("key encipherment", "digital signature", "client auth", "server auth")
+REQUIRED_USAGES: tuple[str, ...] = USAGES
 
 # Key types by the tokens `--allowed-key-types` takes; the driver only ever generates ECDSA P-256.
 KEY_TYPES: frozenset[str] = frozenset(
@@ -95,8 +94,6 @@ _ALLOWED_EXTENSIONS = frozenset(
 )
 _CURVE_TOKENS = {"secp256r1": "ECDSA-P256", "secp384r1": "ECDSA-P384", "secp521r1": "ECDSA-P521"}
 _SA_PREFIX = ("system", "serviceaccount")
-# The SPIFFE spec's trust-domain alphabet.
-_TRUST_DOMAIN = re.compile(r"[a-z0-9._-]+")
 _MAX_SHOWN = 120
 
 # (namespace, pod name) -> (namespace, service account) of that pod, or None when there is no such pod.
@@ -121,10 +118,7 @@ class Policy:
     auto_approve_non_spiffe: bool = False
 
     def __post_init__(self) -> None:
-        if not _TRUST_DOMAIN.fullmatch(self.trust_domain):
-            raise ValueError(
-                f"trust_domain: must be lowercase letters, digits, '.', '-' or '_', got {self.trust_domain!r}"
-            )
+        check_trust_domain(self.trust_domain)
         if self.certificate_duration <= timedelta(0):
             raise ValueError("certificate_duration: must be positive")
         unknown = sorted(self.allowed_key_types - KEY_TYPES)
@@ -289,6 +283,8 @@ def _parse_request(spec: Mapping[str, Any]) -> x509.CertificateSigningRequest:
         csr = load_csr(pem)
     except ValueError as e:
         _deny("request", f"failed to parse request: {e}")
+    except x509.InvalidVersion:  # not a ValueError, and pki.csr.load_csr lets it through
+        _deny("request", "failed to parse request: unsupported CSR version")
     try:
         # cryptography decodes extensions lazily; Go's parser rejects a bad one up front, and so do we.
         _ = csr.extensions
@@ -414,17 +410,13 @@ def _single_uri(csr: x509.CertificateSigningRequest) -> tuple[str, SplitResult]:
     return uris[0], parsed
 
 
-def _spiffe_id(trust_domain: str, namespace: str, service_account: str) -> str:
-    return f"spiffe://{trust_domain}/ns/{namespace}/sa/{service_account}"
-
-
 def _check_pod_identity(csr: x509.CertificateSigningRequest, spec: Mapping[str, Any], policy: Policy) -> None:
     username = spec.get("username")
     account = _service_account(username)
     if account is None:
         _deny("username", f"got non-serviceaccount encoded username: {_show(username)}")
     uri, _ = _single_uri(csr)
-    expected = _spiffe_id(policy.trust_domain, *account)
+    expected = spiffe_id(policy.trust_domain, *account)
     if uri != expected:
         _deny("spiffe-id", f"unexpected SPIFFE ID requested, exp={expected!r} got={_show(uri)}")
 

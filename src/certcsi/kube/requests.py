@@ -21,9 +21,7 @@ class CertificateRequests:
         With `token`, the call authenticates as that bearer token only (the pod's service account),
         so cert-manager records that identity in spec.username / uid / groups.
         """
-        return await self._transport.request(
-            "POST", CERTIFICATE_REQUESTS.collection(namespace), body=body, token=token
-        )
+        return await self._transport.request("POST", CERTIFICATE_REQUESTS.collection(namespace), body=body, token=token)
 
     async def delete_certificate_request(self, namespace: str, name: str) -> None:
         """Delete; a request that is already gone counts as deleted."""
@@ -39,4 +37,3 @@ class CertificateRequests:
     def watch_certificate_requests(self, label_selector: str) -> AsyncIterator[watching.WatchEvent]:
         """Matching requests in every namespace, forever (see `certcsi.kube.watching`)."""
         return watching.watch(self._transport, CERTIFICATE_REQUESTS.collection(), label_selector=label_selector)
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +46,7 @@ class Sandbox:
             **server_options,
         )
         self.cert_manager = CertManager(self.store, approve=approve, signing_delay=signing_delay)
+        self._controllers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         namespaces = BY_KEY["/namespaces"]
@@ -52,6 +54,7 @@ class Sandbox:
             if self.store.find(namespaces, None, name) is None:
                 self.store.create(namespaces, {"metadata": {"name": name}})
         install_ca_cluster_issuer(self.store, name=CA_ISSUER)
+        self._controllers.append(asyncio.create_task(self._default_service_accounts(), name="serviceaccounts"))
         self.cert_manager.start()
         await self.api.start()
         log.info("sandbox api server listening", extra={"url": self.url})
@@ -59,6 +62,17 @@ class Sandbox:
     async def stop(self) -> None:
         await self.api.stop()
         await self.cert_manager.stop()
+        for task in self._controllers:
+            task.cancel()
+        await asyncio.gather(*self._controllers, return_exceptions=True)
+
+    async def _default_service_accounts(self) -> None:
+        """kube-controller-manager's job: every namespace gets a `default` ServiceAccount."""
+        service_accounts = BY_KEY["/serviceaccounts"]
+        async for event in self.store.watch(BY_KEY["/namespaces"], None, since=None):
+            namespace = event.object["metadata"]["name"]
+            if event.type == "ADDED" and self.store.find(service_accounts, namespace, "default") is None:
+                self.store.create(service_accounts, {"metadata": {"name": "default"}}, namespace=namespace)
 
     @property
     def url(self) -> str:

@@ -334,9 +334,9 @@ class Issuance:
         )
         return name
 
-    # ASYNC109 waived: the budget is the API (it is csi-lib's); the error must name the last condition seen, and
-    # the deadline runs on the injected clock, neither of which asyncio.timeout would give.
-    async def wait(self, namespace: str, name: str, *, timeout: float | None = None) -> Issued:  # noqa: ASYNC109
+    # A timeout parameter rather than asyncio.timeout: the error must name the last condition seen,
+    # and the deadline runs on the injected clock.
+    async def wait(self, namespace: str, name: str, *, timeout: float | None = None) -> Issued:
         """The certificate once the request is Issued; IssuanceDenied / Failed / Timeout otherwise."""
         self._require_started()
         key = (namespace, name)

@@ -72,7 +72,10 @@ class Cluster:
         all_headers = self.headers(token) if headers is None else headers
         if content_type is not None:
             all_headers["Content-Type"] = content_type
-        async with self.raw.request(method, self.url(path), data=body, headers=all_headers) as response:
+        skip = ("Content-Type",) if content_type is None else ()
+        async with self.raw.request(
+            method, self.url(path), data=body, headers=all_headers, skip_auto_headers=skip
+        ) as response:
             text = await response.read()
             try:
                 return response.status, json.loads(text)

@@ -64,7 +64,9 @@ async def test_cluster_scoped_create(admin: client.ApiClient) -> None:
     ns = await client.CoreV1Api(admin).create_namespace({"metadata": {"name": "made-by-test"}})
     assert ns.status.phase == "Active" and ns.metadata.namespace is None
     issuer = await client.CustomObjectsApi(admin).create_cluster_custom_object(
-        CM_GROUP, CM_VERSION, "clusterissuers",
+        CM_GROUP,
+        CM_VERSION,
+        "clusterissuers",
         {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "ca"}, "spec": {}},
     )
     assert issuer["metadata"]["uid"] and "namespace" not in issuer["metadata"]

@@ -19,7 +19,11 @@ async def test_delete_returns_the_object(admin: client.ApiClient) -> None:
     response = await v1.delete_namespaced_config_map("del", "default", _preload_content=False)
     assert response.status == 200
     deleted = await response.json()
-    assert (deleted["kind"], deleted["metadata"]["uid"], deleted["data"]) == ("ConfigMap", created.metadata.uid, {"k": "v"})
+    assert (deleted["kind"], deleted["metadata"]["uid"], deleted["data"]) == (
+        "ConfigMap",
+        created.metadata.uid,
+        {"k": "v"},
+    )
     assert int(deleted["metadata"]["resourceVersion"]) > int(created.metadata.resource_version)
     with pytest.raises(ApiException) as caught:
         await v1.read_namespaced_config_map("del", "default")
@@ -63,7 +67,9 @@ async def test_resource_version_precondition(cluster: Cluster, admin: client.Api
     v1 = client.CoreV1Api(admin)
     created = await v1.create_namespaced_config_map("default", {"metadata": {"name": "rv-precondition"}})
     await v1.patch_namespaced_config_map("rv-precondition", "default", {"data": {"a": "b"}})
-    stale = client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version=created.metadata.resource_version))
+    stale = client.V1DeleteOptions(
+        preconditions=client.V1Preconditions(resource_version=created.metadata.resource_version)
+    )
     with pytest.raises(ApiException) as caught:
         await v1.delete_namespaced_config_map("rv-precondition", "default", body=stale)
     assert caught.value.status == 409
@@ -73,7 +79,9 @@ async def test_delete_collection_by_label(admin: client.ApiClient) -> None:
     v1 = client.CoreV1Api(admin)
     for name, group in (("g1", "a"), ("g2", "a"), ("g3", "b")):
         await v1.create_namespaced_config_map("default", {"metadata": {"name": name, "labels": {"group": group}}})
-    response = await v1.delete_collection_namespaced_config_map("default", label_selector="group=a", _preload_content=False)
+    response = await v1.delete_collection_namespaced_config_map(
+        "default", label_selector="group=a", _preload_content=False
+    )
     deleted = await response.json()
     assert [item["metadata"]["name"] for item in deleted["items"]] == ["g1", "g2"]
     left = [cm.metadata.name for cm in (await v1.list_namespaced_config_map("default", label_selector="group")).items]

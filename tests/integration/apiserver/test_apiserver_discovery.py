@@ -29,8 +29,14 @@ async def test_version_through_the_client(admin: client.ApiClient) -> None:
 async def test_core_group_lists_types_and_subresources(admin: client.ApiClient) -> None:
     resources = _by_name(await client.CoreV1Api(admin).get_api_resources())
     assert set(resources) >= {
-        "namespaces", "pods", "pods/status", "serviceaccounts", "serviceaccounts/token",
-        "configmaps", "secrets", "events",
+        "namespaces",
+        "pods",
+        "pods/status",
+        "serviceaccounts",
+        "serviceaccounts/token",
+        "configmaps",
+        "secrets",
+        "events",
     }
     pods = resources["pods"]
     assert (pods.kind, pods.namespaced, pods.singular_name) == ("Pod", True, "pod")
@@ -40,7 +46,10 @@ async def test_core_group_lists_types_and_subresources(admin: client.ApiClient) 
     assert set(resources["pods/status"].verbs) == {"get", "patch", "update"}
     token = resources["serviceaccounts/token"]
     assert (token.group, token.version, token.kind, token.verbs) == (
-        "authentication.k8s.io", "v1", "TokenRequest", ["create"],
+        "authentication.k8s.io",
+        "v1",
+        "TokenRequest",
+        ["create"],
     )
 
 

@@ -23,7 +23,9 @@ async def _configmap(admin: client.ApiClient, name: str) -> client.CoreV1Api:
 async def test_merge_patch(admin: client.ApiClient) -> None:
     v1 = await _configmap(admin, "merge")
     patch = {"metadata": {"labels": {"drop": None, "new": "2"}}, "data": {"b": "2"}}
-    patched = await v1.patch_namespaced_config_map("merge", "default", patch, _content_type="application/merge-patch+json")
+    patched = await v1.patch_namespaced_config_map(
+        "merge", "default", patch, _content_type="application/merge-patch+json"
+    )
     assert patched.metadata.labels == {"keep": "1", "new": "2"}
     assert patched.data == {"a": "1", "b": "2"}
 
@@ -43,7 +45,9 @@ async def test_json_patch(admin: client.ApiClient) -> None:
 async def test_json_patch_that_cannot_apply_is_422(admin: client.ApiClient) -> None:
     v1 = await _configmap(admin, "jsonpatch-fail")
     with pytest.raises(ApiException) as caught:
-        await v1.patch_namespaced_config_map("jsonpatch-fail", "default", [{"op": "test", "path": "/data/a", "value": "2"}])
+        await v1.patch_namespaced_config_map(
+            "jsonpatch-fail", "default", [{"op": "test", "path": "/data/a", "value": "2"}]
+        )
     assert (caught.value.status, json.loads(caught.value.body)["reason"]) == (422, "Invalid")
 
 
@@ -57,20 +61,33 @@ async def test_patch_with_a_stale_version_is_409(admin: client.ApiClient) -> Non
     v1 = await _configmap(admin, "patch-stale")
     patch = {"metadata": {"resourceVersion": "1"}, "data": {"x": "y"}}
     with pytest.raises(ApiException) as caught:
-        await v1.patch_namespaced_config_map("patch-stale", "default", patch, _content_type="application/merge-patch+json")
+        await v1.patch_namespaced_config_map(
+            "patch-stale", "default", patch, _content_type="application/merge-patch+json"
+        )
     assert caught.value.status == 409
 
 
 async def test_custom_resources_take_merge_and_json_patch(admin: client.ApiClient) -> None:
     api = client.CustomObjectsApi(admin)
-    await api.create_namespaced_custom_object(CM_GROUP, CM_VERSION, "default", "certificaterequests", certificate_request("cr-patch"))
+    await api.create_namespaced_custom_object(
+        CM_GROUP, CM_VERSION, "default", "certificaterequests", certificate_request("cr-patch")
+    )
     merged = await api.patch_namespaced_custom_object(
-        CM_GROUP, CM_VERSION, "default", "certificaterequests", "cr-patch",
-        {"metadata": {"labels": {"l": "v"}}}, _content_type="application/merge-patch+json",
+        CM_GROUP,
+        CM_VERSION,
+        "default",
+        "certificaterequests",
+        "cr-patch",
+        {"metadata": {"labels": {"l": "v"}}},
+        _content_type="application/merge-patch+json",
     )
     assert merged["metadata"]["labels"] == {"l": "v"}
     patched = await api.patch_namespaced_custom_object(
-        CM_GROUP, CM_VERSION, "default", "certificaterequests", "cr-patch",
+        CM_GROUP,
+        CM_VERSION,
+        "default",
+        "certificaterequests",
+        "cr-patch",
         [{"op": "add", "path": "/metadata/annotations", "value": {"a": "b"}}],
     )
     assert patched["metadata"]["annotations"] == {"a": "b"}
@@ -81,8 +98,10 @@ async def test_custom_resources_refuse_strategic_merge_patch(cluster: Cluster, a
         CM_GROUP, CM_VERSION, "default", "certificaterequests", certificate_request("cr-strategic")
     )
     status, body = await cluster.request(
-        "PATCH", "/apis/cert-manager.io/v1/namespaces/default/certificaterequests/cr-strategic",
-        body=b"{}", content_type="application/strategic-merge-patch+json",
+        "PATCH",
+        "/apis/cert-manager.io/v1/namespaces/default/certificaterequests/cr-strategic",
+        body=b"{}",
+        content_type="application/strategic-merge-patch+json",
     )
     assert (status, body["reason"]) == (415, "UnsupportedMediaType")
     assert body["message"].endswith("application/json-patch+json, application/merge-patch+json")
@@ -92,14 +111,20 @@ async def test_a_dict_sent_as_json_patch_is_400(admin: client.ApiClient) -> None
     # kubernetes-asyncio sends a dict as json-patch to custom objects unless told otherwise, and a
     # real kube-apiserver refuses it: code that forgets _content_type fails here as it would there.
     api = client.CustomObjectsApi(admin)
-    await api.create_namespaced_custom_object(CM_GROUP, CM_VERSION, "default", "certificaterequests", certificate_request("cr-dict"))
+    await api.create_namespaced_custom_object(
+        CM_GROUP, CM_VERSION, "default", "certificaterequests", certificate_request("cr-dict")
+    )
     with pytest.raises(ApiException) as caught:
-        await api.patch_namespaced_custom_object(CM_GROUP, CM_VERSION, "default", "certificaterequests", "cr-dict", {"a": 1})
+        await api.patch_namespaced_custom_object(
+            CM_GROUP, CM_VERSION, "default", "certificaterequests", "cr-dict", {"a": 1}
+        )
     assert (caught.value.status, json.loads(caught.value.body)["reason"]) == (400, "BadRequest")
 
 
 @pytest.mark.parametrize("content_type", ["application/apply-patch+yaml", "application/json", "text/plain", None])
-async def test_other_patch_content_types_are_415(cluster: Cluster, admin: client.ApiClient, content_type: str | None) -> None:
+async def test_other_patch_content_types_are_415(
+    cluster: Cluster, admin: client.ApiClient, content_type: str | None
+) -> None:
     name = "ct-" + "".join(c for c in (content_type or "none") if c.isalnum()).lower()
     await _configmap(admin, name)
     status, body = await cluster.request(

@@ -88,7 +88,9 @@ async def test_status_takes_no_delete(cluster: Cluster, admin: client.ApiClient)
 async def test_status_write_with_a_stale_version_is_409(admin: client.ApiClient) -> None:
     v1 = client.CoreV1Api(admin)
     pod = await v1.create_namespaced_pod("default", _pod("status-stale"))
-    await v1.patch_namespaced_pod_status("status-stale", "default", {"status": {"phase": "Running"}}, _content_type=MERGE)
+    await v1.patch_namespaced_pod_status(
+        "status-stale", "default", {"status": {"phase": "Running"}}, _content_type=MERGE
+    )
     with pytest.raises(ApiException) as caught:
         await v1.replace_namespaced_pod_status("status-stale", "default", pod)
     assert (caught.value.status, json.loads(caught.value.body)["reason"]) == (409, "Conflict")

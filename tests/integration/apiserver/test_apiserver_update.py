@@ -25,7 +25,9 @@ async def test_put_with_the_current_version_replaces_the_object(admin: client.Ap
 async def test_put_with_a_stale_version_is_409_conflict(admin: client.ApiClient) -> None:
     v1 = client.CoreV1Api(admin)
     cm = await v1.create_namespaced_config_map("default", {"metadata": {"name": "put-stale"}})
-    await v1.replace_namespaced_config_map("put-stale", "default", {"metadata": {"name": "put-stale"}, "data": {"x": "y"}})
+    await v1.replace_namespaced_config_map(
+        "put-stale", "default", {"metadata": {"name": "put-stale"}, "data": {"x": "y"}}
+    )
     with pytest.raises(ApiException) as caught:
         await v1.replace_namespaced_config_map("put-stale", "default", cm)
     body = json.loads(caught.value.body)
@@ -36,13 +38,17 @@ async def test_put_with_a_stale_version_is_409_conflict(admin: client.ApiClient)
 async def test_put_without_a_version_is_unconditional_for_builtins(admin: client.ApiClient) -> None:
     v1 = client.CoreV1Api(admin)
     await v1.create_namespaced_config_map("default", {"metadata": {"name": "put-force"}})
-    updated = await v1.replace_namespaced_config_map("put-force", "default", {"metadata": {"name": "put-force"}, "data": {"k": "v"}})
+    updated = await v1.replace_namespaced_config_map(
+        "put-force", "default", {"metadata": {"name": "put-force"}, "data": {"k": "v"}}
+    )
     assert updated.data == {"k": "v"}
 
 
 async def test_put_of_a_missing_object_is_404(admin: client.ApiClient) -> None:
     with pytest.raises(ApiException) as caught:
-        await client.CoreV1Api(admin).replace_namespaced_config_map("absent", "default", {"metadata": {"name": "absent"}})
+        await client.CoreV1Api(admin).replace_namespaced_config_map(
+            "absent", "default", {"metadata": {"name": "absent"}}
+        )
     assert caught.value.status == 404
 
 

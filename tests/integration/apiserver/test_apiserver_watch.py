@@ -30,8 +30,11 @@ async def test_watch_from_a_list_version_sees_added_modified_deleted(admin: clie
     listed = await v1.list_namespaced_config_map("default", label_selector="watch=basic")
     async with watch.Watch() as w:
         stream = w.stream(
-            v1.list_namespaced_config_map, "default", label_selector="watch=basic",
-            resource_version=listed.metadata.resource_version, timeout_seconds=30,
+            v1.list_namespaced_config_map,
+            "default",
+            label_selector="watch=basic",
+            resource_version=listed.metadata.resource_version,
+            timeout_seconds=30,
         )
         body = {"metadata": {"name": "w1", "labels": {"watch": "basic"}}}
         await v1.create_namespaced_config_map("default", body)
@@ -71,7 +74,10 @@ async def test_field_selector_watch_on_one_name(admin: client.ApiClient) -> None
     rv = (await v1.list_namespaced_secret("default")).metadata.resource_version
     async with watch.Watch() as w:
         stream = w.stream(
-            v1.list_namespaced_secret, "default", field_selector="metadata.name=wanted", resource_version=rv,
+            v1.list_namespaced_secret,
+            "default",
+            field_selector="metadata.name=wanted",
+            resource_version=rv,
             timeout_seconds=30,
         )
         await v1.create_namespaced_secret("default", {"metadata": {"name": "unwanted"}})
@@ -81,11 +87,17 @@ async def test_field_selector_watch_on_one_name(admin: client.ApiClient) -> None
 
 async def test_custom_resource_watch_across_namespaces(admin: client.ApiClient) -> None:
     api = client.CustomObjectsApi(admin)
-    rv = (await api.list_cluster_custom_object(CM_GROUP, CM_VERSION, "certificaterequests"))["metadata"]["resourceVersion"]
+    rv = (await api.list_cluster_custom_object(CM_GROUP, CM_VERSION, "certificaterequests"))["metadata"][
+        "resourceVersion"
+    ]
     async with watch.Watch() as w:
         stream = w.stream(
-            api.list_cluster_custom_object, CM_GROUP, CM_VERSION, "certificaterequests",
-            resource_version=rv, timeout_seconds=30,
+            api.list_cluster_custom_object,
+            CM_GROUP,
+            CM_VERSION,
+            "certificaterequests",
+            resource_version=rv,
+            timeout_seconds=30,
         )
         for namespace in ("default", "other"):
             await api.create_namespaced_custom_object(
@@ -100,8 +112,12 @@ async def test_bookmarks_carry_the_current_version(cluster: Cluster, admin: clie
     rv = (await v1.list_namespaced_config_map("default")).metadata.resource_version
     async with watch.Watch() as w:
         stream = w.stream(
-            v1.list_namespaced_config_map, "default", label_selector="watch=bookmark", resource_version=rv,
-            allow_watch_bookmarks=True, timeout_seconds=30,
+            v1.list_namespaced_config_map,
+            "default",
+            label_selector="watch=bookmark",
+            resource_version=rv,
+            allow_watch_bookmarks=True,
+            timeout_seconds=30,
         )
         await v1.create_namespaced_config_map("default", {"metadata": {"name": "unrelated"}})
         event = (await _take(stream, 1))[0]  # the server's interval is 50 ms in these tests
@@ -165,8 +181,11 @@ async def test_list_then_watch_neither_loses_nor_repeats(admin: client.ApiClient
     seen: list[int] = []
     async with watch.Watch() as w:
         stream = w.stream(
-            v1.list_namespaced_config_map, "default", label_selector="race=yes",
-            resource_version=str(list_rv), timeout_seconds=30,
+            v1.list_namespaced_config_map,
+            "default",
+            label_selector="race=yes",
+            resource_version=str(list_rv),
+            timeout_seconds=30,
         )
         await background
         final = await v1.list_namespaced_config_map("default", label_selector="race=yes", _preload_content=False)
@@ -184,4 +203,3 @@ async def test_list_then_watch_neither_loses_nor_repeats(admin: client.ApiClient
                     state[meta["name"]] = meta["resourceVersion"]
     assert seen and seen[0] > list_rv
     assert seen == sorted(set(seen)), "events repeated or out of order"
-

@@ -54,28 +54,23 @@ def request_body(name: str, **spec: Any) -> dict[str, Any]:
 
 async def grant_create(admin: client.ApiClient, account: str) -> None:
     rbac = client.RbacAuthorizationV1Api(admin)
-    await rbac.create_namespaced_role(
-        NS,
-        {
-            "metadata": {"name": "request-certificates"},
-            "rules": [{"apiGroups": [GROUP], "resources": [PLURAL], "verbs": ["create", "get"]}],
-        },
+    meta = client.V1ObjectMeta(name="request-certificates")
+    rule = client.V1PolicyRule(api_groups=[GROUP], resources=[PLURAL], verbs=["create", "get"])
+    await rbac.create_namespaced_role(NS, client.V1Role(metadata=meta, rules=[rule]))
+    binding = client.V1RoleBinding(
+        metadata=meta,
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="request-certificates"),
+        subjects=[client.RbacV1Subject(kind="ServiceAccount", name=account, namespace=NS)],
     )
-    await rbac.create_namespaced_role_binding(
-        NS,
-        {
-            "metadata": {"name": "request-certificates"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "request-certificates"},
-            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": NS}],
-        },
-    )
+    await rbac.create_namespaced_role_binding(NS, binding)
 
 
 async def token_for(core: client.CoreV1Api, account: str) -> str:
-    await core.create_namespaced_service_account(NS, {"metadata": {"name": account}})
-    minted = await core.create_namespaced_service_account_token(
-        account, NS, {"spec": {"audiences": [], "expirationSeconds": 3600}}
+    await core.create_namespaced_service_account(
+        NS, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=account))
     )
+    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
+    minted = await core.create_namespaced_service_account_token(account, NS, request)
     return str(minted.status.token)
 
 
@@ -96,7 +91,7 @@ async def test_service_account_request_is_stamped_approved_and_issued(tmp_path: 
         clients = [admin]
         try:
             core = client.CoreV1Api(admin)
-            await core.create_namespace({"metadata": {"name": NS}})
+            await core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NS)))
             allowed_token = await token_for(core, "app")
             denied_token = await token_for(core, "nobody")
             await grant_create(admin, "app")
@@ -135,7 +130,7 @@ async def test_service_account_request_is_stamped_approved_and_issued(tmp_path: 
                     GROUP, VERSION, NS, PLURAL, request_body("bad-cert", usages=["teleport"])
                 )
             assert invalid.value.status == 422
-            status = json.loads(invalid.value.body)
+            status = json.loads(invalid.value.body or b"{}")
             assert status["reason"] == "Invalid"
             assert [(c["reason"], c["field"]) for c in status["details"]["causes"]] == [
                 ("FieldValueNotSupported", "spec.usages[0]")

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import ssl
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from certcsi.pki.signing import create_ca, issue_serving_certificate
 
 Obj = dict[str, Any]
 ADMIN_TOKEN = "admin-static-token-0123456789"
@@ -24,24 +31,58 @@ class Seen:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    client_certificate: bool = False
 
 
 Handler = Callable[[web.Request, Seen], Awaitable[web.StreamResponse]]
 
 
 def status(code: int, reason: str, message: str) -> web.Response:
-    body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": reason, "code": code}
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
     return web.json_response(body, status=code)
 
 
 class FakeApiServer:
-    """Answers every request with `handler` (settable per test) and records what it saw."""
+    """Answers every request with `handler` (settable per test) and records what it saw.
 
-    def __init__(self) -> None:
+    With `client_ca_pem` it serves HTTPS and asks for (without requiring) a client certificate
+    signed by that CA, recording whether one was presented.
+    """
+
+    def __init__(self, *, client_ca_pem: bytes | None = None) -> None:
         self.seen: list[Seen] = []
         self.handler: Handler = self._default
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.ca_pem = b""
+        self._ssl: ssl.SSLContext | None = None
+        if client_ca_pem is not None:
+            self._ssl = self._server_context(client_ca_pem)
+
+    def _server_context(self, client_ca_pem: bytes) -> ssl.SSLContext:
+        ca_key, ca_cert = create_ca(common_name="fake-apiserver-ca")
+        key, cert = issue_serving_certificate(
+            ca_key=ca_key, ca_cert=ca_cert, hosts=["127.0.0.1"], duration=timedelta(hours=1)
+        )
+        self.ca_pem = ca_cert.public_bytes(Encoding.PEM)
+        directory = Path(tempfile.mkdtemp(prefix="fake-apiserver-"))
+        (directory / "tls.crt").write_bytes(cert.public_bytes(Encoding.PEM))
+        (directory / "tls.key").write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(directory / "tls.crt", directory / "tls.key")
+        context.load_verify_locations(cadata=client_ca_pem.decode())
+        context.verify_mode = ssl.CERT_OPTIONAL
+        for name in ("tls.crt", "tls.key"):
+            (directory / name).unlink()
+        directory.rmdir()
+        return context
 
     @staticmethod
     async def _default(request: web.Request, seen: Seen) -> web.StreamResponse:
@@ -56,6 +97,7 @@ class FakeApiServer:
             query=dict(request.query),
             headers=dict(request.headers),
             body=json.loads(raw) if raw else None,
+            client_certificate=bool(request.transport and request.transport.get_extra_info("peercert")),
         )
         self.seen.append(seen)
         return await self.handler(request, seen)
@@ -65,21 +107,24 @@ class FakeApiServer:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if self._ssl else 'http'}://127.0.0.1:{port}"
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def write_kubeconfig(self, path: Path, token: str = ADMIN_TOKEN) -> Path:
+    def write_kubeconfig(self, path: Path, token: str = ADMIN_TOKEN, *, user: dict[str, str] | None = None) -> Path:
+        cluster: dict[str, str] = {"server": self.url}
+        if self.ca_pem:
+            cluster["certificate-authority-data"] = base64.b64encode(self.ca_pem).decode()
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
-            "users": [{"name": "admin", "user": {"token": token}}],
+            "clusters": [{"name": "fake", "cluster": cluster}],
+            "users": [{"name": "admin", "user": user or {"token": token}}],
             "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "admin"}}],
             "current-context": "fake",
         }

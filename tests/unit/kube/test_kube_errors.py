@@ -10,7 +10,9 @@ JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJzeXN0ZW06c2EifQ.c2lnbmF0dXJ
 
 
 def status_body(message: str, *, code: int = 403, reason: str = "Forbidden") -> bytes:
-    return json.dumps({"kind": "Status", "status": "Failure", "message": message, "reason": reason, "code": code}).encode()
+    return json.dumps(
+        {"kind": "Status", "status": "Failure", "message": message, "reason": reason, "code": code}
+    ).encode()
 
 
 def test_status_message_is_the_error_message() -> None:
@@ -49,7 +51,9 @@ def test_non_status_body() -> None:
 
 
 def test_watch_error_event() -> None:
-    err = from_status_object({"kind": "Status", "code": 410, "reason": "Expired", "message": "too old resource version"})
+    err = from_status_object(
+        {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old resource version"}
+    )
     assert (err.status, err.reason, str(err)) == (410, "Expired", "too old resource version")
 
 

@@ -53,7 +53,7 @@ async def test_repeat_bumps_the_count_with_a_merge_patch() -> None:
     await record(rec)
     await record(rec)
     await record(rec)
-    ((created_path, created, _),) = calls(transport, "POST")
+    ((_, created, _),) = calls(transport, "POST")
     patches = calls(transport, "PATCH")
     name = created["metadata"]["name"]  # type: ignore[index]
     assert [(p, b, c) for p, b, c in patches] == [
@@ -76,7 +76,12 @@ async def test_after_a_restart_an_existing_event_is_found_and_bumped() -> None:
     transport.responses[f"GET {EVENTS}"] = [
         {
             "items": [
-                {"metadata": {"name": "other"}, "message": "something else", "type": "Warning", "source": {"component": "certcsi"}},
+                {
+                    "metadata": {"name": "other"},
+                    "message": "something else",
+                    "type": "Warning",
+                    "source": {"component": "certcsi"},
+                },
                 {
                     "metadata": {"name": "web-0.abc"},
                     "message": "publish failed: issuer not ready",
@@ -88,7 +93,7 @@ async def test_after_a_restart_an_existing_event_is_found_and_bumped() -> None:
         }
     ]
     await record(recorder(transport))
-    ((_, query, _, _, _),) = [r for r in transport.requests if r[0] == "GET"]
+    ((_, _, query, _, _),) = [r for r in transport.requests if r[0] == "GET"]
     assert query == [("fieldSelector", "involvedObject.uid=uid-1,reason=FailedMount")]
     assert calls(transport, "POST") == []
     ((path, body, _),) = calls(transport, "PATCH")

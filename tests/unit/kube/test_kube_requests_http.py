@@ -43,7 +43,9 @@ async def test_a_token_replaces_the_client_identity_for_that_call_only(api_serve
 
 async def test_list_is_cluster_wide_with_the_selector(api_server: FakeApiServer, kube: Kube) -> None:
     async def handler(request: web.Request, seen: Seen) -> web.StreamResponse:
-        return web.json_response({"kind": "CertificateRequestList", "metadata": {}, "items": [{"metadata": {"name": "a"}}]})
+        return web.json_response(
+            {"kind": "CertificateRequestList", "metadata": {}, "items": [{"metadata": {"name": "a"}}]}
+        )
 
     api_server.handler = handler
     items = await kube.list_certificate_requests("csi.cert-manager.io/node-id-hash=f56fd9f8b")

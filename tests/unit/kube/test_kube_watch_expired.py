@@ -47,7 +47,10 @@ async def test_vanished_objects_carry_their_last_metadata() -> None:
 async def test_gone_status_on_the_watch_request_relists() -> None:
     transport = ScriptedTransport()
     transport.responses[PATH] = [listing("10", obj("a", "1")), listing("20", obj("a", "1"))]
-    transport.streams = [KubernetesError("too old resource version", status=410, reason="Gone"), [line("ADDED", obj("b", "21"))]]
+    transport.streams = [
+        KubernetesError("too old resource version", status=410, reason="Gone"),
+        [line("ADDED", obj("b", "21"))],
+    ]
     events = watch(transport, PATH, sleep=Sleeps())
     got = await take(events, 4)
     await events.aclose()  # type: ignore[attr-defined]

@@ -26,7 +26,9 @@ async def test_streamed_events_arrive_as_dicts(api_server: FakeApiServer, kube: 
         if seen.query["resourceVersion"] == "10":
             big = obj("b", "11")
             big["spec"] = {"request": "x" * 200_000}  # bigger than one read chunk
-            return await stream_lines(request, {"type": "ADDED", "object": big}, {"type": "MODIFIED", "object": obj("a", "12")})
+            return await stream_lines(
+                request, {"type": "ADDED", "object": big}, {"type": "MODIFIED", "object": obj("a", "12")}
+            )
         return status(410, "Expired", "too old resource version")
 
     api_server.handler = handler
@@ -63,5 +65,12 @@ async def test_410_when_connecting_relists(api_server: FakeApiServer, kube: Kube
         if kind == "ADDED" and o["metadata"]["name"] == "late":
             break
     assert lists == 2
-    assert got == [("ADDED", "v1"), ("SYNCED", ""), ("ADDED", "v2"), ("DELETED", "v1"), ("SYNCED", ""), ("ADDED", "late")]
+    assert got == [
+        ("ADDED", "v1"),
+        ("SYNCED", ""),
+        ("ADDED", "v2"),
+        ("DELETED", "v1"),
+        ("SYNCED", ""),
+        ("ADDED", "late"),
+    ]
     assert api_server.seen[0].query == {"fieldSelector": "spec.nodeName=n1"}

@@ -15,7 +15,10 @@ def existing(name: str, created: str, volume_id: str = "csi-0123") -> dict[str, 
             "name": name,
             "namespace": "team-a",
             "creationTimestamp": created,
-            "labels": {NODE_ID_HASH_LABEL: fnv_hash_label("test-node"), VOLUME_ID_HASH_LABEL: fnv_hash_label(volume_id)},
+            "labels": {
+                NODE_ID_HASH_LABEL: fnv_hash_label("test-node"),
+                VOLUME_ID_HASH_LABEL: fnv_hash_label(volume_id),
+            },
         },
         "spec": {},
     }

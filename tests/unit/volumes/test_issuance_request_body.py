@@ -83,7 +83,7 @@ async def test_create_names_with_uuid4_in_the_pod_namespace_and_uses_the_token()
     kube = FakeKube()
     issuance = await started(kube)
     name = await issuance.create(volume(), plan(token="pod-token"))
-    (body, token), = kube.created
+    ((body, token),) = kube.created
     assert uuid.UUID(name).version == 4
     assert body["metadata"]["name"] == name
     assert body["metadata"]["namespace"] == "team-a"

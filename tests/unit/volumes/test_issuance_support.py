@@ -89,7 +89,9 @@ class FakeKube:
         obj["metadata"]["resourceVersion"] = str(next(self._versions))
         return obj
 
-    async def create_certificate_request(self, namespace: str, body: Mapping[str, Any], *, token: str | None = None) -> Obj:
+    async def create_certificate_request(
+        self, namespace: str, body: Mapping[str, Any], *, token: str | None = None
+    ) -> Obj:
         self.created.append((dict(body), token))
         if self.fail_create is not None:
             raise self.fail_create
@@ -124,9 +126,7 @@ class FakeKube:
     def set_conditions(self, namespace: str, name: str, *conditions: tuple[str, str, str, str], **status: Any) -> None:
         obj = self.objects[(namespace, name)]
         st = obj.setdefault("status", {})
-        st["conditions"] = [
-            {"type": t, "status": s, "reason": r, "message": m} for t, s, r, m in conditions
-        ]
+        st["conditions"] = [{"type": t, "status": s, "reason": r, "message": m} for t, s, r, m in conditions]
         st.update(status)
         self._emit("MODIFIED", self._stamp(obj))
 

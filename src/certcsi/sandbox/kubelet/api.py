@@ -24,7 +24,7 @@ from urllib.parse import quote
 from certcsi.errors import KubernetesError
 from certcsi.kube._transport import MERGE_PATCH, Obj, Transport, get_or_none
 from certcsi.kube.events import EventRecorder
-from certcsi.sandbox.kubelet.planning import PodRef, TokenSpec
+from certcsi.sandbox.kubelet.planning import PodRef, TokenSpec, as_dict
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class KubeletApi:
             body["spec"]["expirationSeconds"] = spec.expiration_seconds
         path = f"/api/v1/namespaces/{_q(pod.namespace)}/serviceaccounts/{_q(pod.service_account)}/token"
         answer = await self.transport.request("POST", path, body=body)
-        status = answer.get("status") if isinstance(answer.get("status"), dict) else {}
+        status = as_dict(answer.get("status"))
         token, expires = status.get("token"), status.get("expirationTimestamp")
         if not isinstance(token, str) or not token or not isinstance(expires, str):
             raise KubernetesError("the TokenRequest answer carries no token", status=None)
@@ -102,13 +102,14 @@ class KubeletApi:
 
     async def secret_data(self, namespace: str, name: str) -> dict[str, str]:
         secret = await self.transport.request("GET", f"/api/v1/namespaces/{_q(namespace)}/secrets/{_q(name)}")
-        data = secret.get("data") if isinstance(secret.get("data"), dict) else {}
+        data = as_dict(secret.get("data"))
         decoded: dict[str, str] = {}
         for key, value in data.items():
             try:
                 decoded[str(key)] = base64.b64decode(str(value), validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
-                raise KubernetesError(f"secret {namespace}/{name}: data[{key}] is not base64 text", status=None) from None
+                problem = f"secret {namespace}/{name}: data[{key}] is not base64 text"
+                raise KubernetesError(problem, status=None) from None
         return decoded
 
     async def patch_status(
@@ -121,7 +122,7 @@ class KubeletApi:
             meta = current.get("metadata", {}) if current is not None else {}
             if current is None or meta.get("uid") != pod.uid:
                 return None
-            old = current.get("status") if isinstance(current.get("status"), dict) else {}
+            old = as_dict(current.get("status"))
             body = {
                 "metadata": {"resourceVersion": meta.get("resourceVersion")},
                 "status": {

@@ -116,7 +116,7 @@ class DriverClient:
             raise _error(exc) from None
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._channel.close(None)
 
 
 class DriverRegistry:

@@ -32,7 +32,8 @@ DEFAULT_SERVICE_ACCOUNT = "default"
 PLUGIN_PREFIX = "kubernetes.io/csi: "
 
 
-def _mapping(value: Any) -> dict[str, Any]:
+def as_dict(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (API objects are read defensively)."""
     return value if isinstance(value, dict) else {}
 
 
@@ -48,8 +49,8 @@ class PodRef:
 
     @classmethod
     def parse(cls, pod: Mapping[str, Any]) -> PodRef:
-        meta, spec = _mapping(pod.get("metadata")), _mapping(pod.get("spec"))
-        fs_group = _mapping(spec.get("securityContext")).get("fsGroup")
+        meta, spec = as_dict(pod.get("metadata")), as_dict(pod.get("spec"))
+        fs_group = as_dict(spec.get("securityContext")).get("fsGroup")
         return cls(
             namespace=str(meta.get("namespace") or "default"),
             name=str(meta.get("name") or ""),
@@ -76,19 +77,19 @@ class InlineVolume:
         source = volume.get("csi")
         if not isinstance(source, dict):
             return None
-        secret = _mapping(source.get("nodePublishSecretRef")).get("name")
+        secret = as_dict(source.get("nodePublishSecretRef")).get("name")
         return cls(
             name=str(volume.get("name") or ""),
             driver=str(source.get("driver") or ""),
             read_only=source.get("readOnly") is True,
             fs_type=str(source.get("fsType") or ""),
-            attributes={str(k): str(v) for k, v in _mapping(source.get("volumeAttributes")).items()},
+            attributes={str(k): str(v) for k, v in as_dict(source.get("volumeAttributes")).items()},
             secret_ref=str(secret) if secret else None,
         )
 
 
 def inline_volumes(pod: Mapping[str, Any]) -> list[InlineVolume]:
-    volumes = _mapping(pod.get("spec")).get("volumes") or []
+    volumes = as_dict(pod.get("spec")).get("volumes") or []
     parsed = (InlineVolume.parse(v) for v in volumes if isinstance(v, dict))
     return [v for v in parsed if v is not None]
 
@@ -99,6 +100,11 @@ class TokenSpec:
 
     audience: str
     expiration_seconds: int | None = None
+
+
+def _int_or_none(entry: Mapping[str, Any]) -> int | None:
+    value = entry.get("expirationSeconds")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)
@@ -118,12 +124,9 @@ class DriverSpec:
     def parse(cls, name: str, obj: Mapping[str, Any] | None) -> DriverSpec:
         if obj is None:
             return cls(name=name, exists=False, lifecycle_modes=())
-        spec = _mapping(obj.get("spec"))
+        spec = as_dict(obj.get("spec"))
         tokens = tuple(
-            TokenSpec(
-                audience=str(entry.get("audience") or ""),
-                expiration_seconds=entry["expirationSeconds"] if isinstance(entry.get("expirationSeconds"), int) else None,
-            )
+            TokenSpec(audience=str(entry.get("audience") or ""), expiration_seconds=_int_or_none(entry))
             for entry in spec.get("tokenRequests") or []
             if isinstance(entry, dict)
         )
@@ -160,9 +163,7 @@ def pod_info(pod: PodRef) -> dict[str, str]:
     }
 
 
-def volume_context(
-    *, volume: InlineVolume, pod: PodRef, driver: DriverSpec, tokens_json: str | None
-) -> dict[str, str]:
+def volume_context(*, volume: InlineVolume, pod: PodRef, driver: DriverSpec, tokens_json: str | None) -> dict[str, str]:
     context = dict(volume.attributes)
     if driver.pod_info_on_mount:
         context.update(pod_info(pod))
@@ -179,9 +180,7 @@ def publish_secrets(*, secret_data: Mapping[str, str], driver: DriverSpec, token
     return secrets
 
 
-def volume_capability(
-    *, volume: InlineVolume, pod: PodRef, capabilities: NodeCapabilities
-) -> csi_pb2.VolumeCapability:
+def volume_capability(*, volume: InlineVolume, pod: PodRef, capabilities: NodeCapabilities) -> csi_pb2.VolumeCapability:
     """`mount` with the volume's fsType; ReadWriteOnce as CSI sees it; fsGroup only when the driver applies it."""
     mode = csi_pb2.VolumeCapability.AccessMode
     mount = csi_pb2.VolumeCapability.MountVolume(fs_type=volume.fs_type)
