@@ -13,7 +13,7 @@ $(BIN)/certcsi: pyproject.toml
 install: $(BIN)/certcsi
 
 demo: install
-	$(BIN)/certcsi sandbox up
+	$(BIN)/certcsi sandbox demo
 
 # Tests that mount run in a private mount namespace when we are root, so nothing leaks to the host.
 test: install

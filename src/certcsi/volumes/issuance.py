@@ -31,6 +31,7 @@ from certcsi.errors import (
     IssuanceTimeout,
     IssuerUnavailable,
     KubernetesError,
+    NotReady,
 )
 from certcsi.kube import WatchEvent
 from certcsi.pki.certs import leaf_validity
@@ -221,11 +222,16 @@ class Issuance:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Start the node's watch and return once the cache holds every existing request."""
+    async def start(self, *, wait_synced: bool = True) -> None:
+        """Start the node's watch; by default return once the cache holds every existing request.
+
+        With `wait_synced=False` it returns at once (e.g. to serve CSI while the API server is
+        still unreachable); until the first list completes, create / wait / pending raise NotReady.
+        """
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"certificaterequests-watch-{self.node_hash}")
-        await self._synced.wait()
+        if wait_synced:
+            await self._synced.wait()
 
     async def stop(self) -> None:
         """Stop watching; whoever still waits gets IssuerUnavailable (kubelet will retry)."""
@@ -234,13 +240,16 @@ class Issuance:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         self._synced.clear()
+        # A later start() relists from scratch; stale entries would never see their DELETED event.
+        self._cache.clear()
+        self._by_volume.clear()
         for key in list(self._waiters):
             self._settle(key, IssuerUnavailable("stopped watching CertificateRequests (driver shutting down)"))
 
     def _require_started(self) -> None:
         if not self._synced.is_set():
-            # A programming error, not the operator's: the cache would answer from nothing.
-            raise RuntimeError("Issuance.start() must complete before requests are created or awaited")
+            # Answering from an empty cache would re-create requests and miss terminal ones.
+            raise NotReady("CertificateRequests not yet listed from the API server (watch not synced)")
 
     async def _run(self) -> None:
         selector = f"{NODE_ID_HASH_LABEL}={self.node_hash}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from test_issuance_support import FakeKube, plan, settle, started, volume
 
+from certcsi.errors import NotReady
 from certcsi.volumes.issuance import Issuance
 
 
@@ -91,11 +93,12 @@ async def test_resumed_wait_completes_from_the_watch() -> None:
     await issuance.stop()
 
 
-async def test_use_before_start_is_a_programming_error() -> None:
-    issuance = Issuance(kube=FakeKube(), node_id="test-node")
-    try:
+async def test_not_ready_until_the_first_list_completes() -> None:
+    kube = FakeKube()
+    issuance = Issuance(kube=kube, node_id="test-node")
+    with pytest.raises(NotReady, match="not yet listed"):
         issuance.pending(volume())
-    except RuntimeError as err:
-        assert "start()" in str(err)
-    else:
-        raise AssertionError("pending() before start() must raise")
+    await issuance.start(wait_synced=False)
+    await settle()
+    assert issuance.pending(volume()) is None
+    await issuance.stop()

@@ -212,7 +212,7 @@ class CAIssuer:
             return
         if cond.is_true(cr, cond.INVALID_REQUEST) or not cond.is_true(cr, cond.APPROVED):
             return
-        if False:
+        if cond.ready_reason(cr) in (cond.FAILED, cond.ISSUED) or (cr.get("status") or {}).get("certificate"):
             return
         key = key_of(cr)
         if key in self._signing and not delay_served:

@@ -16,8 +16,8 @@ from certcsi.sandbox.apiserver.resources import ResourceType
 from certcsi.sandbox.apiserver.storage import Store, Watch
 
 Obj = dict[str, Any]
-Key = tuple[str, str]
-_YIELD_EVERY = 16  # events handled between voluntary yields (a signing takes well under a millisecond)  # (namespace, name); namespace "" for cluster-scoped objects
+Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
+_YIELD_EVERY = 16  # events handled between voluntary yields (a signing takes well under a millisecond)
 
 
 def key_of(obj: Mapping[str, Any]) -> Key:
