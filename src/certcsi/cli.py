@@ -100,8 +100,10 @@ def sandbox_up(kubeconfig: Path, port: int, no_default_approver: bool, signing_d
     is_flag=True,
     help="Create each CertificateRequest with the pod's own service-account token (CSIDriver tokenRequests).",
 )
-@click.option("--kube-api-qps", type=float, default=5.0, show_default=True, help="Issuance budget: requests/s.")
-@click.option("--kube-api-burst", type=int, default=10, show_default=True, help="Issuance budget: burst.")
+@click.option(
+    "--kube-api-qps", type=float, default=50.0, show_default=True, help="Issuance budget across all volumes: requests/s."
+)
+@click.option("--kube-api-burst", type=int, default=100, show_default=True, help="Issuance budget: burst.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None, help="Kubeconfig; in-cluster if unset.")
 @click.option(
     "--unsafe-no-mount",

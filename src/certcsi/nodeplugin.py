@@ -33,8 +33,8 @@ class NodeOptions:
     endpoint: str
     data_root: Path
     kubeconfig: str | None
-    kube_api_qps: float = 5.0
-    kube_api_burst: int = 10
+    kube_api_qps: float = 50.0
+    kube_api_burst: int = 100
     use_token_request: bool = False
     issue_timeout: float = 60.0
     max_requests_per_volume: int = 1
@@ -59,7 +59,11 @@ async def run_node_plugin(*, driver: Driver, options: NodeOptions, stop: asyncio
         )
     mounter: Mounter = DirectoryMounter() if options.unsafe_no_mount else SyscallMounter()
     clock = SystemClock()
-    kube = await connect(kubeconfig=options.kubeconfig, qps=options.kube_api_qps, burst=options.kube_api_burst)
+    # The flags budget issuance (creates); the client itself gets headroom for prunes and watches, so
+    # one budget is not spent twice (upstream's 5 QPS client throttled under churn, csi-driver#627).
+    kube = await connect(
+        kubeconfig=options.kubeconfig, qps=2 * options.kube_api_qps, burst=2 * options.kube_api_burst
+    )
     issuance = Issuance(
         kube=kube,
         node_id=options.node_id,

@@ -279,6 +279,9 @@ class Issuance:
                 self._settle(state.key, result)
 
     def _store(self, state: RequestState) -> None:
+        previous = self._cache.get(state.key)
+        if previous is not None and previous.volume_hash != state.volume_hash:
+            self._forget(state.key)  # someone relabelled it: re-index under the new volume
         self._cache[state.key] = state
         self._by_volume.setdefault(state.volume_hash, set()).add(state.key)
 
