@@ -101,7 +101,7 @@ def sandbox_up(kubeconfig: Path, port: int, no_default_approver: bool, signing_d
     help="Create each CertificateRequest with the pod's own service-account token (CSIDriver tokenRequests).",
 )
 @click.option(
-    "--kube-api-qps", type=float, default=50.0, show_default=True, help="Issuance budget across all volumes: requests/s."
+    "--kube-api-qps", type=float, default=50.0, show_default=True, help="Issuance budget, all volumes: req/s."
 )
 @click.option("--kube-api-burst", type=int, default=100, show_default=True, help="Issuance budget: burst.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None, help="Kubeconfig; in-cluster if unset.")
