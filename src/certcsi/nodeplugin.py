@@ -13,9 +13,9 @@ from pathlib import Path
 from certcsi import __version__
 from certcsi.csi.identity import IdentityServicer
 from certcsi.csi.node import NodeServicer
-from certcsi.csi.redact import SecretScrubber
 from certcsi.csi.server import CsiServer
 from certcsi.kube import connect
+from certcsi.redact import SecretScrubber
 from certcsi.volumes.clock import SystemClock
 from certcsi.volumes.driver import Driver
 from certcsi.volumes.issuance import Issuance

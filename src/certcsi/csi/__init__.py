@@ -5,7 +5,7 @@
     NodeServicer       NodePublishVolume / NodeUnpublishVolume / capabilities / info (node.py)
     NodeBackend        what NodeServicer calls; the volume engine implements it (node.py)
     PublishRequest     one validated NodePublishVolume call (node.py)
-    SecretScrubber     logging filter removing JWTs and private keys from records (redact.py)
+    SecretScrubber     logging filter removing JWTs and private keys (certcsi.redact)
 
 Names are loaded on first use so that `python -m certcsi.csi.gen` still runs when the generated
 modules are missing or stale.
@@ -17,9 +17,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from certcsi.redact import SecretScrubber, redact_context
+
     from .identity import IdentityServicer
     from .node import NodeBackend, NodeServicer, PublishRequest
-    from .redact import SecretScrubber, redact_context
     from .server import CsiServer, parse_endpoint
 
 __all__ = [
@@ -40,8 +41,8 @@ _HOMES = {
     "NodeBackend": "node",
     "NodeServicer": "node",
     "PublishRequest": "node",
-    "SecretScrubber": "redact",
-    "redact_context": "redact",
+    "SecretScrubber": "certcsi.redact",
+    "redact_context": "certcsi.redact",
 }
 
 
@@ -49,4 +50,5 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    module = home if home.startswith("certcsi.") else f"{__name__}.{home}"
+    return getattr(importlib.import_module(module), name)

@@ -22,9 +22,9 @@ from typing import Any
 import grpc
 
 from certcsi.errors import CertcsiError
+from certcsi.redact import SecretScrubber, scrub
 
 from ._gen import csi_pb2_grpc
-from .redact import SecretScrubber, scrub
 
 ServicerContext = grpc.aio.ServicerContext[Any, Any]
 # Handlers take the generated request type and an aio context; the stubs type them loosely.

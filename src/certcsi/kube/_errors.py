@@ -8,25 +8,11 @@ message is scrubbed of JWTs, `Bearer <x>` pairs and the exact token used for the
 from __future__ import annotations
 
 import json
-import re
 
 from certcsi.errors import KubernetesError
+from certcsi.redact import scrub
 
 MAX_MESSAGE = 300
-REDACTED = "<redacted>"
-
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{6,}(?:\.[A-Za-z0-9_-]*){0,2}")
-_BEARER = re.compile(r"(?i)\bbearer\s+[^\s\"',;]+")
-
-
-def scrub(text: str, *, secret: str | None = None) -> str:
-    """`text` without anything that looks like a bearer token (and without `secret` itself)."""
-    if secret:
-        text = text.replace(secret, REDACTED)
-    text = _BEARER.sub(f"Bearer {REDACTED}", text)
-    return _JWT.sub(REDACTED, text)
-
-
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
 

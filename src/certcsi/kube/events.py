@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal, NotRequired, TypedDict
 
 from certcsi.errors import KubernetesError
-from certcsi.kube import _errors
 from certcsi.kube._resources import EVENTS
 from certcsi.kube._transport import MERGE_PATCH, Obj, Transport
+from certcsi.redact import scrub
 
 EventKind = Literal["Normal", "Warning"]
 MAX_EVENT_MESSAGE = 1024
@@ -130,7 +130,7 @@ class EventRecorder:
             api_version=involved.get("apiVersion", ""),
             type=type,
             reason=reason,
-            message=_errors.scrub(message)[:MAX_EVENT_MESSAGE],
+            message=scrub(message)[:MAX_EVENT_MESSAGE],
             component=component,
         )
         moment = self._now()

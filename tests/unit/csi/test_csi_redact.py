@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from certcsi.csi.redact import REDACTED, TOKENS_KEY, SecretScrubber, redact_context, scrub
+from certcsi.redact import REDACTED, TOKENS_KEY, SecretScrubber, redact_context, scrub
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2EifQ.c2lnbmF0dXJl"
 PEM_KEY = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg\n-----END EC PRIVATE KEY-----"

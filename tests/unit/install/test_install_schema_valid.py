@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 from install_support import ALL_CONFIGS, CONFIGS, Obj, config_objects
 

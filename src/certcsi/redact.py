@@ -22,6 +22,7 @@ _PEM_PRIVATE_KEY = re.compile(
     re.DOTALL,
 )
 _PEM_REDACTED = "<redacted private key>"
+_BEARER = re.compile(r"(?i)\bbearer\s+[^\s\"',;]+")
 
 # Attributes every LogRecord has; anything else was added through `extra=` and is scrubbed too.
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -32,10 +33,13 @@ def redact_context(ctx: Mapping[str, str], secret_keys: Collection[str]) -> dict
     return {key: REDACTED if key == TOKENS_KEY or key in secret_keys else value for key, value in ctx.items()}
 
 
-def scrub(text: str) -> str:
-    """`text` with every JWT-looking string and PEM private key block replaced."""
-    if "eyJ" not in text and "PRIVATE KEY" not in text:
+def scrub(text: str, *, secret: str | None = None) -> str:
+    """`text` without JWT-looking strings, bearer credentials, PEM private keys, or `secret` itself."""
+    if secret:
+        text = text.replace(secret, REDACTED)
+    if "eyJ" not in text and "PRIVATE KEY" not in text and "earer" not in text:
         return text
+    text = _BEARER.sub(f"Bearer {REDACTED}", text)
     return _JWT.sub(REDACTED, _PEM_PRIVATE_KEY.sub(_PEM_REDACTED, text))
 
 
