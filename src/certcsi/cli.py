@@ -6,12 +6,16 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from certcsi import __version__
+
+if TYPE_CHECKING:
+    from certcsi.volumes.gates import Gate, GateBackoff
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -31,6 +35,44 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> Non
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(runner())
+
+
+class GoDuration(click.ParamType[float]):
+    """A Go duration string ("500ms", "10s", "1m30s"), converted to seconds."""
+
+    name = "duration"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        from certcsi.durations import parse_go_duration
+
+        try:
+            return parse_go_duration(str(value)).total_seconds()
+        except ValueError as err:
+            self.fail(f"{value!r}: {err}", param, ctx)
+
+
+def _parse_gates(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> tuple[Gate, ...]:
+    from certcsi.volumes.gates import GateFlagError, parse_gates
+
+    try:
+        return parse_gates(values)
+    except GateFlagError as err:
+        raise click.BadParameter(err.detail, ctx=ctx, param=param) from None
+
+
+def _gate_options(
+    gates: tuple[Gate, ...], *, continue_on_not_ready: bool, duration: float, factor: float, jitter: float, cap: float
+) -> GateBackoff:
+    """The gate backoff, checked together with the gates (cross-flag rules name their flag)."""
+    from certcsi.volumes.gates import GateBackoff, GateFlagError, check_gates_can_pass
+
+    try:
+        check_gates_can_pass(gates, continue_on_not_ready=continue_on_not_ready)
+        return GateBackoff(duration=duration, factor=factor, jitter=jitter, cap=cap)
+    except GateFlagError as err:
+        raise click.BadParameter(err.detail, param_hint=f"'{err.flag}'") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -111,6 +153,36 @@ def sandbox_up(kubeconfig: Path, port: int, no_default_approver: bool, signing_d
     help="UNSAFE, demo only: plain directories and symlinks instead of tmpfs and read-only bind mounts.",
 )
 @click.option("--issue-timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for issuance.")
+@click.option(
+    "--pod-readiness-gate",
+    "pod_readiness_gates",
+    multiple=True,
+    callback=_parse_gates,
+    metavar="GATE",
+    help="Issue only once the pod passes this gate (repeatable, all must pass): pod-ip:any|ipv4|ipv6, "
+    "pod-condition:Type[=Status], pod-annotation:key. Any gate makes the driver watch the pods on its node; "
+    "pod-ip also defines ${POD_IP} for volume attributes.",
+)
+@click.option(
+    "--continue-on-not-ready",
+    is_flag=True,
+    help="When the gates do not pass yet, publish the still-empty volume at once and issue in the background "
+    "as soon as they pass (needed for pod-ip: kubelet assigns the IP only after mounting).",
+)
+@click.option(
+    "--gate-backoff-duration",
+    type=GoDuration(),
+    default="1s",
+    show_default=True,
+    help="First re-check delay of a volume whose gates do not pass (re-checked at once on every pod event).",
+)
+@click.option("--gate-backoff-factor", type=float, default=2.0, show_default=True, help="Re-check delay growth.")
+@click.option(
+    "--gate-backoff-jitter", type=float, default=0.5, show_default=True, help="Up to this fraction off each delay."
+)
+@click.option(
+    "--gate-backoff-cap", type=GoDuration(), default="10s", show_default=True, help="Longest re-check delay; 0: none."
+)
 @click.option("-v", "--verbosity", count=True, help="More logging (repeatable, like -v=N upstream).")
 def driver_command(
     node_id: str,
@@ -123,12 +195,26 @@ def driver_command(
     kubeconfig: str | None,
     unsafe_no_mount: bool,
     issue_timeout: float,
+    pod_readiness_gates: tuple[Gate, ...],
+    continue_on_not_ready: bool,
+    gate_backoff_duration: float,
+    gate_backoff_factor: float,
+    gate_backoff_jitter: float,
+    gate_backoff_cap: float,
     verbosity: int,
 ) -> None:
     """Run the csi.cert-manager.io node driver."""
     from certcsi.drivers.certmanager import CertManagerDriver
     from certcsi.nodeplugin import NodeOptions, run_node_plugin
 
+    gate_backoff = _gate_options(
+        pod_readiness_gates,
+        continue_on_not_ready=continue_on_not_ready,
+        duration=gate_backoff_duration,
+        factor=gate_backoff_factor,
+        jitter=gate_backoff_jitter,
+        cap=gate_backoff_cap,
+    )
     _configure_logging(max(verbosity, 1))
     options = NodeOptions(
         node_id=node_id,
@@ -140,6 +226,9 @@ def driver_command(
         use_token_request=use_token_request,
         issue_timeout=issue_timeout,
         unsafe_no_mount=unsafe_no_mount,
+        pod_readiness_gates=pod_readiness_gates,
+        continue_on_not_ready=continue_on_not_ready,
+        gate_backoff=gate_backoff,
     )
     driver = CertManagerDriver(name=driver_name)
     run_until_signalled(lambda stop: run_node_plugin(driver=driver, options=options, stop=stop))

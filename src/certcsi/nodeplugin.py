@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from certcsi import __version__
@@ -18,6 +18,7 @@ from certcsi.kube import connect
 from certcsi.redact import SecretScrubber
 from certcsi.volumes.clock import SystemClock
 from certcsi.volumes.driver import Driver
+from certcsi.volumes.gates import Gate, GateBackoff, GateSet, PodGates
 from certcsi.volumes.issuance import Issuance
 from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import DirectoryMounter, Mounter, SyscallMounter
@@ -41,6 +42,10 @@ class NodeOptions:
     # Plain directories and symlinks instead of tmpfs and bind mounts: keys reach the disk. Demo only.
     unsafe_no_mount: bool = False
     tmpfs_size: str | None = None
+    # Pod readiness gates (all must pass before issuance); none: no pod watch at all.
+    pod_readiness_gates: tuple[Gate, ...] = ()
+    continue_on_not_ready: bool = False
+    gate_backoff: GateBackoff = field(default_factory=GateBackoff)
 
 
 def install_log_scrubber() -> None:
@@ -61,15 +66,22 @@ async def run_node_plugin(*, driver: Driver, options: NodeOptions, stop: asyncio
     clock = SystemClock()
     # The flags budget issuance (creates); the client itself gets headroom for prunes and watches, so
     # one budget is not spent twice (upstream's 5 QPS client throttled under churn, csi-driver#627).
-    kube = await connect(
-        kubeconfig=options.kubeconfig, qps=2 * options.kube_api_qps, burst=2 * options.kube_api_burst
-    )
+    kube = await connect(kubeconfig=options.kubeconfig, qps=2 * options.kube_api_qps, burst=2 * options.kube_api_burst)
     issuance = Issuance(
         kube=kube,
         node_id=options.node_id,
         max_requests_per_volume=options.max_requests_per_volume,
         timeout=options.issue_timeout,
     )
+    gates: PodGates | None = None
+    if options.pod_readiness_gates:
+        gates = PodGates(
+            kube=kube,
+            node_id=options.node_id,
+            gates=GateSet(options.pod_readiness_gates),
+            clock=clock,
+            backoff=options.gate_backoff,
+        )
     manager = Manager(
         driver=driver,
         store=Store(data_root=options.data_root, mounter=mounter, tmpfs_size=options.tmpfs_size),
@@ -79,6 +91,8 @@ async def run_node_plugin(*, driver: Driver, options: NodeOptions, stop: asyncio
         rate=RateBudget(qps=options.kube_api_qps, burst=options.kube_api_burst, clock=clock),
         use_token_request=options.use_token_request,
         issue_timeout=options.issue_timeout,
+        gates=gates,
+        continue_on_not_ready=options.continue_on_not_ready,
     )
     server = CsiServer(
         endpoint=options.endpoint,
@@ -87,6 +101,8 @@ async def run_node_plugin(*, driver: Driver, options: NodeOptions, stop: asyncio
     )
     try:
         await issuance.start()
+        if gates is not None:
+            await gates.start()
         await manager.start()
         await server.start()
         log.info(
@@ -96,5 +112,7 @@ async def run_node_plugin(*, driver: Driver, options: NodeOptions, stop: asyncio
     finally:
         await server.stop(grace=5)
         await manager.stop()
+        if gates is not None:
+            await gates.stop()
         await issuance.stop()
         await kube.close()

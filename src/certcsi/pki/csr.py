@@ -81,5 +81,5 @@ def load_csr(pem: bytes) -> x509.CertificateSigningRequest:
         raise ValueError('failed to decode CSR: no "CERTIFICATE REQUEST" PEM block found')
     try:
         return x509.load_pem_x509_csr(pem)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):  # InvalidVersion is not a ValueError
         raise ValueError('failed to decode CSR: malformed "CERTIFICATE REQUEST" PEM block') from None

@@ -18,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -187,10 +188,18 @@ async def mtls_handshake(server_dir: Path, client_dir: Path, server_name: str) -
         await server.wait_closed()
 
 
+@dataclass(frozen=True)
+class RunningDriver:
+    """The driver process as its callers need it: where it serves CSI, and its pid (benchmarks read /proc)."""
+
+    endpoint: str
+    pid: int
+
+
 @contextlib.asynccontextmanager
 async def driver_process(
-    *, workdir: Path, kubeconfig: Path, unsafe: bool, progress: Progress
-) -> AsyncIterator[str]:
+    *, workdir: Path, kubeconfig: Path, unsafe: bool, progress: Progress, extra_args: Sequence[str] = ()
+) -> AsyncIterator[RunningDriver]:
     socket = workdir / "plugins" / DRIVER / "csi.sock"
     socket.parent.mkdir(parents=True)
     endpoint = f"unix://{socket}"
@@ -201,12 +210,13 @@ async def driver_process(
     ]  # fmt: skip
     if unsafe:
         args.append("--unsafe-no-mount")
+    args.extend(extra_args)
     log = (workdir / "driver.log").open("wb")
     proc = await asyncio.create_subprocess_exec(*args, stdout=log, stderr=subprocess.STDOUT)
     try:
         await wait_for_probe(endpoint, proc)
         progress.info(f"driver pid {proc.pid} serving CSI on {socket}")
-        yield endpoint
+        yield RunningDriver(endpoint=endpoint, pid=proc.pid)
     finally:
         if proc.returncode is None:
             proc.terminate()
@@ -258,9 +268,9 @@ async def run_demo(*, workdir: Path, out: Callable[[str], None] = print) -> None
         cluster.write_kubeconfig(kubeconfig)
         progress.info(f"API {cluster.url}; ClusterIssuer {CA_ISSUER}; kubeconfig {kubeconfig}")
         progress.step(f"Starting the {DRIVER} driver as its own process")
-        async with driver_process(workdir=workdir, kubeconfig=kubeconfig, unsafe=unsafe, progress=progress) as ep:
+        async with driver_process(workdir=workdir, kubeconfig=kubeconfig, unsafe=unsafe, progress=progress) as driver:
             kubelet = Kubelet(
-                node_name=NODE, root_dir=workdir / "kubelet", drivers={DRIVER: ep}, kubeconfig=kubeconfig
+                node_name=NODE, root_dir=workdir / "kubelet", drivers={DRIVER: driver.endpoint}, kubeconfig=kubeconfig
             )
             async with kubelet:
                 await run_pods(kubelet, cluster, progress)

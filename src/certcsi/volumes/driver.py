@@ -22,6 +22,10 @@ class Volume:
 
     `attributes` is the volume context with every secret removed (no token, no password): it is what
     metadata.json stores. Secrets travel only in memory, in `secrets`.
+
+    `pod_ip` is set by the engine, never by the pod spec, and never stored: the pod's address (for
+    `${POD_IP}`) when a pod-ip readiness gate guarantees one, else None. Before the pod has an
+    address the engine validates with a documentation address of the gate's family.
     """
 
     volume_id: str
@@ -29,6 +33,7 @@ class Volume:
     attributes: Mapping[str, str]
     mount_group: int | None = None
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    pod_ip: str | None = None
 
     @property
     def pod_namespace(self) -> str:

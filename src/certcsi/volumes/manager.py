@@ -5,6 +5,17 @@ renewal on the node's one `Scheduler`. A republish only refreshes what lives in 
 kubelet sends) and re-asserts the mount: it never tears a live volume down, whatever fails. A
 failed first publish removes everything it made, but keeps a pending request's key in memory so the
 retry kubelet sends resumes that request instead of creating another one.
+
+Pod readiness gates (`gates`, see `certcsi.volumes.gates`) are checked before every issuance:
+- a first publish waits for them within the issue timeout (one budget for gates and issuance),
+  then fails naming the unmet gate;
+- with `continue_on_not_ready`, a first publish whose gates do not pass yet mounts the still-empty
+  data directory and returns OK; the volume's first issuance goes on the same scheduler as every
+  renewal: each check that finds the gates unmet sets the volume's timer to the gate backoff, and a
+  pod event that makes them pass sets it to "now";
+- a renewal whose gates do not pass keeps the certificate and retries the same way.
+Such a volume is live (mounted) before it has a certificate: a republish leaves it alone, and after
+a restart the store keeps it because its target is still mounted.
 """
 
 from __future__ import annotations
@@ -16,11 +27,12 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from certcsi.errors import CertcsiError, IncompatiblePublish, InvalidVolume, IssuerUnavailable, NotReady
-from certcsi.volumes.clock import Clock
+from certcsi.volumes.clock import Cancellable, Clock
 from certcsi.volumes.driver import Driver, Issued, PrivateKey, RequestPlan, Volume
+from certcsi.volumes.gates import PodGates
 from certcsi.volumes.mount import Mounter
 from certcsi.volumes.schedule import Backoff, RateBudget, Scheduler, jittered
 from certcsi.volumes.store import Metadata, Store
@@ -76,6 +88,15 @@ class _State:
     next_issuance: datetime | None = None
     failures: int = 0
     last_error: str | None = None
+    # Mounted at its target: from here on no failure may tear the volume down.
+    live: bool = False
+    # Consecutive checks that found the pod readiness gates unmet, and the wake-up for when they pass.
+    gate_checks: int = 0
+    gate_wake: Cancellable | None = None
+
+
+def _pod_key(volume: Volume) -> tuple[str, str, str]:
+    return (volume.pod_namespace, volume.pod_name, volume.pod_uid)
 
 
 def service_account_token(volume: Volume) -> str | None:
@@ -87,7 +108,7 @@ def service_account_token(volume: Volume) -> str | None:
         tokens = json.loads(raw)
         token = tokens[""]["token"]
     except (ValueError, KeyError, TypeError) as e:
-        raise InvalidVolume(f"{TOKENS} holds no token for the API server audience \"\"") from e
+        raise InvalidVolume(f'{TOKENS} holds no token for the API server audience ""') from e
     return token if isinstance(token, str) and token else None
 
 
@@ -109,6 +130,8 @@ class Manager:
         failure_backoff: Backoff | None = None,
         renewal_concurrency: int = 8,
         rng: random.Random | None = None,
+        gates: PodGates | None = None,
+        continue_on_not_ready: bool = False,
     ) -> None:
         self._driver = driver
         self._store = store
@@ -121,6 +144,8 @@ class Manager:
         self._jitter_fraction = jitter_fraction
         self._backoff = failure_backoff or Backoff()
         self._rng = rng or random.Random()
+        self._gates = gates
+        self._continue_on_not_ready = continue_on_not_ready
         self._states: dict[str, _State] = {}
         self._pending: dict[str, _Pending] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -141,7 +166,8 @@ class Manager:
                 mount_group=int(meta.volume_mount_group) if meta.volume_mount_group else None,
                 secrets=self._store.read_secrets(meta.volume_id),
             )
-            self._states[meta.volume_id] = _State(volume=volume, next_issuance=meta.next_issuance_time)
+            # Kept by the scan, so issued or mounted: never torn down by a failure from here on.
+            self._states[meta.volume_id] = _State(volume=volume, next_issuance=meta.next_issuance_time, live=True)
             when = meta.next_issuance_time or self._clock.now()
             self._scheduler.schedule(meta.volume_id, when)
         self._scheduler.start()
@@ -164,10 +190,10 @@ class Manager:
         if (why := self.ready()) is not None:
             raise NotReady(why)
         volume = self._volume_from(request)
-        self._driver.validate(volume)
+        self._driver.validate(self._for_driver(volume, pod=None))
         async with self._volume_lock(volume.volume_id):
             state = self._states.get(volume.volume_id)
-            if state is not None and state.next_issuance is not None:  # live: issued now or before a restart
+            if state is not None and state.live:
                 await self._republish(state, volume)
                 return
             await self._first_publish(volume)
@@ -177,7 +203,9 @@ class Manager:
             self._scheduler.cancel(volume_id)
             self._mounter.unmount(target_path, remove=True)
             self._store.remove_volume(volume_id)
-            self._states.pop(volume_id, None)
+            state = self._states.pop(volume_id, None)
+            if state is not None and state.gate_wake is not None:
+                state.gate_wake.cancel()
             self._pending.pop(volume_id, None)
             log.info("volume unpublished", extra={"volume_id": volume_id})
 
@@ -201,20 +229,26 @@ class Manager:
                 mount_group = int(request.volume_mount_group)
             except ValueError as e:
                 raise InvalidVolume("volume_mount_group must be an integer group id") from e
-        return Volume(
+        volume = Volume(
             volume_id=request.volume_id,
             target_path=request.target_path,
             attributes=attributes,
             mount_group=mount_group,
             secrets=secrets,
         )
+        if self._gates is not None:
+            for key, value in (("namespace", volume.pod_namespace), ("name", volume.pod_name), ("uid", volume.pod_uid)):
+                if not value:
+                    raise InvalidVolume(
+                        f"volume context has no csi.storage.k8s.io/pod.{key}: pod readiness gates need the pod's "
+                        "identity; the CSIDriver object must set podInfoOnMount: true"
+                    )
+        return volume
 
     async def _republish(self, state: _State, volume: Volume) -> None:
         """Refresh in-memory secrets and the mount; a failure here is reported, never destructive."""
         if volume.target_path != state.volume.target_path:
-            raise IncompatiblePublish(
-                f"volume {volume.volume_id} is already published at another target path"
-            )
+            raise IncompatiblePublish(f"volume {volume.volume_id} is already published at another target path")
         if volume.attributes != state.volume.attributes:
             self._write_metadata(volume, state.next_issuance)
         if self._kept_secrets(volume) != self._kept_secrets(state.volume):
@@ -229,12 +263,19 @@ class Manager:
         self._store.write_secrets(volume.volume_id, self._kept_secrets(volume))
         state = _State(volume=volume)
         self._states[volume.volume_id] = state
+        deadline = self._clock.monotonic() + self._issue_timeout
         try:
-            await self._issue(state)
+            deferred, pod = await self._first_gates(state)
+            if deferred:
+                return
+            await self._issue(state, pod=pod, timeout=max(0.0, deadline - self._clock.monotonic()))
             self._mounter.bind_readonly(self._store.data_dir(volume.volume_id), volume.target_path)
+            state.live = True
         except BaseException:
             # Nothing of a volume that never became ready may stay behind (csi-lib#8, kubelet may not retry).
             self._scheduler.cancel(volume.volume_id)
+            if state.gate_wake is not None:
+                state.gate_wake.cancel()
             self._states.pop(volume.volume_id, None)
             self._mounter.unmount(volume.target_path, remove=True)
             self._store.remove_volume(volume.volume_id)
@@ -244,11 +285,38 @@ class Manager:
             extra={"volume_id": volume.volume_id, "pod": volume.pod_name, "namespace": volume.pod_namespace},
         )
 
+    async def _first_gates(self, state: _State) -> tuple[bool, Mapping[str, Any] | None]:
+        """(deferred, pod) for a first publish: the pod once its gates pass (None without gates).
+
+        Without --continue-on-not-ready this waits within the issue timeout (GatesNotMet after it).
+        With it, gates that do not pass now defer the issuance: the empty data directory is mounted,
+        the volume is live, and the scheduler takes over (deferred is True).
+        """
+        volume = state.volume
+        if self._gates is None:
+            return False, None
+        if not self._continue_on_not_ready:
+            return False, await self._gates.wait_until_ready(*_pod_key(volume), timeout=self._issue_timeout)
+        verdict = await self._gates.check(*_pod_key(volume))
+        if verdict.ready:
+            return False, verdict.pod
+        self._mounter.bind_readonly(self._store.data_dir(volume.volume_id), volume.target_path)
+        state.live = True
+        self._gates_unmet(state, verdict.reason)
+        log.info(
+            "volume published without a certificate yet (--continue-on-not-ready)",
+            extra={"volume_id": volume.volume_id, "pod": volume.pod_name, "reason": verdict.reason},
+        )
+        return True, None
+
     # -- issuance ---------------------------------------------------------------------------------
 
-    async def _issue(self, state: _State) -> None:
-        """Get a certificate for the volume (resuming a pending request when we can), write, schedule."""
-        volume = state.volume
+    async def _issue(self, state: _State, *, pod: Mapping[str, Any] | None, timeout: float | None = None) -> None:
+        """Get a certificate for the volume (resuming a pending request when we can), write, schedule.
+
+        `pod` is the pod as the readiness gates passed it (None without gates).
+        """
+        volume = self._for_driver(state.volume, pod=pod)
         pending = self._pending.get(volume.volume_id)
         if pending is not None and self._issuance.pending(volume) == pending.request_name:
             key, name = pending.key, pending.request_name
@@ -259,7 +327,8 @@ class Manager:
             await self._rate.acquire()
             name = await self._issuance.create(volume, plan)
             self._pending[volume.volume_id] = _Pending(name, volume.pod_namespace, key)
-        issued = await self._issuance.wait(volume.pod_namespace, name, timeout=self._issue_timeout)
+        budget = self._issue_timeout if timeout is None else timeout
+        issued = await self._issuance.wait(volume.pod_namespace, name, timeout=budget)
         self._pending.pop(volume.volume_id, None)
         files = self._driver.files(volume, key, issued)
         self._store.write_files(volume.volume_id, files, fs_group=self._driver.fs_group(volume))
@@ -272,7 +341,7 @@ class Manager:
         )
         self._write_metadata(volume, renew_at)
         state.key, state.issued, state.next_issuance = key, issued, renew_at
-        state.failures, state.last_error = 0, None
+        state.failures, state.last_error, state.gate_checks = 0, None, 0
         self._scheduler.schedule(volume.volume_id, renew_at)
 
     def _with_token(self, volume: Volume, plan: RequestPlan) -> RequestPlan:
@@ -281,18 +350,28 @@ class Manager:
         token = service_account_token(volume)
         if token is None:
             raise InvalidVolume(
-                f"{TOKENS} is missing: the CSIDriver object must request a token (tokenRequests with audience \"\")"
+                f'{TOKENS} is missing: the CSIDriver object must request a token (tokenRequests with audience "")'
             )
         return replace(plan, token=token)
 
     async def _renew(self, volume_id: str) -> None:
+        """Issue for a live volume: a renewal, or the first certificate of a continue-on-not-ready volume."""
         async with self._volume_lock(volume_id):
             state = self._states.get(volume_id)
             if state is None:
                 return
             try:
-                await self._issue(state)
-                log.info("certificate renewed", extra={"volume_id": volume_id, "not_after": str(state.next_issuance)})
+                pod: Mapping[str, Any] | None = None
+                if self._gates is not None:
+                    verdict = await self._gates.check(*_pod_key(state.volume))
+                    if not verdict.ready:
+                        self._gates_unmet(state, verdict.reason)
+                        return
+                    pod = verdict.pod
+                first = state.issued is None and state.next_issuance is None
+                await self._issue(state, pod=pod)
+                message = "certificate issued" if first else "certificate renewed"
+                log.info(message, extra={"volume_id": volume_id, "renew_at": str(state.next_issuance)})
             except CertcsiError as e:
                 self._renewal_failed(state, e)
             except Exception as e:  # a renewal must never stop: the certificate stays while retries go on
@@ -306,9 +385,39 @@ class Manager:
         retry = self._clock.now() + timedelta(seconds=delay)
         self._scheduler.schedule(state.volume.volume_id, retry)
         log.warning(
-            "renewal failed; certificate kept, retrying",
+            "issuance failed; certificate kept, retrying" if state.issued else "issuance failed; retrying",
             extra={"volume_id": state.volume.volume_id, "error": str(error), "retry_in_s": round(delay, 1)},
         )
+
+    # -- readiness gates --------------------------------------------------------------------------
+
+    def _gates_unmet(self, state: _State, reason: str) -> None:
+        """Re-check at the gate backoff, or as soon as a pod event shows the gates passing."""
+        assert self._gates is not None
+        volume_id = state.volume.volume_id
+        state.gate_checks += 1
+        state.last_error = reason
+        delay = self._gates.backoff.next(state.gate_checks, rng=self._rng)
+        self._scheduler.schedule(volume_id, self._clock.now() + timedelta(seconds=delay))
+        if state.gate_wake is None:
+            state.gate_wake = self._gates.on_ready(*_pod_key(state.volume), lambda: self._gates_passed(volume_id))
+        log.info(
+            "waiting for pod readiness gates",
+            extra={"volume_id": volume_id, "reason": reason, "recheck_in_s": round(delay, 1)},
+        )
+
+    def _gates_passed(self, volume_id: str) -> None:
+        state = self._states.get(volume_id)
+        if state is not None:
+            state.gate_wake = None
+            self._scheduler.schedule(volume_id, self._clock.now())
+
+    def _for_driver(self, volume: Volume, *, pod: Mapping[str, Any] | None) -> Volume:
+        """The volume with ${POD_IP}: the pod's address once the gates passed, a placeholder before."""
+        if self._gates is None:
+            return volume
+        pod_ip = self._gates.gates.placeholder_pod_ip() if pod is None else self._gates.gates.pod_ip(pod)
+        return replace(volume, pod_ip=pod_ip)
 
     # -- helpers ----------------------------------------------------------------------------------
 

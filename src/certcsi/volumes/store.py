@@ -289,8 +289,8 @@ class Store:
 
         Deleted (and reported in `removed`): entries that are not directories or not valid volume
         ids, directories without metadata.json, metadata that does not parse or names another
-        volume, and volumes never issued (no next issuance time and no published files; upstream
-        leaves those forever). Call it once, before serving, while no publish runs.
+        volume, and volumes never issued (no next issuance time, no published files, and not mounted
+        at their target path; upstream leaves those forever). Call it once, before serving, while no publish runs.
         """
         os.makedirs(self._data_root, mode=0o700, exist_ok=True)
         if not self._mounter.is_mount_point(self._root):
@@ -329,9 +329,14 @@ class Store:
             return RemovedVolume(name, f"unreadable metadata.json: {e}")
         if meta.volume_id != name:
             return RemovedVolume(name, "metadata.json names another volume", meta)
-        if meta.next_issuance_time is None and not self._has_files(name):
+        if meta.next_issuance_time is None and not self._has_files(name) and not self._is_published(meta):
             return RemovedVolume(name, "never issued", meta)
         return meta
+
+    def _is_published(self, meta: Metadata) -> bool:
+        """Whether the pod already has the volume: with --continue-on-not-ready a volume is mounted
+        before its first certificate, so "never issued" is then no reason to remove it."""
+        return bool(meta.target_path) and self._mounter.is_bind_of(meta.target_path, self.data_dir(meta.volume_id))
 
     @staticmethod
     def _remove_stale_temp_files(volume_dir: Path) -> None:

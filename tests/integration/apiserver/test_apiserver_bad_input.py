@@ -138,6 +138,73 @@ async def test_invalid_names_are_422(still_serving: Cluster, name: str) -> None:
     assert body["details"]["causes"][0]["field"] == "metadata.name"
 
 
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"name": 5},
+        {"generateName": ["x"]},
+        {"name": "m", "namespace": 5},
+        {"name": "m", "labels": ["a"]},
+        {"name": "m", "labels": {"a": {"b": "c"}}},
+        {"name": "m", "labels": {"a": 1}},
+        {"name": "m", "annotations": "text"},
+        {"name": "m", "ownerReferences": "text"},
+        {"name": "m", "ownerReferences": [{"uid": ["u"]}]},
+        {"name": "m", "ownerReferences": [{"uid": "u", "controller": "yes"}]},
+        {"name": "m", "finalizers": [1]},
+        {"name": "m", "resourceVersion": 7},
+        {"name": "m", "generation": "1"},
+    ],
+)
+async def test_metadata_fields_of_the_wrong_type_are_400(still_serving: Cluster, meta: dict[str, Any]) -> None:
+    raw = json.dumps({"metadata": meta}).encode()
+    body = _assert_status(await still_serving.request("POST", CONFIGMAPS, body=raw), 400, "BadRequest")
+    assert body["message"].startswith("metadata")
+
+
+@pytest.mark.parametrize(
+    ("labels", "annotations"),
+    [
+        ({"bad key": "v"}, {}),
+        ({"-a": "v"}, {}),
+        ({"Upper.Case/k": "v"}, {}),
+        ({"k": "bad value"}, {}),
+        ({"k": "v" * 64}, {}),
+        ({"k": "-v"}, {}),
+        ({}, {"bad key": "v"}),
+        ({}, {"k": "v" * (256 * 1024)}),
+    ],
+)
+async def test_invalid_labels_and_annotations_are_422(
+    still_serving: Cluster, labels: dict[str, str], annotations: dict[str, str]
+) -> None:
+    raw = json.dumps({"metadata": {"name": "labelled", "labels": labels, "annotations": annotations}}).encode()
+    body = _assert_status(await still_serving.request("POST", CONFIGMAPS, body=raw), 422, "Invalid")
+    assert body["details"]["causes"][0]["field"] in ("metadata.labels", "metadata.annotations")
+
+
+async def test_bad_metadata_never_reaches_watchers(still_serving: Cluster) -> None:
+    # A selector watch evaluates every stored object's labels: a non-string label must not get in.
+    path = f"{CONFIGMAPS}?watch=1&labelSelector=tier%3Dweb&timeoutSeconds=30"
+    async with still_serving.raw.get(still_serving.url(path), headers=still_serving.headers()) as watching:
+        await still_serving.request("POST", CONFIGMAPS, body=_configmap("watched", metadata={"name": "watched"}))
+        for patch, content_type in (
+            (b'{"metadata": {"labels": {"tier": {"x": 1}}}}', "application/merge-patch+json"),
+            (b'[{"op": "add", "path": "/metadata/labels", "value": ["web"]}]', "application/json-patch+json"),
+        ):
+            answer = await still_serving.request(
+                "PATCH", CONFIGMAPS + "/watched", body=patch, content_type=content_type
+            )
+            _assert_status(answer, 400, "BadRequest")
+        labelled = b'{"metadata": {"labels": {"tier": "web"}}}'
+        status, _ = await still_serving.request(
+            "PATCH", CONFIGMAPS + "/watched", body=labelled, content_type="application/merge-patch+json"
+        )
+        assert status == 200
+        event = json.loads(await watching.content.readline())
+    assert (event["type"], event["object"]["metadata"]["name"]) == ("ADDED", "watched")
+
+
 async def test_missing_name_is_422(still_serving: Cluster) -> None:
     raw = json.dumps({"metadata": {}}).encode()
     body = _assert_status(await still_serving.request("POST", CONFIGMAPS, body=raw), 422, "Invalid")
@@ -153,6 +220,9 @@ async def test_missing_name_is_422(still_serving: Cluster) -> None:
         "fieldSelector=spec.nodeName%3Dx",  # not indexed for configmaps
         "watch=maybe",
         "watch=1&resourceVersion=abc",
+        "watch=1&resourceVersion=%C2%B2",  # a digit, but not an ASCII one
+        "watch=1&resourceVersion=" + "9" * 5000,
+        "watch=1&timeoutSeconds=1e3",
         "watch=1&timeoutSeconds=soon",
         "watch=1&allowWatchBookmarks=perhaps",
     ],

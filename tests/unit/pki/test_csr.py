@@ -158,3 +158,22 @@ def test_load_garbage(pem: bytes) -> None:
 def test_load_a_certificate_is_not_a_csr(ca: tuple[PrivateKey, x509.Certificate]) -> None:
     with pytest.raises(ValueError, match=r"^failed to decode CSR"):
         load_csr(ca[1].public_bytes(serialization.Encoding.PEM))
+
+
+def test_load_csr_rejects_an_unknown_version_as_value_error() -> None:
+    import base64
+    import re
+
+    from certcsi.pki.csr import CsrSpec, build_csr, load_csr
+    from certcsi.pki.keys import KeySpec, generate_private_key
+
+    pem = build_csr(generate_private_key(KeySpec("ECDSA")), CsrSpec(dns_names=("a.example",)))
+    body = re.sub(rb"-----[A-Z ]+-----|\n", b"", pem)
+    der = bytearray(base64.b64decode(body))
+    # CertificationRequestInfo starts with INTEGER version 0 (02 01 00): make it 7.
+    at = der.index(b"\x02\x01\x00")
+    der[at + 2] = 7
+    armoured = base64.encodebytes(bytes(der))
+    broken = b"-----BEGIN CERTIFICATE REQUEST-----\n" + armoured + b"-----END CERTIFICATE REQUEST-----\n"
+    with pytest.raises(ValueError, match="failed to decode CSR"):
+        load_csr(broken)

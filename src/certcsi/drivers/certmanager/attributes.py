@@ -10,7 +10,9 @@ accepts more):
 - `pkcs12-enable: "false"` needs no password (upstream demands one it never uses);
 - SANs, subject values and annotation keys are checked here, so a bad one fails the mount with its
   name instead of failing at the API server or at signing;
-- new: `email-sans`.
+- new: `email-sans`;
+- new: `${POD_IP}` (with a pod-ip readiness gate), and variables are expanded in `ip-sans` too so
+  that `ip-sans: ${POD_IP}` works (upstream expands no variable there).
 `renew-before` ≥ the certificate's lifetime is accepted and, as upstream, falls back to the default
 renewal time (see `renewal.renew_before_time`).
 """
@@ -149,15 +151,17 @@ def request_annotations(context: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def parse_attributes(context: Mapping[str, str]) -> CertAttributes:
+def parse_attributes(context: Mapping[str, str], *, pod_ip: str | None = None) -> CertAttributes:
     """Parse, default and validate a volume context (pod info included, secrets merged in).
+
+    `pod_ip` is the value of `${POD_IP}`; None leaves that variable undefined.
 
     Raises InvalidVolumeAttribute only; its text never contains the PKCS#12 password, even when
     another attribute's value happens to contain it.
     """
     password = context.get(PKCS12_PASSWORD, "")
     try:
-        return _parse(context)
+        return _parse(context, pod_ip)
     except InvalidVolumeAttribute as err:
         forms = _secret_forms(password) if password else set()
         if not any(form in str(err) for form in forms):
@@ -183,10 +187,10 @@ def _scrubbed(err: InvalidVolumeAttribute, forms: set[str]) -> InvalidVolumeAttr
     return clean
 
 
-def _parse(context: Mapping[str, str]) -> CertAttributes:
+def _parse(context: Mapping[str, str], pod_ip: str | None) -> CertAttributes:
     _check_keys(context)
     values = {key: value for key, value in context.items() if key.startswith(_P) and value != ""}
-    variables = pod_variables(context)
+    variables = pod_variables(context, pod_ip=pod_ip)
 
     def expanded(key: str) -> str | None:
         text = values.get(key)
@@ -198,7 +202,7 @@ def _parse(context: Mapping[str, str]) -> CertAttributes:
         dns_names=_names(DNS_NAMES, expanded(DNS_NAMES), _check_dns_name),
         uris=_names(URI_SANS, expanded(URI_SANS), _check_uri),
         emails=_names(EMAIL_SANS, expanded(EMAIL_SANS), _check_email),
-        ip_addresses=tuple(_ip(item) for item in _csv(values.get(IP_SANS))),
+        ip_addresses=tuple(_ip(item) for item in _csv(expanded(IP_SANS))),
     )
     if not any(sans.values()) and not subject.get("common_name"):
         raise InvalidVolumeAttribute(

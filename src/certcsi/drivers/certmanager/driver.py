@@ -32,8 +32,8 @@ DEFAULT_CACHE_SIZE = 4096
 _ContextKey = tuple[tuple[str, str], ...]
 
 
-def _parse_context(items: _ContextKey) -> CertAttributes:
-    return parse_attributes(dict(items))
+def _parse_context(items: _ContextKey, pod_ip: str | None) -> CertAttributes:
+    return parse_attributes(dict(items), pod_ip=pod_ip)
 
 
 class CertManagerDriver:
@@ -50,7 +50,7 @@ class CertManagerDriver:
         """The volume's parsed attributes; raises InvalidVolumeAttribute."""
         context = dict(volume.attributes)
         context.update((k, v) for k, v in volume.secrets.items() if k in self.secret_attributes)
-        return self._parse(tuple(sorted(context.items())))
+        return self._parse(tuple(sorted(context.items())), volume.pod_ip)
 
     def validate(self, volume: Volume) -> None:
         self.attributes(volume)

@@ -28,13 +28,18 @@ _SOURCES = {
     "SERVICE_ACCOUNT_NAME": SERVICE_ACCOUNT_NAME_KEY,
 }
 KNOWN_VARIABLES: tuple[str, ...] = tuple(_SOURCES)
+POD_IP = "POD_IP"
 
 _SPECIAL = frozenset("*#$@!?-0123456789")
 
 
-def pod_variables(context: Mapping[str, str]) -> dict[str, str]:
-    """The four known variables read from a volume context; absent pod info expands to ""."""
-    return {name: context.get(key, "") for name, key in _SOURCES.items()}
+def pod_variables(context: Mapping[str, str], *, pod_ip: str | None = None) -> dict[str, str]:
+    """The four known variables read from a volume context (absent pod info expands to ""), plus
+    POD_IP when the engine passes one (it does only with a pod-ip readiness gate)."""
+    variables = {name: context.get(key, "") for name, key in _SOURCES.items()}
+    if pod_ip is not None:
+        variables[POD_IP] = pod_ip
+    return variables
 
 
 def expand(text: str, variables: Mapping[str, str], *, attribute: str) -> str:
@@ -58,6 +63,13 @@ def expand(text: str, variables: Mapping[str, str], *, attribute: str) -> str:
             start = j + 1
         j += 1
     out.append(text[start:])
+    if POD_IP in undefined:
+        raise InvalidVolumeAttribute(
+            attribute,
+            f"variable {_go_quote(POD_IP)} is only available when the driver runs with "
+            "--pod-readiness-gate=pod-ip:any (or pod-ip:ipv4 / pod-ip:ipv6), which holds issuance "
+            "until the pod has an address",
+        )
     if undefined:
         listed = ", ".join(f"undefined variable {_go_quote(name)}" for name in undefined)
         known = " ".join(sorted(variables))

@@ -32,6 +32,7 @@ from certcsi.sandbox.apiserver.selectors import (
     parse_label_selector,
 )
 from certcsi.sandbox.apiserver.storage import Obj, Store, Watch, WatchEvent
+from certcsi.sandbox.apiserver.validation import check_metadata
 
 log = logging.getLogger(__name__)
 
@@ -120,17 +121,16 @@ def parse_seconds(query: Mapping[str, str], name: str) -> int:
     value = query.get(name)
     if not value:
         return 0
-    try:
-        return int(value)
-    except ValueError:
-        raise bad_request(f'invalid value for parameter {name}: "{value}" is not an integer') from None
+    if not (value.isascii() and value.lstrip("-").isdigit() and len(value) <= 20):
+        raise bad_request(f'invalid value for parameter {name}: "{value}" is not an integer')
+    return int(value)
 
 
 def parse_watch_version(value: str | None) -> int | None:
     """None replays the current state first (unset or "0", as the watch cache does); else the version."""
     if value is None or value in ("", "0"):
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 20):
         raise bad_request(f'invalid resource version: "{value}"')
     return int(value)
 
@@ -204,16 +204,7 @@ class ApiHandler:
         self.authorizer = authorizer
         self.bookmark_interval = bookmark_interval
         self.watches: set[Watch] = set()
-        discovery = Discovery(server_address=server_address)
-        self._documents: dict[str, bytes] = {
-            "/version": discovery.version,
-            "/api": discovery.api,
-            "/apis": discovery.apis,
-        }
-        self._documents["/api/v1"] = discovery.resources("", "v1") or b""
-        for group in {rt.group for rt in BY_KEY.values() if rt.group}:
-            self._documents[f"/apis/{group}"] = discovery.group(group) or b""
-            self._documents[f"/apis/{group}/v1"] = discovery.resources(group, "v1") or b""
+        self._documents = Discovery(server_address=server_address).documents()
 
     def close_watches(self) -> None:
         for w in tuple(self.watches):
@@ -371,12 +362,14 @@ class ApiHandler:
 
     async def _create(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
         body = await _read_object(request, kind=target.rt.kind, api_version=target.rt.api_version)
+        check_metadata(target.rt, body)
         created = self.store.create(target.rt, body, namespace=target.namespace or None, user=user)
         return _respond(201, _encode(created))
 
     async def _update(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
         rt = target.rt
         body = await _read_object(request, kind=rt.kind, api_version=rt.api_version)
+        check_metadata(rt, body)
         meta = body.get("metadata")
         if rt.namespaced and isinstance(meta, dict) and meta.get("namespace") not in (None, "", target.namespace):
             raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
@@ -392,6 +385,7 @@ class ApiHandler:
 
         def change(current: Obj) -> None:
             patched = patching.apply_patch(kind, current, patch)
+            check_metadata(rt, patched)
             if patched is not current:
                 current.clear()
                 current.update(patched)

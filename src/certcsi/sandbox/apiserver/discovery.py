@@ -98,3 +98,11 @@ class Discovery:
 
     def resources(self, group: str, version: str) -> bytes | None:
         return self._resources.get((group, version))
+
+    def documents(self) -> dict[str, bytes]:
+        """Every discovery document by its URL path."""
+        paths = {"/version": self.version, "/api": self.api, "/apis": self.apis}
+        paths.update({f"/apis/{name}": doc for name, doc in self._groups.items()})
+        for (group, version), doc in self._resources.items():
+            paths[f"/apis/{group}/{version}" if group else f"/api/{version}"] = doc
+        return paths

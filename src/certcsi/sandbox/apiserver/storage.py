@@ -78,11 +78,22 @@ class _Change:
 class Watch:
     """One watcher: an async iterator of events; `close()` ends it."""
 
-    def __init__(self, store: Store, rt: ResourceType, namespace: str | None, match: Callable[[Obj], bool]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        rt: ResourceType,
+        namespace: str | None,
+        match: Callable[[Obj], bool],
+        *,
+        index: tuple[str, str] | None = None,
+    ) -> None:
         self._store = store
         self.rt = rt
         self.namespace = namespace
         self.match = match
+        # A label (key, value) every matching object carries: lets the store skip this watcher for
+        # changes to objects that carry neither it now nor before.
+        self.index = index
         self.queue: asyncio.Queue[WatchEvent | None] = asyncio.Queue()
         self.closed = False
 
@@ -120,7 +131,7 @@ class Watch:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self._store._watchers.get(self.rt.key, set()).discard(self)
+            self._store._unregister(self)
             self.queue.put_nowait(None)
 
     def __aiter__(self) -> AsyncIterator[WatchEvent]:
@@ -157,7 +168,9 @@ class Store:
 
     def __init__(self, *, history: int = 200_000, clock: Callable[[], float] = time.time) -> None:
         self._objects: dict[str, dict[tuple[str, str], Obj]] = {rt.key: {} for rt in BY_KEY.values()}
-        self._watchers: dict[str, set[Watch]] = {}
+        self._watchers: dict[str, set[Watch]] = {}  # watchers without a label index, by type
+        # Watchers whose selector requires label k=v, by type and (k, v): one node's watch per label.
+        self._indexed: dict[str, dict[tuple[str, str], set[Watch]]] = {}
         self._history: list[_Change] = []
         self._history_rvs: list[int] = []
         self._history_limit = history
@@ -337,7 +350,7 @@ class Store:
         fields: FieldSelector = (),
     ) -> Watch:
         """Start a watch. `since=None` replays current state as ADDED; an expired version is 410 Expired."""
-        w = Watch(self, rt, namespace, matcher(labels, fields))
+        w = Watch(self, rt, namespace, matcher(labels, fields), index=_label_index(labels))
         if since is None:
             items, _ = self.list(rt, namespace, labels=labels, fields=fields)
             for obj in items:
@@ -349,8 +362,22 @@ class Store:
             for change in self._history[start:]:
                 if change.key == rt.key:
                     w.offer(change)
-        self._watchers.setdefault(rt.key, set()).add(w)
+        if w.index is None:
+            self._watchers.setdefault(rt.key, set()).add(w)
+        else:
+            self._indexed.setdefault(rt.key, {}).setdefault(w.index, set()).add(w)
         return w
+
+    def _unregister(self, w: Watch) -> None:
+        if w.index is None:
+            self._watchers.get(w.rt.key, set()).discard(w)
+            return
+        by_label = self._indexed.get(w.rt.key, {})
+        watchers = by_label.get(w.index)
+        if watchers is not None:
+            watchers.discard(w)
+            if not watchers:
+                del by_label[w.index]
 
     # -- internals --------------------------------------------------------------------------------
 
@@ -390,6 +417,10 @@ class Store:
             del self._history_rvs[:drop]
         for w in tuple(self._watchers.get(change.key, ())):
             w.offer(change)
+        by_label = self._indexed.get(change.key)
+        if by_label:
+            for w in _indexed_candidates(by_label, change):
+                w.offer(change)
 
     def _unindex_owners(self, key: str, ns: str, name: str, obj: Obj) -> None:
         for ref in obj["metadata"].get("ownerReferences") or ():
@@ -410,6 +441,26 @@ class Store:
 
     def all_objects(self, rt: ResourceType) -> Iterable[Obj]:
         return self._objects[rt.key].values()
+
+
+def _label_index(labels: tuple[Requirement, ...]) -> tuple[str, str] | None:
+    for req in labels:
+        if req.op in ("=", "in") and len(req.values) == 1:
+            return req.key, next(iter(req.values))
+    return None
+
+
+def _indexed_candidates(by_label: Mapping[tuple[str, str], set[Watch]], change: _Change) -> list[Watch]:
+    """The indexed watchers whose label the changed object carries, now or before the change."""
+    found: set[Watch] = set()
+    for obj in (change.obj, change.old):
+        labels = obj["metadata"].get("labels") if obj is not None else None
+        if not isinstance(labels, Mapping):
+            continue
+        for key, value in labels.items():
+            if isinstance(value, str) and (watchers := by_label.get((key, value))):
+                found.update(watchers)
+    return list(found)
 
 
 def _spec_of(obj: Obj) -> Obj:

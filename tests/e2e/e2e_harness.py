@@ -1,0 +1,369 @@
+"""The end-to-end harness: the sandbox in-process, the real driver as a child process, the kubelet stand-in.
+
+    async with e2e_environment() as env:          # fresh /tmp work dir, sandbox, driver, kubelet
+        await env.kubelet.apply(pod_manifest("web", typical_attributes()))
+        await env.kubelet.wait_ready(NAMESPACE, "web")
+        files = read_snapshot(env.target("web"))  # one consistent file set, read through `..data`
+
+Everything mounts for real (tmpfs under the data root, read-only bind mounts at the targets), so it
+must run as root inside a private mount namespace; `require_private_mount_namespace` fails loudly
+otherwise. Leaving the environment unmounts everything beneath its work directory and fails if
+anything stays mounted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from kubernetes_asyncio.client import ApiClient
+
+from certcsi.kube import Backoff
+from certcsi.kube._ratelimit import RateLimiter
+from certcsi.kube._transport import ApiTransport
+from certcsi.kube.config import load_configuration
+from certcsi.pki.certs import parse_pem_chain
+from certcsi.sandbox.cluster import CA_ISSUER, Sandbox
+from certcsi.sandbox.demo import CSIDRIVER_YAML, DRIVER, NODE, Progress, driver_process, openssl_verify
+from certcsi.sandbox.kubelet import Kubelet
+from certcsi.volumes.mount import MountInfo, SyscallMounter, read_mountinfo
+from certcsi.volumes.store import DATA_LINK, INMEMFS
+
+NAMESPACE = "e2e"
+P = "csi.cert-manager.io/"
+# Quicker than kubelet's 0.5 s → 30 s so that retries after a driver restart land within seconds.
+FAST_BACKOFF = Backoff(base=0.2, factor=2.0, cap=2.0, jitter=0.0)
+IN_MOUNT_NS = "CERTCSI_IN_MOUNT_NS"
+
+
+# --- where we run ------------------------------------------------------------------------------------
+
+
+def _mount_namespace(pid: int | str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return None
+
+
+def _ancestor_namespaces() -> list[str]:
+    """Mount namespaces of our ancestors that we may read (PID 1's is not always readable, even as root)."""
+    found: list[str] = []
+    pid = os.getppid()
+    while pid > 0:
+        if (namespace := _mount_namespace(pid)) is not None:
+            found.append(namespace)
+        try:
+            stat_line = Path(f"/proc/{pid}/stat").read_text(errors="replace")
+        except OSError:
+            break
+        pid = int(stat_line.rsplit(")", 1)[1].split()[1])
+    return found
+
+
+def require_private_mount_namespace() -> None:
+    """Fail (never skip) unless root, told CERTCSI_IN_MOUNT_NS=1, and really unshared from an ancestor."""
+    if os.geteuid() != 0:
+        pytest.fail("e2e tests need root (real tmpfs and bind mounts): run them through scripts/test as root")
+    if os.environ.get(IN_MOUNT_NS) != "1":
+        pytest.fail(f"e2e tests need {IN_MOUNT_NS}=1 and a private mount namespace: run them through scripts/test")
+    ours = _mount_namespace("self")
+    if ours is None or all(namespace == ours for namespace in _ancestor_namespaces()):
+        pytest.fail(f"{IN_MOUNT_NS} is set but no ancestor is in another mount namespace; refusing to mount")
+
+
+def mounts_under(path: Path) -> list[MountInfo]:
+    """Every mount at or beneath `path`, deepest first."""
+    root = os.path.realpath(path)
+    found = [m for m in read_mountinfo() if m.mount_point == root or m.mount_point.startswith(root + "/")]
+    return sorted(found, key=lambda m: len(m.mount_point), reverse=True)
+
+
+def mount_at(path: Path) -> MountInfo | None:
+    """The topmost mount exactly at `path`, if any."""
+    real = os.path.realpath(path)
+    found = [m for m in read_mountinfo() if m.mount_point == real]
+    return found[-1] if found else None
+
+
+def unmount_everything_under(path: Path) -> None:
+    mounter = SyscallMounter()
+    for entry in mounts_under(path):
+        mounter.unmount(entry.mount_point)
+
+
+# --- manifests ---------------------------------------------------------------------------------------
+
+
+def typical_attributes(**extra: str) -> dict[str, str]:
+    """What most pods ask for (as in upstream's examples); `extra` keys are attribute names without the prefix."""
+    attributes = {
+        P + "issuer-name": CA_ISSUER,
+        P + "issuer-kind": "ClusterIssuer",
+        P + "dns-names": "${POD_NAME}.${POD_NAMESPACE}.svc.cluster.local",
+        P + "common-name": "${POD_NAME}",
+    }
+    attributes.update({P + key: value for key, value in extra.items()})
+    return attributes
+
+
+def pod_manifest(
+    name: str,
+    attributes: Mapping[str, str],
+    *,
+    fs_group: int | None = None,
+    read_only: bool = True,
+    namespace: str = NAMESPACE,
+    node_name: str | None = None,
+) -> dict[str, Any]:
+    """A Pod with one csi.cert-manager.io inline volume `tls`, as a user would write it."""
+    spec: dict[str, Any] = {
+        "containers": [
+            {"name": "app", "image": "busybox", "volumeMounts": [{"name": "tls", "mountPath": "/tls"}]}
+        ],
+        "volumes": [
+            {"name": "tls", "csi": {"driver": DRIVER, "readOnly": read_only, "volumeAttributes": dict(attributes)}}
+        ],
+    }
+    if fs_group is not None:
+        spec["securityContext"] = {"fsGroup": fs_group}
+    if node_name is not None:
+        spec["nodeName"] = node_name
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+# --- reading what a pod sees -------------------------------------------------------------------------
+
+
+def read_snapshot(target: Path, names: tuple[str, ...] = ("tls.crt", "tls.key", "ca.crt")) -> dict[str, bytes]:
+    """The files of ONE write: `..data` opened once, every name read relative to it (as a careful reader)."""
+    fd = os.open(target / DATA_LINK, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        files: dict[str, bytes] = {}
+        for name in names:
+            file_fd = os.open(name, os.O_RDONLY, dir_fd=fd)
+            with os.fdopen(file_fd, "rb") as f:
+                files[name] = f.read()
+        return files
+    finally:
+        os.close(fd)
+
+
+def key_matches_certificate(key_pem: bytes, cert_pem: bytes) -> bool:
+    key = serialization.load_pem_private_key(key_pem, password=None, unsafe_skip_rsa_key_validation=True)
+    leaf = x509.load_pem_x509_certificate(cert_pem)
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    return key.public_key().public_bytes(serialization.Encoding.DER, spki) == leaf.public_key().public_bytes(
+        serialization.Encoding.DER, spki
+    )
+
+
+def leaf_serial(cert_pem: bytes) -> int:
+    return parse_pem_chain(cert_pem)[0].serial_number
+
+
+@dataclass(frozen=True)
+class CheckedPair:
+    serial: int
+    verify_output: str
+
+
+def check_pair(target: Path, *, attempts: int = 5) -> CheckedPair:
+    """`openssl verify` of the pod's certificate and the key-matches-cert check, on one consistent write.
+
+    The snapshot directory behind `..data` is read by path; a renewal may swap and delete it meanwhile,
+    in which case the check is repeated on the new one.
+    """
+    for _ in range(attempts):
+        snapshot = Path(os.path.realpath(target / DATA_LINK))
+        try:
+            cert, key = (snapshot / "tls.crt").read_bytes(), (snapshot / "tls.key").read_bytes()
+            output = openssl_verify(snapshot / "ca.crt", snapshot / "tls.crt")
+            if not snapshot.is_dir():
+                continue
+        except FileNotFoundError:
+            continue
+        assert output.endswith(": OK"), f"openssl verify {target}: {output}"
+        assert key_matches_certificate(key, cert), f"{target}: tls.key does not match tls.crt"
+        return CheckedPair(serial=leaf_serial(cert), verify_output=output)
+    raise AssertionError(f"{target}: the file set kept changing under {attempts} checks")
+
+
+# --- waiting -----------------------------------------------------------------------------------------
+
+
+async def eventually(predicate: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+# --- the driver process ------------------------------------------------------------------------------
+
+
+class DriverRunner:
+    """The `certcsi driver` child process (demo.driver_process), restartable on the same socket and data root."""
+
+    def __init__(self, *, workdir: Path, kubeconfig: Path) -> None:
+        self._workdir = workdir
+        self._kubeconfig = kubeconfig
+        self._stack: contextlib.AsyncExitStack | None = None
+        self.endpoint = ""
+        self.pid = 0
+        self.starts = 0
+
+    @property
+    def socket_path(self) -> Path:
+        return self._workdir / "plugins" / DRIVER / "csi.sock"
+
+    @property
+    def log_path(self) -> Path:
+        return self._workdir / "driver.log"
+
+    def logs(self) -> bytes:
+        """Everything every run of the driver wrote to stdout and stderr."""
+        earlier = sorted(self._workdir.glob("driver-run-*.log"))
+        current = [self.log_path] if self.log_path.exists() else []
+        return b"".join(path.read_bytes() for path in [*earlier, *current])
+
+    async def start(self) -> None:
+        if self._stack is not None:
+            raise RuntimeError("driver already running")
+        if self.log_path.exists():  # driver_process truncates it: keep the previous run's output
+            self.log_path.rename(self._workdir / f"driver-run-{self.starts}.log")
+        # driver_process creates the socket directory afresh; the stale socket inside is the dead run's.
+        shutil.rmtree(self.socket_path.parent, ignore_errors=True)
+        stack = contextlib.AsyncExitStack()
+        progress = Progress(lambda _line: None)
+        running = await stack.enter_async_context(
+            driver_process(workdir=self._workdir, kubeconfig=self._kubeconfig, unsafe=False, progress=progress)
+        )
+        self.endpoint, self.pid = running.endpoint, running.pid
+        self._stack = stack
+        self.starts += 1
+
+    async def stop(self) -> None:
+        """SIGTERM and wait (what driver_process does on exit)."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def kill9(self) -> int:
+        """SIGKILL the serving process, wait until it is reaped, then forget it. Returns its pid."""
+        pid = self.pid
+        os.kill(pid, signal.SIGKILL)
+        await eventually(lambda: not Path(f"/proc/{pid}").exists(), timeout=10, what=f"driver pid {pid} reaped")
+        await self.stop()  # returncode is known by now: nothing is signalled again
+        return pid
+
+
+# --- the environment ---------------------------------------------------------------------------------
+
+
+async def _api_transport(kubeconfig: Path) -> ApiTransport:
+    configuration = await load_configuration(kubeconfig=str(kubeconfig))
+    return ApiTransport(ApiClient(configuration), limiter=RateLimiter(qps=0, burst=1))
+
+
+@dataclass
+class E2E:
+    """One running environment; paths, the API as a client sees it, and pod lookups."""
+
+    workdir: Path
+    cluster: Sandbox
+    kubeconfig: Path
+    driver: DriverRunner
+    kubelet: Kubelet
+    api: ApiTransport
+    applied: list[str] = field(default_factory=list)
+
+    @property
+    def data_root(self) -> Path:
+        return self.workdir / "csi-data-dir"
+
+    @property
+    def inmemfs(self) -> Path:
+        return self.data_root / INMEMFS
+
+    def target(self, pod: str, namespace: str = NAMESPACE) -> Path:
+        return self.kubelet.pod_volume_path(namespace, pod, "tls")
+
+    def volume_dirs(self) -> list[str]:
+        return sorted(os.listdir(self.inmemfs))
+
+    async def list(self, path: str) -> list[dict[str, Any]]:
+        items = (await self.api.request("GET", path)).get("items") or []
+        return [item for item in items if isinstance(item, dict)]
+
+    async def certificate_requests(self, namespace: str = NAMESPACE) -> list[dict[str, Any]]:
+        return await self.list(f"/apis/cert-manager.io/v1/namespaces/{namespace}/certificaterequests")
+
+    async def events(self, namespace: str = NAMESPACE) -> list[dict[str, Any]]:
+        return await self.list(f"/api/v1/namespaces/{namespace}/events")
+
+    async def start_pods(self, manifests: list[dict[str, Any]]) -> None:
+        await self.kubelet.apply(manifests)
+
+    async def wait_all_ready(self, names: list[str], *, timeout: float) -> None:
+        await asyncio.gather(*(self.kubelet.wait_ready(NAMESPACE, name, timeout=timeout) for name in names))
+
+
+@contextlib.asynccontextmanager
+async def e2e_environment(*, signing_delay: float = 0.0) -> AsyncIterator[E2E]:
+    require_private_mount_namespace()
+    # Not pytest's tmp_path: the socket path must stay under 108 bytes.
+    workdir = Path(tempfile.mkdtemp(prefix="e2e-", dir="/tmp"))
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            cluster = await stack.enter_async_context(Sandbox(signing_delay=signing_delay))
+            kubeconfig = workdir / "kubeconfig"
+            cluster.write_kubeconfig(kubeconfig)
+            driver = DriverRunner(workdir=workdir, kubeconfig=kubeconfig)
+            stack.push_async_callback(driver.stop)
+            await driver.start()
+            kubelet = Kubelet(
+                node_name=NODE,
+                root_dir=workdir / "kubelet",
+                drivers={DRIVER: driver.endpoint},
+                kubeconfig=kubeconfig,
+                publish_backoff=FAST_BACKOFF,
+            )
+            await stack.enter_async_context(kubelet)
+            api = await _api_transport(kubeconfig)
+            stack.push_async_callback(api.close)
+            namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
+            await kubelet.apply([namespace])
+            await kubelet.apply(CSIDRIVER_YAML)
+            yield E2E(
+                workdir=workdir, cluster=cluster, kubeconfig=kubeconfig, driver=driver, kubelet=kubelet, api=api
+            )
+    finally:
+        unmount_everything_under(workdir)
+        left = mounts_under(workdir)
+        if not left:
+            shutil.rmtree(workdir, ignore_errors=True)
+    assert not left, f"still mounted after the test: {[m.mount_point for m in left]}"
+
+
+def write_fails_read_only(directory: Path) -> bool:
+    """True when creating a file in `directory` fails with EROFS (root ignores modes, not ro mounts)."""
+    try:
+        (directory / "probe-write").write_bytes(b"x")
+    except OSError as exc:
+        return exc.errno == errno.EROFS
+    return False
