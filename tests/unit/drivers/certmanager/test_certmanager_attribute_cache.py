@@ -16,9 +16,9 @@ from certcsi.volumes.driver import Volume
 def test_callbacks_share_one_parse(monkeypatch: pytest.MonkeyPatch, volume_for: Callable[..., Volume]) -> None:
     calls: list[int] = []
 
-    def counting(context: dict[str, str]) -> CertAttributes:
+    def counting(context: dict[str, str], *, pod_ip: str | None = None) -> CertAttributes:
         calls.append(1)
-        return parse_attributes(context)
+        return parse_attributes(context, pod_ip=pod_ip)
 
     monkeypatch.setattr(driver_module, "parse_attributes", counting)
     driver = CertManagerDriver()

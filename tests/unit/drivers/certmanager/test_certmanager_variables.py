@@ -47,7 +47,6 @@ def test_expands_like_go_os_expand(text: str, expected: str) -> None:
         ("$1", ['"1"']),
         ("${-}", ['"-"']),
         ("${pod_name}", ['"pod_name"']),  # names are case-sensitive
-        ("${POD_IP}", ['"POD_IP"']),
     ],
 )
 def test_undefined_variables_are_all_named(text: str, names: list[str]) -> None:
