@@ -147,11 +147,14 @@ def latency_summary(seconds: Sequence[float]) -> str:
     )
 
 
-def report(label: str, value: str, *, floor: str | None = None, met: bool | None = None) -> None:
-    """One result line; with a floor, the floor and whether it was met."""
+def report(
+    label: str, value: str, *, floor: str | None = None, met: bool | None = None, comparable: bool = True
+) -> None:
+    """One result line; with a floor, the floor and whether it was met (or that this run cannot tell)."""
     line = f"  {label:<34} {value}"
     if floor is not None:
-        line += f"    [floor: {floor} -> {'MET' if met else 'MISSED'}]"
+        verdict = ("MET" if met else "MISSED") if comparable else "NOT JUDGED: run smaller than the floor's"
+        line += f"    [floor: {floor} -> {verdict}]"
     print(line, flush=True)
 
 

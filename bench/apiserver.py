@@ -286,12 +286,13 @@ async def main_async(args: argparse.Namespace) -> None:
                 heading(f"(a) create-to-Issued: {args.requests} CertificateRequests, concurrency {args.concurrency}")
                 result = await measure_throughput(cluster.kubeconfig, count=args.requests, concurrency=args.concurrency)
                 report("all creates answered", f"{result.creates_done:.2f} s")
-                met = args.requests >= FLOOR_REQUESTS and result.all_issued < FLOOR_SECONDS and not result.failed
+                met = result.all_issued < FLOOR_SECONDS and not result.failed
                 report(
                     f"{args.requests} created+approved+issued",
                     f"{result.all_issued:.2f} s ({args.requests / result.all_issued:.0f} requests/s)",
                     floor=f"{FLOOR_REQUESTS} in < {FLOOR_SECONDS:g} s",
                     met=met,
+                    comparable=args.requests >= FLOOR_REQUESTS,
                 )
                 if result.failed:
                     report("denied or failed", str(result.failed))
@@ -313,7 +314,8 @@ async def main_async(args: argparse.Namespace) -> None:
                     "delivery latency",
                     latency_summary(watch.latencies),
                     floor=f"p99 < {FLOOR_P99 * 1000:g} ms with {FLOOR_WATCHERS} watchers",
-                    met=p99 < FLOOR_P99 and args.watchers >= FLOOR_WATCHERS and got == watch.expected,
+                    met=p99 < FLOOR_P99 and got == watch.expected,
+                    comparable=args.watchers >= FLOOR_WATCHERS,
                 )
 
 

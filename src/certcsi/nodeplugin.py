@@ -16,9 +16,9 @@ from certcsi.csi.node import NodeServicer
 from certcsi.csi.server import CsiServer
 from certcsi.kube import connect
 from certcsi.redact import SecretScrubber
-from certcsi.volumes.clock import SystemClock
+from certcsi.volumes.clock import Clock, SystemClock
 from certcsi.volumes.driver import Driver
-from certcsi.volumes.gates import Gate, GateBackoff, GateSet, PodGates
+from certcsi.volumes.gates import Gate, GateBackoff, GateSet, PodGates, PodsApi
 from certcsi.volumes.issuance import Issuance
 from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import DirectoryMounter, Mounter, SyscallMounter
@@ -55,6 +55,19 @@ def install_log_scrubber() -> None:
         handler.addFilter(scrubber)
 
 
+def build_gates(options: NodeOptions, *, kube: PodsApi, clock: Clock) -> PodGates | None:
+    """The node's readiness gates; None without any, so nothing watches pods (and no pod RBAC is needed)."""
+    if not options.pod_readiness_gates:
+        return None
+    return PodGates(
+        kube=kube,
+        node_id=options.node_id,
+        gates=GateSet(options.pod_readiness_gates),
+        clock=clock,
+        backoff=options.gate_backoff,
+    )
+
+
 async def run_node_plugin(*, driver: Driver, options: NodeOptions, stop: asyncio.Event) -> None:
     install_log_scrubber()
     if options.unsafe_no_mount:
@@ -73,15 +86,7 @@ async def run_node_plugin(*, driver: Driver, options: NodeOptions, stop: asyncio
         max_requests_per_volume=options.max_requests_per_volume,
         timeout=options.issue_timeout,
     )
-    gates: PodGates | None = None
-    if options.pod_readiness_gates:
-        gates = PodGates(
-            kube=kube,
-            node_id=options.node_id,
-            gates=GateSet(options.pod_readiness_gates),
-            clock=clock,
-            backoff=options.gate_backoff,
-        )
+    gates = build_gates(options, kube=kube, clock=clock)
     manager = Manager(
         driver=driver,
         store=Store(data_root=options.data_root, mounter=mounter, tmpfs_size=options.tmpfs_size),

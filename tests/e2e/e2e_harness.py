@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import inspect
 import os
 import shutil
 import signal
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,11 +206,20 @@ def check_pair(target: Path, *, attempts: int = 5) -> CheckedPair:
 # --- waiting -----------------------------------------------------------------------------------------
 
 
-async def eventually(predicate: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.05) -> None:
+async def eventually(
+    predicate: Callable[[], bool | Awaitable[bool]], *, timeout: float, what: str | Callable[[], str], interval: float = 0.05
+) -> None:
+    """Poll `predicate` (plain or async) until true; on timeout fail with `what` (a text, or a function giving one)."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        outcome = predicate()
+        if inspect.isawaitable(outcome):
+            outcome = await outcome
+        if outcome:
+            return
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+            detail = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {detail}")
         await asyncio.sleep(interval)
 
 

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from certcsi.install._node import COMPONENT, NodePlugin, csi_driver_object, node_daemonset
-from certcsi.install._objects import (
-    CERT_MANAGER,
-    Obj,
-    Release,
-    image_of,
-    openshift_scc_rules,
-    rbac,
-    rule,
-    service_account,
-)
+from certcsi.install._node import COMPONENT, NodePlugin, csi_driver_object, driver_rules, node_daemonset
+from certcsi.install._objects import Obj, Release, image_of, rbac, service_account
 from certcsi.install.values import Values
 
 CHART_NAME = "cert-manager-csi-driver"
@@ -24,7 +15,7 @@ def build(values: Values) -> list[Obj]:
     name = release.name
     driver_name = values.text("app.driver.name")
     objects = [service_account(release, name, COMPONENT)]
-    objects += rbac(release, name=name, account=name, component=COMPONENT, cluster_rules=driver_rules(values))
+    objects += rbac(release, name=name, account=name, component=COMPONENT, cluster_rules=_rules(values))
     objects.append(
         csi_driver_object(release, driver_name=driver_name, token_requests=values.flag("app.driver.useTokenRequest"))
     )
@@ -34,23 +25,12 @@ def build(values: Values) -> list[Obj]:
     return objects
 
 
-def driver_rules(values: Values) -> list[Obj]:
-    """Exactly the calls the csi.cert-manager.io driver makes, as its own ServiceAccount."""
-    rules = [
-        # The one label-selected list + watch of this node's CertificateRequests.
-        rule(CERT_MANAGER, ["certificaterequests"], ["list", "watch"]),
-        # Pruning superseded requests and cleaning up after unpublish.
-        rule(CERT_MANAGER, ["certificaterequests"], ["delete"]),
-        # Events on the Pod (create, then patch the count of a repeat; list finds one after a restart).
-        rule("", ["events"], ["create", "patch", "list"]),
-    ]
-    if not values.flag("app.driver.useTokenRequest"):
-        # With token requests every request is created with the pod's own token instead.
-        rules.insert(1, rule(CERT_MANAGER, ["certificaterequests"], ["create"]))
-    if values.items("app.driver.podReadinessGates"):
-        # One watch of the pods on this node, read by the readiness gates.
-        rules.append(rule("", ["pods"], ["list", "watch"]))
-    return rules + openshift_scc_rules(values)
+def _rules(values: Values) -> list[Obj]:
+    return driver_rules(
+        values,
+        creates_requests=not values.flag("app.driver.useTokenRequest"),
+        watches_pods=bool(values.items("app.driver.podReadinessGates")),
+    )
 
 
 def _plugin(values: Values, *, name: str, driver_name: str) -> NodePlugin:

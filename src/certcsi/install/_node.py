@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from certcsi.install._objects import Obj, Release, placement, verbosity, with_optional
+from certcsi.install._objects import (
+    CERT_MANAGER,
+    Obj,
+    Release,
+    openshift_scc_rules,
+    placement,
+    rule,
+    verbosity,
+    with_optional,
+)
 from certcsi.install.values import Values
 
 SOCKET = "/plugin/csi.sock"
@@ -38,6 +47,26 @@ class NodePlugin:
     pod_labels: Mapping[str, str] = field(default_factory=dict)
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+def driver_rules(values: Values, *, creates_requests: bool, watches_pods: bool = False) -> list[Obj]:
+    """Exactly the calls a node driver makes as its own ServiceAccount (ClusterRole rules)."""
+    rules = [
+        # The one label-selected list + watch of this node's CertificateRequests.
+        rule(CERT_MANAGER, ["certificaterequests"], ["list", "watch"]),
+        # Pruning superseded requests and cleaning up after unpublish.
+        rule(CERT_MANAGER, ["certificaterequests"], ["delete"]),
+        # Events on the Pod (create, then patch the count of a repeat; list finds one after a restart).
+        rule("", ["events"], ["create", "patch", "list"]),
+    ]
+    if creates_requests:
+        # Only when requests are created as the driver; with the pod's token the pod is the requester.
+        rules.insert(1, rule(CERT_MANAGER, ["certificaterequests"], ["create"]))
+    if watches_pods:
+        # Readiness gates: one watch of the pods on this node, and a GET when that cache cannot answer.
+        rules.append(rule("", ["pods"], ["list", "watch"]))
+        rules.append(rule("", ["pods"], ["get"]))
+    return rules + openshift_scc_rules(values)
 
 
 def csi_driver_object(release: Release, *, driver_name: str, token_requests: bool) -> Obj:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from certcsi.install._errors import ValuesError
 from certcsi.install._node import COMPONENT as DRIVER
-from certcsi.install._node import NodePlugin, csi_driver_object, node_daemonset
+from certcsi.install._node import NodePlugin, csi_driver_object, driver_rules, node_daemonset
 from certcsi.install._objects import (
     CERT_MANAGER,
     Obj,
     Release,
     image_of,
     image_ref,
-    openshift_scc_rules,
     placement,
     rbac,
     rule,
@@ -37,7 +36,7 @@ def build(values: Values) -> list[Obj]:
         name=name,
         account=name,
         component=DRIVER,
-        cluster_rules=driver_rules(values),
+        cluster_rules=driver_rules(values, creates_requests=values.flag("app.driver.useOwnServiceAccount")),
         namespace_rules=_config_map_rules(values),
     )
     objects += rbac(
@@ -65,22 +64,6 @@ def _check(values: Values) -> None:
             "(with neither, the driver has no issuer and refuses to start)",
             key="app.issuer.name",
         )
-
-
-def driver_rules(values: Values) -> list[Obj]:
-    """Exactly the calls the spiffe.csi.cert-manager.io driver makes as its own ServiceAccount."""
-    rules = [
-        # The one label-selected list + watch of this node's CertificateRequests.
-        rule(CERT_MANAGER, ["certificaterequests"], ["list", "watch"]),
-        # Pruning superseded requests and cleaning up after unpublish.
-        rule(CERT_MANAGER, ["certificaterequests"], ["delete"]),
-        # Events on the Pod (create, then patch the count of a repeat; list finds one after a restart).
-        rule("", ["events"], ["create", "patch", "list"]),
-    ]
-    if values.flag("app.driver.useOwnServiceAccount"):
-        # Otherwise each request is created with the pod's own token, so the pod's account is the requester.
-        rules.insert(1, rule(CERT_MANAGER, ["certificaterequests"], ["create"]))
-    return rules + openshift_scc_rules(values)
 
 
 def approver_rules(values: Values) -> list[Obj]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import difflib
 import enum
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,28 @@ def _absolute_path(value: Any) -> str | None:
     return None if value.startswith("/") else "must be an absolute path"
 
 
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def _dns_label(value: Any) -> str | None:
+    # Names become object names and label values: lowercase letters, digits and '-', at most 63.
+    if value == "" or _DNS_LABEL.match(value):
+        return None
+    return "must be a DNS label (lowercase letters, digits and '-', at most 63 characters)"
+
+
+def _driver_name(value: Any) -> str | None:
+    # The CSIDriver object's name, which kubelet also matches against GetPluginInfo.
+    if len(value) <= 63 and _DNS_SUBDOMAIN.match(value):
+        return None
+    return "must be a lowercase DNS name of at most 63 characters (like csi.cert-manager.io)"
+
+
+def _true_false_or_detect(value: Any) -> str | None:
+    return None if isinstance(value, bool) or value == "detect" else 'must be true, false or "detect"'
+
+
 def _one_of(*choices: str) -> Check:
     def check(value: Any) -> str | None:
         return None if value in choices else f"must be one of {', '.join(choices)}"
@@ -153,9 +176,12 @@ def _common(release_name: str) -> Tree:
     """Keys both charts share (pod placement, labels, security contexts, OpenShift, release)."""
     return {
         # certcsi extension: Helm takes these from `helm install <name> -n <namespace>`.
-        "release": {"name": _string(release_name), "namespace": _string("cert-manager")},
+        "release": {
+            "name": _string(release_name, _dns_label),
+            "namespace": _string("cert-manager", _dns_label),
+        },
         # Upstream's name helper reads it although its values.yaml does not list it.
-        "nameOverride": _string(""),
+        "nameOverride": _string("", _dns_label),
         # No-op: there are no subcharts to share values with.
         "global": Leaf(Kind.ANY, None, nullable=True),
         "imagePullSecrets": _array(),
@@ -168,12 +194,13 @@ def _common(release_name: str) -> Tree:
         "podSecurityContext": _object({"seccompProfile": {"type": "RuntimeDefault"}}),
         "securityContext": _object(_DRIVER_SECURITY_CONTEXT),
         "nodeDriverRegistrarSecurityContext": _object(_SIDECAR_SECURITY_CONTEXT),
+        # Named after nodeDriverRegistrarSecurityContext (upstream's tests show that one, not this one).
         "livenessProbeSecurityContext": _object(_SIDECAR_SECURITY_CONTEXT),
         "openshift": {
             "securityContextConstraint": {
                 # true adds the RBAC to `use` the SCC. "detect" asks the cluster whether it is OpenShift,
                 # which a pure renderer cannot do: it renders as false (say true on OpenShift).
-                "enabled": Leaf(Kind.BOOLEAN_OR_STRING, "detect"),
+                "enabled": Leaf(Kind.BOOLEAN_OR_STRING, "detect", nullable=True, check=_true_false_or_detect),
                 "name": _string("privileged"),
             },
         },
@@ -204,7 +231,7 @@ def _csi_driver_tree() -> Tree:
         "app": {
             "logLevel": _integer(1, _not_negative),
             "driver": {
-                "name": _string("csi.cert-manager.io"),
+                "name": _string("csi.cert-manager.io", _driver_name),
                 "useTokenRequest": _boolean(False),
                 "csiDataDir": _string("/tmp/cert-manager-csi-driver", _absolute_path),
                 # certcsi extension: `--pod-readiness-gate` values (pod-ip:any, pod-condition:Type=Status,
@@ -243,7 +270,7 @@ def _spiffe_tree() -> Tree:
             "runtimeIssuanceConfigMap": _string(""),
             "extraCertificateRequestAnnotations": _string(None),
             "trustDomain": _string("cluster.local"),
-            "name": _string("spiffe.csi.cert-manager.io"),
+            "name": _string("spiffe.csi.cert-manager.io", _driver_name),
             "issuer": {
                 "name": _string("spiffe-ca"),
                 "kind": _string("ClusterIssuer"),

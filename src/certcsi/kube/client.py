@@ -9,12 +9,13 @@ from __future__ import annotations
 from types import TracebackType
 
 from certcsi.kube._transport import ApiTransport, Transport
+from certcsi.kube.configmaps import ConfigMaps
 from certcsi.kube.events import EventKind, EventRecorder, InvolvedObject
 from certcsi.kube.pods import Pods
 from certcsi.kube.requests import CertificateRequests
 
 
-class Kube(CertificateRequests, Pods):
+class Kube(CertificateRequests, Pods, ConfigMaps):
     """A connection to one API server. Close it (or use `async with`) to release its sockets."""
 
     def __init__(self, transport: Transport) -> None:

@@ -44,11 +44,13 @@ def test_csi_driver_with_token_requests_does_not_create_as_itself() -> None:
     assert rules == [LIST_WATCH, DELETE, EVENTS]
 
 
-def test_csi_driver_watches_pods_only_for_readiness_gates() -> None:
+def test_csi_driver_reads_pods_only_for_readiness_gates() -> None:
     gated = objects("csi-driver", ["app.driver.podReadinessGates={pod-ip:any}"])
-    pods = {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}
-    assert pods in _rules(gated, "ClusterRole", "cert-manager-csi-driver")
-    assert pods not in _rules(objects("csi-driver"), "ClusterRole", "cert-manager-csi-driver")
+    watch = {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}
+    get = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}
+    assert _rules(gated, "ClusterRole", "cert-manager-csi-driver")[-2:] == [watch, get]
+    plain = _rules(objects("csi-driver"), "ClusterRole", "cert-manager-csi-driver")
+    assert watch not in plain and get not in plain
 
 
 def test_spiffe_driver_creates_as_itself_only_in_own_service_account_mode() -> None:

@@ -82,6 +82,10 @@ def test_booleans_are_not_numbers(tmp_path: Path) -> None:
         ("csi-driver-spiffe", "app.certificateRequestDuration=1d", "must be a Go duration"),
         ("csi-driver-spiffe", "app.certificateRequestDuration=0s", "must be a positive duration"),
         ("csi-driver-spiffe", "app.approver.replicaCount=-1", "must not be negative"),
+        ("csi-driver", "release.namespace=Cert_Manager", "must be a DNS label"),
+        ("csi-driver", "openshift.securityContextConstraint.enabled=yes", 'must be true, false or "detect"'),
+        ("csi-driver-spiffe", "nameOverride=-x", "must be a DNS label"),
+        ("csi-driver", "app.driver.name=CSI.example.com", "must be a lowercase DNS name"),
     ],
 )
 def test_rules_beyond_types_name_the_key(chart: str, setting: str, rule: str) -> None:

@@ -1,0 +1,27 @@
+"""Store.open() keeps a never-issued volume that is still mounted (--continue-on-not-ready), not others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.store import Metadata, Store
+
+
+def test_a_mounted_volume_without_a_certificate_yet_survives_a_restart(tmp_path: Path) -> None:
+    mounter = FakeMounter()
+    store = Store(data_root=tmp_path / "root", mounter=mounter)
+    store.open()
+    for volume_id in ("waiting", "leftover", "elsewhere"):
+        store.write_metadata(Metadata(volume_id=volume_id, target_path=str(tmp_path / volume_id)))
+    mounter.bind_readonly(store.data_dir("waiting"), tmp_path / "waiting")
+    # A bind of something else at the target does not make the volume published.
+    mounter.bind_readonly(store.data_dir("waiting"), tmp_path / "elsewhere")
+
+    scan = Store(data_root=tmp_path / "root", mounter=mounter).open()
+
+    assert [m.volume_id for m in scan.volumes] == ["waiting"]
+    assert sorted((r.volume_id, r.reason) for r in scan.removed) == [
+        ("elsewhere", "never issued"),
+        ("leftover", "never issued"),
+    ]
