@@ -20,5 +20,5 @@ test: install
 	./scripts/test
 
 lint: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy --strict src

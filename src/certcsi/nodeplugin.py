@@ -6,7 +6,10 @@ Both drivers run through `run_node_plugin`; they differ only in the `Driver` the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +17,7 @@ from certcsi import __version__
 from certcsi.csi.identity import IdentityServicer
 from certcsi.csi.node import NodeServicer
 from certcsi.csi.server import CsiServer
-from certcsi.kube import connect
+from certcsi.kube import Kube, connect
 from certcsi.redact import SecretScrubber
 from certcsi.volumes.clock import Clock, SystemClock
 from certcsi.volumes.driver import Driver
@@ -48,6 +51,20 @@ class NodeOptions:
     gate_backoff: GateBackoff = field(default_factory=GateBackoff)
 
 
+@dataclass(frozen=True)
+class NodeServices:
+    """What a driver's own background work may use: the process's API client, volume store and clock."""
+
+    kube: Kube
+    store: Store
+    clock: Clock
+
+
+# A driver's background work (the SPIFFE runtime issuer watch, the CA bundle watcher): entered once
+# the volume state is loaded and before the CSI socket serves, exited after it stopped serving.
+NodeHook = Callable[[NodeServices], AbstractAsyncContextManager[None]]
+
+
 def install_log_scrubber() -> None:
     """Defence in depth: no handler of this process may print a token or a private key."""
     scrubber = SecretScrubber()
@@ -68,7 +85,9 @@ def build_gates(options: NodeOptions, *, kube: PodsApi, clock: Clock) -> PodGate
     )
 
 
-async def run_node_plugin(*, driver: Driver, options: NodeOptions, stop: asyncio.Event) -> None:
+async def run_node_plugin(
+    *, driver: Driver, options: NodeOptions, stop: asyncio.Event, hooks: Sequence[NodeHook] = ()
+) -> None:
     install_log_scrubber()
     if options.unsafe_no_mount:
         log.warning(
@@ -87,9 +106,10 @@ async def run_node_plugin(*, driver: Driver, options: NodeOptions, stop: asyncio
         timeout=options.issue_timeout,
     )
     gates = build_gates(options, kube=kube, clock=clock)
+    store = Store(data_root=options.data_root, mounter=mounter, tmpfs_size=options.tmpfs_size)
     manager = Manager(
         driver=driver,
-        store=Store(data_root=options.data_root, mounter=mounter, tmpfs_size=options.tmpfs_size),
+        store=store,
         mounter=mounter,
         issuance=issuance,
         clock=clock,
@@ -104,11 +124,15 @@ async def run_node_plugin(*, driver: Driver, options: NodeOptions, stop: asyncio
         identity=IdentityServicer(name=driver.name, version=__version__, not_ready=manager.ready),
         node=NodeServicer(node_id=options.node_id, backend=manager),
     )
+    background = contextlib.AsyncExitStack()
     try:
         await issuance.start()
         if gates is not None:
             await gates.start()
         await manager.start()
+        services = NodeServices(kube=kube, store=store, clock=clock)
+        for hook in hooks:
+            await background.enter_async_context(hook(services))
         await server.start()
         log.info(
             "driver ready", extra={"driver": driver.name, "node_id": options.node_id, "endpoint": options.endpoint}
@@ -116,6 +140,7 @@ async def run_node_plugin(*, driver: Driver, options: NodeOptions, stop: asyncio
         await stop.wait()
     finally:
         await server.stop(grace=5)
+        await background.aclose()
         await manager.stop()
         if gates is not None:
             await gates.stop()

@@ -22,7 +22,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,9 +229,10 @@ async def eventually(
 class DriverRunner:
     """The `certcsi driver` child process (demo.driver_process), restartable on the same socket and data root."""
 
-    def __init__(self, *, workdir: Path, kubeconfig: Path) -> None:
+    def __init__(self, *, workdir: Path, kubeconfig: Path, extra_args: Sequence[str] = ()) -> None:
         self._workdir = workdir
         self._kubeconfig = kubeconfig
+        self._extra_args = tuple(extra_args)
         self._stack: contextlib.AsyncExitStack | None = None
         self.endpoint = ""
         self.pid = 0
@@ -261,7 +262,13 @@ class DriverRunner:
         stack = contextlib.AsyncExitStack()
         progress = Progress(lambda _line: None)
         running = await stack.enter_async_context(
-            driver_process(workdir=self._workdir, kubeconfig=self._kubeconfig, unsafe=False, progress=progress)
+            driver_process(
+                workdir=self._workdir,
+                kubeconfig=self._kubeconfig,
+                unsafe=False,
+                progress=progress,
+                extra_args=self._extra_args,
+            )
         )
         self.endpoint, self.pid = running.endpoint, running.pid
         self._stack = stack
@@ -334,7 +341,7 @@ class E2E:
 
 
 @contextlib.asynccontextmanager
-async def e2e_environment(*, signing_delay: float = 0.0) -> AsyncIterator[E2E]:
+async def e2e_environment(*, signing_delay: float = 0.0, driver_args: Sequence[str] = ()) -> AsyncIterator[E2E]:
     require_private_mount_namespace()
     # Not pytest's tmp_path: the socket path must stay under 108 bytes.
     workdir = Path(tempfile.mkdtemp(prefix="e2e-", dir="/tmp"))
@@ -343,7 +350,7 @@ async def e2e_environment(*, signing_delay: float = 0.0) -> AsyncIterator[E2E]:
             cluster = await stack.enter_async_context(Sandbox(signing_delay=signing_delay))
             kubeconfig = workdir / "kubeconfig"
             cluster.write_kubeconfig(kubeconfig)
-            driver = DriverRunner(workdir=workdir, kubeconfig=kubeconfig)
+            driver = DriverRunner(workdir=workdir, kubeconfig=kubeconfig, extra_args=driver_args)
             stack.push_async_callback(driver.stop)
             await driver.start()
             kubelet = Kubelet(

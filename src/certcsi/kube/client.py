@@ -9,13 +9,15 @@ from __future__ import annotations
 from types import TracebackType
 
 from certcsi.kube._transport import ApiTransport, Transport
+from certcsi.kube.approvals import Approvals
 from certcsi.kube.configmaps import ConfigMaps
 from certcsi.kube.events import EventKind, EventRecorder, InvolvedObject
+from certcsi.kube.leases import Leases
 from certcsi.kube.pods import Pods
 from certcsi.kube.requests import CertificateRequests
 
 
-class Kube(CertificateRequests, Pods, ConfigMaps):
+class Kube(CertificateRequests, Pods, ConfigMaps, Leases, Approvals):
     """A connection to one API server. Close it (or use `async with`) to release its sockets."""
 
     def __init__(self, transport: Transport) -> None:

@@ -92,7 +92,7 @@ def the_pod(cluster: Sandbox, name: str) -> dict[str, Any]:
 
 async def certificate(path: Path, timeout: float = 15.0) -> x509.Certificate:
     deadline = time.monotonic() + timeout
-    while not path.exists():  # noqa: ASYNC110 - files appear through the driver process, no event here
+    while not path.exists():  # files appear through the driver process, no event here
         if time.monotonic() > deadline:
             raise AssertionError(f"no certificate at {path} within {timeout:g}s")
         await asyncio.sleep(0.05)
@@ -121,7 +121,7 @@ async def test_gate_unmet_fails_the_mount_naming_it_until_the_pod_passes() -> No
     async with environment(args) as (cluster, kubelet):
         await kubelet.apply(pod_yaml("late", {"csi.cert-manager.io/dns-names": "late.example.com"}))
         deadline = time.monotonic() + 15
-        while kubelet.last_failure(NAMESPACE, "late") is None:  # noqa: ASYNC110 - polled state of another task
+        while kubelet.last_failure(NAMESPACE, "late") is None:  # polled state of another task
             assert time.monotonic() < deadline, "no FailedMount recorded"
             await asyncio.sleep(0.05)
         failure = kubelet.last_failure(NAMESPACE, "late") or ""

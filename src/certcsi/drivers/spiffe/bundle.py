@@ -1,0 +1,171 @@
+"""The CA bundle (`--source-ca-bundle`): read once at start, then followed through inotify.
+
+The file's DIRECTORY is watched (close-after-write, moved-in, created, deleted), not the file:
+a mounted Secret or ConfigMap is updated by swapping its `..data` symlink, which the file's own
+watch would never see. Every wake-up re-reads the file; only content that changed and still
+parses as PEM certificates is adopted (a half-written file is not). On a change, `ca.crt` (the
+`--file-name-ca` name) is rewritten atomically in every volume that has files; a volume that
+fails is logged and the pass is retried after a backoff, the others are written regardless
+(upstream stops the whole pass at the first failure).
+
+inotify comes from `asyncinotify` (typed, asyncio-native; the fd is read from the event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from asyncinotify import Event, Inotify, Mask
+
+from certcsi.drivers.spiffe._stopping import until_stopped
+from certcsi.kube.watching import Backoff
+from certcsi.pki.certs import parse_pem_chain
+from certcsi.volumes.clock import Clock
+from certcsi.volumes.rewrite import FsGroup, RewriteReport, rewrite_file
+from certcsi.volumes.store import Store
+
+__all__ = ["WATCH_MASK", "BundleWatcher", "CaBundle", "read_bundle"]
+
+log = logging.getLogger(__name__)
+
+FLAG = "--source-ca-bundle"
+WATCH_MASK = Mask.CLOSE_WRITE | Mask.MOVED_TO | Mask.CREATE | Mask.DELETE | Mask.ONLYDIR
+RETRY = Backoff(base=1.0, factor=2.0, cap=60.0, jitter=0.1)
+
+
+def read_bundle(path: Path) -> bytes:
+    """The file's bytes; ValueError naming the flag, the path and the problem."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ValueError(f"{FLAG} {path}: cannot read: {err.strerror or err}") from None
+    try:
+        parse_pem_chain(data)
+    except ValueError as err:
+        raise ValueError(f"{FLAG} {path}: must hold PEM certificates: {err}") from None
+    return data
+
+
+class CaBundle:
+    """The bundle's bytes as last read successfully; `current` is the driver's `ca_bundle`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._data: bytes | None = None
+
+    def current(self) -> bytes | None:
+        return self._data
+
+    def load(self) -> bytes:
+        """Read now (at start); ValueError when the file is unreadable or not PEM certificates."""
+        self._data = read_bundle(self.path)
+        return self._data
+
+    def refresh(self) -> bool:
+        """Re-read; True when the content changed. An unreadable or invalid file keeps the previous bundle."""
+        try:
+            data = read_bundle(self.path)
+        except ValueError as err:
+            log.warning("CA bundle not usable now; keeping the previous one", extra={"error": str(err)})
+            return False
+        if data == self._data:
+            return False
+        self._data = data
+        return True
+
+
+class BundleWatcher:
+    """Follows the bundle file and keeps every volume's CA file equal to it."""
+
+    def __init__(
+        self,
+        *,
+        bundle: CaBundle,
+        store: Store,
+        ca_file: str,
+        fs_group: FsGroup,
+        clock: Clock,
+        retry: Backoff = RETRY,
+    ) -> None:
+        self._bundle = bundle
+        self._store = store
+        self._ca_file = ca_file
+        self._fs_group = fs_group
+        self._clock = clock
+        self._retry = retry
+
+    def sync(self) -> RewriteReport:
+        """Write the current bundle into every volume whose CA file differs (idempotent)."""
+        content = self._bundle.current()
+        if content is None:
+            return RewriteReport()
+        report = rewrite_file(self._store, name=self._ca_file, content=content, fs_group=self._fs_group)
+        if report.rewritten or report.failed:
+            log.info(
+                "CA bundle written to volumes",
+                extra={
+                    "file": self._ca_file,
+                    "rewritten": len(report.rewritten),
+                    "failed": len(report.failed),
+                    "unchanged": len(report.unchanged),
+                },
+            )
+        return report
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Watch until `stop` is set. The first pass also fixes volumes left with an older bundle."""
+        await until_stopped(self._follow(), stop)
+
+    async def _follow(self) -> None:
+        directory = self._bundle.path.parent
+        with Inotify() as inotify:
+            watching = self._add_watch(inotify, directory)
+            self._bundle.refresh()  # a change between the start-up read and the watch is not missed
+            stale = True  # volumes may differ from the bundle: at start, after a change, after a failure
+            retries = 0
+            while True:
+                if stale:
+                    stale = bool(self.sync().failed)
+                healthy = watching and not stale
+                retries = 0 if healthy else retries + 1
+                timeout = None if healthy else self._retry.delay(retries - 1)
+                event = await self._next_event(inotify, timeout=timeout)
+                if event is not None and Mask.IGNORED in event.mask:
+                    # The directory itself went away (deleted or unmounted): watch it again once it is back.
+                    log.warning("CA bundle directory no longer watched", extra={"directory": str(directory)})
+                    watching = False
+                if not watching:
+                    watching = self._add_watch(inotify, directory)
+                # Every wake-up re-reads the file, so an event lost to a cancellation costs nothing.
+                stale = self._bundle.refresh() or stale
+
+    def _add_watch(self, inotify: Inotify, directory: Path) -> bool:
+        try:
+            inotify.add_watch(directory, WATCH_MASK)
+        except OSError as err:
+            log.warning(
+                "cannot watch the CA bundle directory; retrying",
+                extra={"directory": str(directory), "error": err.strerror or str(err)},
+            )
+            return False
+        return True
+
+    async def _next_event(self, inotify: Inotify, *, timeout: float | None) -> Event | None:
+        """The next inotify event, or None once `timeout` seconds of the clock have passed."""
+        get: asyncio.Future[Event] = asyncio.ensure_future(inotify.get())
+        waiters: set[asyncio.Future[Any]] = {get}
+        if timeout is not None:
+            waiters.add(asyncio.ensure_future(self._clock.sleep(timeout)))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            for waiter in waiters:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiter
+        return get.result() if get.done() and not get.cancelled() else None
