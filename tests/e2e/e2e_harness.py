@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from kubernetes_asyncio.client import ApiClient
 
+from certcsi.csi._gen import csi_pb2, csi_pb2_grpc
 from certcsi.kube import Backoff
 from certcsi.kube._ratelimit import RateLimiter
 from certcsi.kube._transport import ApiTransport
@@ -39,7 +41,8 @@ from certcsi.kube.config import load_configuration
 from certcsi.pki.certs import parse_pem_chain
 from certcsi.sandbox.cluster import CA_ISSUER, Sandbox
 from certcsi.sandbox.demo import CSIDRIVER_YAML, DRIVER, NODE, Progress, driver_process, openssl_verify
-from certcsi.sandbox.kubelet import Kubelet
+from certcsi.sandbox.kubelet import Kubelet, volume_id
+from certcsi.volumes.issuance import VOLUME_ID_HASH_LABEL, fnv_hash_label
 from certcsi.volumes.mount import MountInfo, SyscallMounter, read_mountinfo
 from certcsi.volumes.store import DATA_LINK, INMEMFS
 
@@ -144,6 +147,73 @@ def pod_manifest(
     if node_name is not None:
         spec["nodeName"] = node_name
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+def pod_info(*, name: str, uid: str, namespace: str = NAMESPACE) -> dict[str, str]:
+    """What kubelet adds to the volume context when the CSIDriver asks for podInfoOnMount."""
+    return {
+        "csi.storage.k8s.io/pod.name": name,
+        "csi.storage.k8s.io/pod.namespace": namespace,
+        "csi.storage.k8s.io/pod.uid": uid,
+        "csi.storage.k8s.io/serviceAccount.name": "default",
+        "csi.storage.k8s.io/ephemeral": "true",
+    }
+
+
+def publish_request(
+    *, volume: str, target: Path, context: Mapping[str, str], readonly: bool = True, mount_group: str = ""
+) -> csi_pb2.NodePublishVolumeRequest:
+    """A NodePublishVolume as kubelet sends it for an inline volume (mount, single-node writer)."""
+    mode = csi_pb2.VolumeCapability.AccessMode
+    capability = csi_pb2.VolumeCapability(
+        mount=csi_pb2.VolumeCapability.MountVolume(volume_mount_group=mount_group),
+        access_mode=mode(mode=mode.SINGLE_NODE_WRITER),
+    )
+    return csi_pb2.NodePublishVolumeRequest(
+        volume_id=volume,
+        target_path=str(target),
+        volume_capability=capability,
+        readonly=readonly,
+        volume_context=dict(context),
+    )
+
+
+def csi_channel(endpoint: str) -> grpc.aio.Channel:
+    """A channel to the driver's socket, with the `:authority` kubelet sends."""
+    return grpc.aio.insecure_channel(endpoint, options=[("grpc.default_authority", "localhost")])
+
+
+async def publish_outcome(
+    node: csi_pb2_grpc.NodeStub, request: csi_pb2.NodePublishVolumeRequest
+) -> tuple[grpc.StatusCode, str]:
+    """The status code and details of one NodePublishVolume (OK and "" on success)."""
+    try:
+        await node.NodePublishVolume(request, timeout=30)
+    except grpc.aio.AioRpcError as err:
+        return err.code(), err.details() or ""
+    return grpc.StatusCode.OK, ""
+
+
+@dataclass(frozen=True)
+class DirectVolume:
+    """A volume a test publishes itself over gRPC, for a pod the API knows but no kubelet runs."""
+
+    pod_name: str
+    pod_uid: str
+    volume_id: str
+    target: Path
+
+    def request(
+        self, attributes: Mapping[str, str], *, readonly: bool = True, mount_group: str = ""
+    ) -> csi_pb2.NodePublishVolumeRequest:
+        # As kubelet merges them: pod info wins over a volume attribute of the same name.
+        context = dict(attributes) | pod_info(name=self.pod_name, uid=self.pod_uid)
+        return publish_request(
+            volume=self.volume_id, target=self.target, context=context, readonly=readonly, mount_group=mount_group
+        )
+
+    def unpublish_request(self) -> csi_pb2.NodeUnpublishVolumeRequest:
+        return csi_pb2.NodeUnpublishVolumeRequest(volume_id=self.volume_id, target_path=str(self.target))
 
 
 # --- reading what a pod sees -------------------------------------------------------------------------
@@ -333,8 +403,21 @@ class E2E:
     async def events(self, namespace: str = NAMESPACE) -> list[dict[str, Any]]:
         return await self.list(f"/api/v1/namespaces/{namespace}/events")
 
-    async def start_pods(self, manifests: list[dict[str, Any]]) -> None:
-        await self.kubelet.apply(manifests)
+    async def owner_pod(self, name: str) -> dict[str, Any]:
+        """A pod in the API bound to another node: it owns requests, but our kubelet leaves it alone."""
+        [pod] = await self.kubelet.apply(pod_manifest(name, {P + "issuer-name": CA_ISSUER}, node_name="elsewhere"))
+        return pod
+
+    def direct_volume(self, pod: Mapping[str, Any], volume_name: str) -> DirectVolume:
+        """Kubelet's volume id for (pod, volume name), and a target whose parent exists, as kubelet leaves it."""
+        meta = pod["metadata"]
+        target = self.workdir / "direct" / meta["uid"] / volume_name / "mount"
+        target.parent.mkdir(parents=True)
+        return DirectVolume(meta["name"], meta["uid"], volume_id(meta["uid"], volume_name), target)
+
+    async def requests_of_volume(self, volume: str) -> int:
+        labels = [r["metadata"].get("labels") or {} for r in await self.certificate_requests()]
+        return sum(label.get(VOLUME_ID_HASH_LABEL) == fnv_hash_label(volume) for label in labels)
 
     async def wait_all_ready(self, names: list[str], *, timeout: float) -> None:
         await asyncio.gather(*(self.kubelet.wait_ready(NAMESPACE, name, timeout=timeout) for name in names))

@@ -198,14 +198,24 @@ class RunningDriver:
 
 @contextlib.asynccontextmanager
 async def driver_process(
-    *, workdir: Path, kubeconfig: Path, unsafe: bool, progress: Progress, extra_args: Sequence[str] = ()
+    *,
+    workdir: Path,
+    kubeconfig: Path,
+    unsafe: bool,
+    progress: Progress,
+    extra_args: Sequence[str] = (),
+    command: Sequence[str] = ("driver", "--driver-name", DRIVER),
 ) -> AsyncIterator[RunningDriver]:
+    """`certcsi <command> --node-id ... --endpoint ...` as a child process, once its CSI Probe answers.
+
+    `command` is the subcommand with its driver-name flag (`("spiffe-driver",)` runs the SPIFFE driver).
+    """
     socket = workdir / "plugins" / DRIVER / "csi.sock"
     socket.parent.mkdir(parents=True)
     endpoint = f"unix://{socket}"
     args = [
-        sys.executable, "-m", "certcsi", "driver",
-        "--node-id", NODE, "--endpoint", endpoint, "--driver-name", DRIVER,
+        sys.executable, "-m", "certcsi", *command,
+        "--node-id", NODE, "--endpoint", endpoint,
         "--data-root", str(workdir / "csi-data-dir"), "--kubeconfig", str(kubeconfig),
     ]  # fmt: skip
     if unsafe:

@@ -204,8 +204,8 @@ class Manager:
             self._mounter.unmount(target_path, remove=True)
             self._store.remove_volume(volume_id)
             state = self._states.pop(volume_id, None)
-            if state is not None and state.gate_wake is not None:
-                state.gate_wake.cancel()
+            if state is not None:
+                self._drop_gate_wake(state)
             self._pending.pop(volume_id, None)
             log.info("volume unpublished", extra={"volume_id": volume_id})
 
@@ -274,8 +274,7 @@ class Manager:
         except BaseException:
             # Nothing of a volume that never became ready may stay behind (csi-lib#8, kubelet may not retry).
             self._scheduler.cancel(volume.volume_id)
-            if state.gate_wake is not None:
-                state.gate_wake.cancel()
+            self._drop_gate_wake(state)
             self._states.pop(volume.volume_id, None)
             self._mounter.unmount(volume.target_path, remove=True)
             self._store.remove_volume(volume.volume_id)
@@ -367,6 +366,8 @@ class Manager:
                     if not verdict.ready:
                         self._gates_unmet(state, verdict.reason)
                         return
+                    # Passed (on this check or by the wake-up): a later pod event must not fire again.
+                    self._drop_gate_wake(state)
                     pod = verdict.pod
                 first = state.issued is None and state.next_issuance is None
                 await self._issue(state, pod=pod)
@@ -401,7 +402,9 @@ class Manager:
         self._scheduler.schedule(volume_id, self._clock.now() + timedelta(seconds=delay))
         if state.gate_wake is None:
             state.gate_wake = self._gates.on_ready(*_pod_key(state.volume), lambda: self._gates_passed(volume_id))
-        log.info(
+        # Once per wait at INFO: a volume waiting for hours is re-checked every cap seconds.
+        log.log(
+            logging.INFO if state.gate_checks == 1 else logging.DEBUG,
             "waiting for pod readiness gates",
             extra={"volume_id": volume_id, "reason": reason, "recheck_in_s": round(delay, 1)},
         )
@@ -411,6 +414,12 @@ class Manager:
         if state is not None:
             state.gate_wake = None
             self._scheduler.schedule(volume_id, self._clock.now())
+
+    @staticmethod
+    def _drop_gate_wake(state: _State) -> None:
+        if state.gate_wake is not None:
+            state.gate_wake.cancel()
+            state.gate_wake = None
 
     def _for_driver(self, volume: Volume, *, pod: Mapping[str, Any] | None) -> Volume:
         """The volume with ${POD_IP}: the pod's address once the gates passed, a placeholder before."""

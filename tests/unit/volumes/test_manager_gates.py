@@ -265,6 +265,19 @@ async def test_continue_rechecks_on_the_gate_backoff_when_no_event_comes(continu
     assert continuing.files() == ["ca.crt", "tls.crt", "tls.key"]
 
 
+async def test_a_late_event_after_issuance_by_a_recheck_issues_nothing_more(continuing: GatedRig) -> None:
+    continuing.api.pods[("team", "app-0")] = pod()  # not delivered by the watch: re-checks read it
+    await continuing.manager.publish(Req("vol-1", continuing.target(), context()))
+    continuing.api.pods[("team", "app-0")] = pod(ips=("10.0.0.4",))
+    continuing.clock.advance(1)
+    await settle()
+    assert len(continuing.issuance.created) == 1
+    continuing.api.put(pod(ips=("10.0.0.4",)), "ADDED")  # the watch catches up
+    await settle()
+    assert len(continuing.issuance.created) == 1
+    assert continuing.gates.waiting == 0
+
+
 async def test_republish_of_a_volume_still_waiting_keeps_it_mounted_and_issues_nothing(continuing: GatedRig) -> None:
     target = continuing.target()
     continuing.api.put(pod(), "ADDED")

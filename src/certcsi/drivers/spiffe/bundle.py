@@ -121,35 +121,48 @@ class BundleWatcher:
         await until_stopped(self._follow(), stop)
 
     async def _follow(self) -> None:
-        directory = self._bundle.path.parent
         with Inotify() as inotify:
-            watching = self._add_watch(inotify, directory)
+            rewatch = _Retry(self._retry, self._clock)
+            passes = _Retry(self._retry, self._clock)
+            watching = self._add_watch(inotify)
+            if not watching:
+                rewatch.failed()
             self._bundle.refresh()  # a change between the start-up read and the watch is not missed
-            stale = True  # volumes may differ from the bundle: at start, after a change, after a failure
-            retries = 0
+            passes.due_now()  # volumes may hold an older bundle (a restart): bring them up to date
             while True:
-                if stale:
-                    stale = bool(self.sync().failed)
-                healthy = watching and not stale
-                retries = 0 if healthy else retries + 1
-                timeout = None if healthy else self._retry.delay(retries - 1)
-                event = await self._next_event(inotify, timeout=timeout)
+                if passes.is_due():
+                    if self.sync().failed:
+                        passes.failed()
+                    else:
+                        passes.succeeded()
+                event = await self._next_event(inotify, timeout=_earliest(self._clock.monotonic(), passes, rewatch))
                 if event is not None and Mask.IGNORED in event.mask:
                     # The directory itself went away (deleted or unmounted): watch it again once it is back.
-                    log.warning("CA bundle directory no longer watched", extra={"directory": str(directory)})
+                    log.warning("CA bundle directory no longer watched", extra={"directory": str(self._directory)})
                     watching = False
-                if not watching:
-                    watching = self._add_watch(inotify, directory)
-                # Every wake-up re-reads the file, so an event lost to a cancellation costs nothing.
-                stale = self._bundle.refresh() or stale
+                    rewatch.due_now()
+                if not watching and rewatch.is_due():
+                    watching = self._add_watch(inotify)
+                    if watching:
+                        rewatch.succeeded()
+                    else:
+                        rewatch.failed()
+                # Every wake-up re-reads the file, so an event lost to a cancellation costs nothing. A
+                # change is written at once; failed volumes otherwise wait for their backoff.
+                if self._bundle.refresh():
+                    passes.due_now()
 
-    def _add_watch(self, inotify: Inotify, directory: Path) -> bool:
+    @property
+    def _directory(self) -> Path:
+        return self._bundle.path.parent
+
+    def _add_watch(self, inotify: Inotify) -> bool:
         try:
-            inotify.add_watch(directory, WATCH_MASK)
+            inotify.add_watch(self._directory, WATCH_MASK)
         except OSError as err:
             log.warning(
                 "cannot watch the CA bundle directory; retrying",
-                extra={"directory": str(directory), "error": err.strerror or str(err)},
+                extra={"directory": str(self._directory), "error": err.strerror or str(err)},
             )
             return False
         return True
@@ -169,3 +182,32 @@ class BundleWatcher:
                 with contextlib.suppress(asyncio.CancelledError):
                     await waiter
         return get.result() if get.done() and not get.cancelled() else None
+
+
+class _Retry:
+    """When something that failed is tried again: `due` on the clock, backing off while it keeps failing."""
+
+    def __init__(self, backoff: Backoff, clock: Clock) -> None:
+        self._backoff = backoff
+        self._clock = clock
+        self._failures = 0
+        self.due: float | None = None
+
+    def due_now(self) -> None:
+        self.due = self._clock.monotonic()
+
+    def is_due(self) -> bool:
+        return self.due is not None and self._clock.monotonic() >= self.due
+
+    def failed(self) -> None:
+        self.due = self._clock.monotonic() + self._backoff.delay(self._failures)
+        self._failures += 1
+
+    def succeeded(self) -> None:
+        self._failures, self.due = 0, None
+
+
+def _earliest(now: float, *retries: _Retry) -> float | None:
+    """Seconds from `now` until the first of `retries` is due; None when none is pending (inotify alone)."""
+    dues = [r.due for r in retries if r.due is not None]
+    return max(0.0, min(dues) - now) if dues else None

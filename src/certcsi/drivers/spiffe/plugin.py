@@ -27,6 +27,7 @@ from certcsi.drivers.spiffe.issuer import RuntimeIssuer
 from certcsi.drivers.spiffe.runtime import check_issuer_sources, watch_runtime_issuer
 from certcsi.nodeplugin import NodeHook, NodeServices
 from certcsi.volumes.driver import IssuerRef
+from certcsi.volumes.store import check_file_name
 
 __all__ = ["SpiffeOptions", "SpiffePlugin", "build_plugin"]
 
@@ -73,6 +74,15 @@ def build_plugin(options: SpiffeOptions) -> SpiffePlugin:
         configmap_name=options.configmap_name,
         configmap_namespace=options.configmap_namespace,
     )
+    for flag, name in (
+        ("--file-name-certificate", options.certificate_file),
+        ("--file-name-key", options.key_file),
+        ("--file-name-ca", options.ca_file),
+    ):
+        try:
+            check_file_name(name)
+        except ValueError as err:
+            raise ValueError(f"{flag}: {err}") from None
     configmap = (options.configmap_namespace, options.configmap_name) if options.configmap_name else None
     issuer = RuntimeIssuer(options.issuer, configmap=configmap)
     bundle: CaBundle | None = None
