@@ -23,7 +23,7 @@ import signal
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -135,9 +135,7 @@ def pod_manifest(
 ) -> dict[str, Any]:
     """A Pod with one csi.cert-manager.io inline volume `tls`, as a user would write it."""
     spec: dict[str, Any] = {
-        "containers": [
-            {"name": "app", "image": "busybox", "volumeMounts": [{"name": "tls", "mountPath": "/tls"}]}
-        ],
+        "containers": [{"name": "app", "image": "busybox", "volumeMounts": [{"name": "tls", "mountPath": "/tls"}]}],
         "volumes": [
             {"name": "tls", "csi": {"driver": DRIVER, "readOnly": read_only, "volumeAttributes": dict(attributes)}}
         ],
@@ -184,7 +182,7 @@ def csi_channel(endpoint: str) -> grpc.aio.Channel:
 
 
 async def publish_outcome(
-    node: csi_pb2_grpc.NodeStub, request: csi_pb2.NodePublishVolumeRequest
+    node: csi_pb2_grpc.NodeAsyncStub, request: csi_pb2.NodePublishVolumeRequest
 ) -> tuple[grpc.StatusCode, str]:
     """The status code and details of one NodePublishVolume (OK and "" on success)."""
     try:
@@ -277,7 +275,11 @@ def check_pair(target: Path, *, attempts: int = 5) -> CheckedPair:
 
 
 async def eventually(
-    predicate: Callable[[], bool | Awaitable[bool]], *, timeout: float, what: str | Callable[[], str], interval: float = 0.05
+    predicate: Callable[[], bool | Awaitable[bool]],
+    *,
+    timeout: float,
+    what: str | Callable[[], str],
+    interval: float = 0.05,
 ) -> None:
     """Poll `predicate` (plain or async) until true; on timeout fail with `what` (a text, or a function giving one)."""
     deadline = time.monotonic() + timeout
@@ -377,7 +379,6 @@ class E2E:
     driver: DriverRunner
     kubelet: Kubelet
     api: ApiTransport
-    applied: list[str] = field(default_factory=list)
 
     @property
     def data_root(self) -> Path:
@@ -393,15 +394,15 @@ class E2E:
     def volume_dirs(self) -> list[str]:
         return sorted(os.listdir(self.inmemfs))
 
-    async def list(self, path: str) -> list[dict[str, Any]]:
+    async def list_items(self, path: str) -> list[dict[str, Any]]:
         items = (await self.api.request("GET", path)).get("items") or []
         return [item for item in items if isinstance(item, dict)]
 
     async def certificate_requests(self, namespace: str = NAMESPACE) -> list[dict[str, Any]]:
-        return await self.list(f"/apis/cert-manager.io/v1/namespaces/{namespace}/certificaterequests")
+        return await self.list_items(f"/apis/cert-manager.io/v1/namespaces/{namespace}/certificaterequests")
 
     async def events(self, namespace: str = NAMESPACE) -> list[dict[str, Any]]:
-        return await self.list(f"/api/v1/namespaces/{namespace}/events")
+        return await self.list_items(f"/api/v1/namespaces/{namespace}/events")
 
     async def owner_pod(self, name: str) -> dict[str, Any]:
         """A pod in the API bound to another node: it owns requests, but our kubelet leaves it alone."""
@@ -449,9 +450,7 @@ async def e2e_environment(*, signing_delay: float = 0.0, driver_args: Sequence[s
             namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
             await kubelet.apply([namespace])
             await kubelet.apply(CSIDRIVER_YAML)
-            yield E2E(
-                workdir=workdir, cluster=cluster, kubeconfig=kubeconfig, driver=driver, kubelet=kubelet, api=api
-            )
+            yield E2E(workdir=workdir, cluster=cluster, kubeconfig=kubeconfig, driver=driver, kubelet=kubelet, api=api)
     finally:
         unmount_everything_under(workdir)
         left = mounts_under(workdir)

@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 import pytest
-from e2e_harness import E2E, P, DirectVolume, check_pair, csi_channel, e2e_environment, mount_at, publish_outcome
+from e2e_harness import E2E, DirectVolume, P, check_pair, csi_channel, e2e_environment, mount_at, publish_outcome
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -118,7 +118,7 @@ class Case:
 def cases(draw: st.DrawFn) -> Case:
     attributes = dict(BASE) if draw(st.sampled_from([True, True, True, False])) else {}
     for key in draw(st.sets(st.sampled_from(sorted(BASE)), max_size=1)):
-        attributes.pop(key)
+        attributes.pop(key, None)
     attributes.update(draw(entries))
     readonly = draw(st.sampled_from([True] * 7 + [False]))
     return Case(attributes=attributes, readonly=readonly, mount_group=draw(mount_groups))
@@ -129,8 +129,8 @@ class Rig:
     """What every example needs: the environment, the gRPC stubs, a pod the API knows."""
 
     env: E2E
-    node: csi_pb2_grpc.NodeStub
-    identity: csi_pb2_grpc.IdentityStub
+    node: csi_pb2_grpc.NodeAsyncStub  # type-check-only names: annotations are never evaluated
+    identity: csi_pb2_grpc.IdentityAsyncStub
     pod: dict[str, Any]
     examples: int = 0
 

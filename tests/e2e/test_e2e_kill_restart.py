@@ -40,7 +40,7 @@ async def _kill_while_publishing(env: E2E) -> int:
 
 
 async def _running(env: E2E, names: list[str]) -> list[str]:
-    pods = await env.list(f"/api/v1/namespaces/{NAMESPACE}/pods")
+    pods = await env.list_items(f"/api/v1/namespaces/{NAMESPACE}/pods")
     phases = {pod["metadata"]["name"]: (pod.get("status") or {}).get("phase") for pod in pods}
     return [name for name in names if phases.get(name) == "Running"]
 
@@ -85,6 +85,4 @@ async def test_kill_9_under_load_then_restart_keeps_every_pod_valid_and_renewing
         assert len({name for name in failed if name.startswith("b-")}) >= IN_FLIGHT_AT_KILL, failed
 
         shorts = [name for name in everyone if "-short-" in name]
-        await asyncio.gather(
-            *(_wait_for_renewals(env, name, RENEWALS_AFTER_RESTART, timeout=30) for name in shorts)
-        )
+        await asyncio.gather(*(_wait_for_renewals(env, name, RENEWALS_AFTER_RESTART, timeout=30) for name in shorts))

@@ -71,9 +71,7 @@ async def test_password_is_not_echoed_by_a_failed_mount(env: E2E) -> None:
     # An invalid value that contains the password: the error must name the attribute, not echo the secret.
     attributes = typical_attributes(**{"pkcs12-enable": "true", "pkcs12-password": password, "key-size": password})
     await env.kubelet.apply(pod_manifest("leaky", attributes))
-    await eventually(
-        lambda: env.kubelet.last_failure(NAMESPACE, "leaky") is not None, timeout=20, what="a FailedMount"
-    )
+    await eventually(lambda: env.kubelet.last_failure(NAMESPACE, "leaky") is not None, timeout=20, what="a FailedMount")
     messages = [str(event.get("message")) for event in await env.events()]
     assert any(P + "key-size" in message for message in messages), messages
     assert not any(password in message for message in messages), messages

@@ -33,7 +33,9 @@ async def test_deleted_pod_leaves_no_mount_no_volume_and_no_request(env: E2E) ->
         owners[:] = [[ref["name"] for ref in r["metadata"].get("ownerReferences") or []] for r in requests]
         return owners == [["survivor"]]
 
-    await eventually(only_survivor_requests, timeout=10, what=lambda: f"only the survivor's request, got owners {owners}")
+    await eventually(
+        only_survivor_requests, timeout=10, what=lambda: f"only the survivor's request, got owners {owners}"
+    )
     # The survivor is untouched.
     check_pair(env.target("survivor"))
     assert mount_at(env.target("survivor")) is not None

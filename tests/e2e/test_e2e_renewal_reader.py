@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from e2e_harness import E2E, NAMESPACE, eventually, key_matches_certificate, leaf_serial, pod_manifest, typical_attributes
+from e2e_harness import (
+    E2E,
+    NAMESPACE,
+    eventually,
+    key_matches_certificate,
+    leaf_serial,
+    pod_manifest,
+    typical_attributes,
+)
 
 from certcsi.volumes.store import DATA_LINK
 

@@ -6,9 +6,10 @@ import os
 import stat
 
 import pytest
-from e2e_harness import E2E, NAMESPACE, P, check_pair, mount_at, pod_manifest, typical_attributes, write_fails_read_only
+from e2e_harness import E2E, NAMESPACE, check_pair, mount_at, pod_manifest, typical_attributes, write_fails_read_only
 
 from certcsi.pki.certs import parse_pem_chain
+from certcsi.sandbox.kubelet import volume_id
 
 pytestmark = pytest.mark.e2e
 
@@ -35,6 +36,7 @@ async def test_typical_pod_gets_a_verified_pair_on_a_read_only_tmpfs_bind(env: E
     assert mount is not None, f"nothing mounted at {target}"
     assert "ro" in mount.options
     assert mount.fs_type == "tmpfs"  # the bind shows the driver's tmpfs, not the disk
+    assert mount.root == f"/{volume_id(env.kubelet.pod_uid(NAMESPACE, 'web'), 'tls')}/data"
     assert write_fails_read_only(target)
 
     inmemfs = mount_at(env.inmemfs)

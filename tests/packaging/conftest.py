@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 from packaging_support import REPO, Dists, Venv, clean_env, clone_files, copy_files, only, run

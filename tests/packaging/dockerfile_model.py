@@ -20,6 +20,10 @@ class UnsupportedDockerfile(ValueError):
     """The Dockerfile uses syntax this reader does not model."""
 
 
+class MissingCopySource(ValueError):
+    """A COPY source is not in the build context (absent, or left out by .dockerignore)."""
+
+
 @dataclass(frozen=True)
 class Instruction:
     keyword: str  # upper case, e.g. "COPY"
@@ -121,7 +125,9 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 
 def parse_dockerfile(text: str) -> Dockerfile:
     stages: list[Stage] = []
-    base, name, body = "", None, list[Instruction]()
+    base = ""
+    name: str | None = None
+    body: list[Instruction] = []
     for number, line in _logical_lines(text):
         keyword, _, arguments = line.partition(" ")
         instruction = Instruction(keyword=keyword.upper(), arguments=arguments.strip(), line=number)
@@ -142,6 +148,41 @@ def parse_dockerfile(text: str) -> Dockerfile:
         raise UnsupportedDockerfile("no FROM instruction")
     stages.append(Stage(base=base, name=name, instructions=tuple(body)))
     return Dockerfile(stages=tuple(stages))
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    workdir: str  # the stage's last WORKDIR, absolute
+    files: tuple[tuple[str, str], ...]  # (context path, absolute path in the image)
+
+
+def copy_plan(stage: Stage, context: list[str]) -> CopyPlan:
+    """Where the stage's context COPYs put each file of `context` (the paths left after .dockerignore).
+
+    A directory source copies its contents, a file goes into a destination ending in `/` (or one of
+    several sources) under its own name; a source matching nothing fails, as it fails `docker build`.
+    """
+    workdir = "/"
+    files: list[tuple[str, str]] = []
+    for instruction in stage.instructions:
+        if instruction.keyword == "WORKDIR":
+            workdir = posixpath.join(workdir, instruction.arguments.strip())
+        if instruction.keyword != "COPY" or "from" in instruction.flags_and_rest()[0]:
+            continue
+        *sources, destination = instruction.words()
+        target = posixpath.join(workdir, destination)
+        into_directory = destination.endswith("/") or len(sources) > 1
+        for source in sources:
+            cleaned = posixpath.normpath(source)
+            under = [path for path in context if path.startswith(cleaned + "/")]
+            if cleaned in context:
+                placed = posixpath.join(target, posixpath.basename(cleaned)) if into_directory else target
+                files.append((cleaned, posixpath.normpath(placed)))
+            elif under:
+                files += [(path, posixpath.join(target, posixpath.relpath(path, cleaned))) for path in under]
+            else:
+                raise MissingCopySource(f"line {instruction.line}: COPY source {source!r} is not in the context")
+    return CopyPlan(workdir=workdir, files=tuple(files))
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.message
 import os
 import shutil
 import subprocess
@@ -65,6 +67,24 @@ def wheel_names(wheel: Path) -> set[str]:
         return {name for name in archive.namelist() if not name.endswith("/")}
 
 
+def wheel_metadata(wheel: Path) -> email.message.Message:
+    """The wheel's core metadata (`*.dist-info/METADATA`); the long description is its body."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = only(Path(n) for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        return email.message_from_string(archive.read(str(name)).decode("utf-8"))
+
+
+def assert_whole_package(wheel: Path, clone: Iterable[str]) -> None:
+    """The wheel holds exactly the package's files, and the README as its description (setuptools only
+    warns when the README is missing)."""
+    packaged = {name for name in wheel_names(wheel) if not name.startswith(f"{PACKAGE}-")}
+    expected = package_files(clone)
+    assert packaged == expected, f"missing {sorted(expected - packaged)}, extra {sorted(packaged - expected)}"
+    description = wheel_metadata(wheel).get_payload()
+    assert isinstance(description, str)
+    assert description.strip() == (REPO / "README.md").read_text().strip()
+
+
 def sdist_names(sdist: Path) -> set[str]:
     """Member files of the sdist, without its `certcsi-<version>/` top directory."""
     with tarfile.open(sdist) as archive:
@@ -75,11 +95,11 @@ def clean_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key not in _LEAKY_ENV}
 
 
-def run(command: Sequence[str], *, cwd: Path, timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    command: Sequence[str], *, cwd: Path, timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `command`; a non-zero exit fails the test with the command's whole output."""
-    done = subprocess.run(
-        list(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
+    done = subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     if done.returncode != 0:
         raise AssertionError(
             f"{' '.join(command)} exited {done.returncode}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"

@@ -9,7 +9,7 @@ import re
 
 import click
 import pytest
-from packaging_support import PACKAGE, Dists, Venv, clean_env, package_files, run, wheel_names
+from packaging_support import PACKAGE, Dists, Venv, assert_whole_package, clean_env, run, wheel_metadata, wheel_names
 
 from certcsi import __version__
 from certcsi.cli import main
@@ -17,6 +17,8 @@ from certcsi.cli import main
 pytestmark = pytest.mark.packaging
 
 _COMMAND_LINE = re.compile(r"^  (\S+)")
+# Import names of dev-only tools the runtime must not pull in.
+_DEV_MODULES = ("pytest", "mypy", "ruff", "grpc_tools", "build")
 
 
 def _listed_commands(help_text: str) -> set[str]:
@@ -34,9 +36,12 @@ def _run_in(venv: Venv, *args: str) -> str:
     return run([str(venv.bin(args[0])), *args[1:]], cwd=venv.root, timeout=120, env=clean_env()).stdout
 
 
-def test_wheel_holds_every_package_file(dists: Dists) -> None:
-    packaged = {name for name in wheel_names(dists.wheel) if not name.startswith(f"{PACKAGE}-")}
-    assert packaged == package_files(dists.clone)
+def test_wheel_holds_every_package_file_and_the_readme(dists: Dists) -> None:
+    assert_whole_package(dists.wheel, dists.clone)
+
+
+def test_wheel_metadata_has_an_spdx_license(dists: Dists) -> None:
+    assert wheel_metadata(dists.wheel)["License-Expression"] == "Apache-2.0"
 
 
 def test_wheel_holds_the_package_data(dists: Dists) -> None:
@@ -84,7 +89,6 @@ def test_installed_venv_has_no_dev_dependencies(venv: Venv) -> None:
         venv,
         "python",
         "-c",
-        "import importlib.util as u; print(*(m for m in ('pytest', 'mypy', 'ruff', 'grpc_tools', 'build') "
-        "if u.find_spec(m) is None))",
+        f"import importlib.util as u; print(*(m for m in {_DEV_MODULES!r} if u.find_spec(m) is None))",
     )
-    assert missing.split() == ["pytest", "mypy", "ruff", "grpc_tools", "build"]
+    assert missing.split() == list(_DEV_MODULES)

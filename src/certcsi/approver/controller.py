@@ -100,6 +100,11 @@ def _key(obj: Mapping[str, Any]) -> Key:
     return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
 
 
+def _fields(key: Key) -> dict[str, str]:
+    # Not "name" nor "message": those are LogRecord's own attributes, and `extra` may not replace them.
+    return {"request": f"{key[0]}/{key[1]}"}
+
+
 def _conditions(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     status = obj.get("status")
     found = status.get("conditions") if isinstance(status, Mapping) else None
@@ -272,7 +277,7 @@ class Approver:
             try:
                 await self._process(key)
             except Exception:  # one bad request must not take a worker down
-                log.exception("unexpected error deciding a request", extra={"namespace": key[0], "name": key[1]})
+                log.exception("unexpected error deciding a request", extra=_fields(key))
                 self._retry(key, "api-error")
             finally:
                 self._queue.done(key)
@@ -288,7 +293,7 @@ class Approver:
             verdict = await self._decide(obj)
         except PodLookupError as err:
             log.warning(
-                "pod lookup failed, will retry", extra={"namespace": key[0], "name": key[1], "error": str(err)}
+                "pod lookup failed, will retry", extra={**_fields(key), "error": str(err)}
             )
             self._retry(key, "pod-lookup")
             return
@@ -359,7 +364,7 @@ class Approver:
         try:
             await self._api.set_condition(namespace, name, condition, version, existing=_conditions(obj))
         except KubernetesError as err:
-            await self._write_failed(key, err)
+            await self._write_failed(key, version, err)
             return
         self._forget(key)
         approved = bool(verdict.approved)
@@ -370,14 +375,14 @@ class Approver:
             self.metrics.decision_latency_seconds.observe(max(0.0, latency))
         log.info(
             "approved request" if approved else "denied request",
-            extra={"namespace": namespace, "name": name, "rule": verdict.rule, "message": verdict.reason},
+            extra={**_fields(key), "rule": verdict.rule, "verdict": verdict.reason},
         )
         if self.options.record_events:
             await self._record_event(obj, verdict)
 
-    async def _write_failed(self, key: Key, err: KubernetesError) -> None:
+    async def _write_failed(self, key: Key, version: str, err: KubernetesError) -> None:
         namespace, name = key
-        fields = {"namespace": namespace, "name": name, "status": err.status, "error": str(err)}
+        fields = {**_fields(key), "status": err.status, "error": str(err)}
         if err.status == 404:
             self._forget(key)
             return
@@ -395,6 +400,11 @@ class Approver:
             return
         if fresh is None or not self._wanted(fresh):
             self._forget(key)
+            return
+        if _meta(fresh).get("resourceVersion") == version:
+            # Unchanged and still undecided: the write itself was refused (e.g. no `approve` on the signer).
+            log.warning("the decision was refused, will retry", extra=fields)
+            self._retry(key, "rejected")
             return
         self._cache[key] = fresh
         self._retry(key, "conflict")
@@ -436,4 +446,4 @@ class Approver:
                 component=self.options.component,
             )
         except KubernetesError as err:  # events are a courtesy: the condition is what counts
-            log.debug("could not record an event", extra={"name": involved["name"], "error": str(err)})
+            log.debug("could not record an event", extra={**_fields(_key(obj)), "error": str(err)})

@@ -263,7 +263,8 @@ class LeaderElector:
                 log.warning("another candidate holds the leader election lease: stepping down", extra=self._fields())
                 return False
             remaining = self._valid_until - self._clock.monotonic()
-            await self._clock.sleep(max(0.0, min(self.config.retry_period, remaining)))
+            if remaining > 0:
+                await self._clock.sleep(min(self.config.retry_period, remaining))
 
     def _start_leading(self, started: float) -> None:
         self._valid_until = started + self.config.renew_deadline

@@ -17,7 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "RETRY_CAUSES", "ApproverMetrics"]
 
-RETRY_CAUSES: tuple[str, ...] = ("pod-lookup", "conflict", "api-error", "not-leader")
+RETRY_CAUSES: tuple[str, ...] = ("pod-lookup", "conflict", "rejected", "api-error", "not-leader")
 
 _EVALUATION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)

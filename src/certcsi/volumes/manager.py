@@ -16,6 +16,11 @@ Pod readiness gates (`gates`, see `certcsi.volumes.gates`) are checked before ev
 - a renewal whose gates do not pass keeps the certificate and retries the same way.
 Such a volume is live (mounted) before it has a certificate: a republish leaves it alone, and after
 a restart the store keeps it because its target is still mounted.
+
+Observability: every issuance is reported to an `IssuanceObserver` (metrics, Pod events; see
+`certcsi.observability`), `snapshot()` is the read-only view a metrics scrape computes from, and
+each volume's certificate facts and last error are kept in `status.json` beside its metadata, so
+`certcsi inspect` can show them without a running driver (metadata.json stays csi-lib's format).
 """
 
 from __future__ import annotations
@@ -25,13 +30,15 @@ import json
 import logging
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from certcsi.errors import CertcsiError, IncompatiblePublish, InvalidVolume, IssuerUnavailable, NotReady
+from certcsi.observability.hooks import IssuanceDone, IssuanceObserver, NullObserver, VolumeView
+from certcsi.observability.status import VolumeStatus, read_status, write_status
 from certcsi.volumes.clock import Cancellable, Clock
-from certcsi.volumes.driver import Driver, Issued, PrivateKey, RequestPlan, Volume
+from certcsi.volumes.driver import Driver, Issued, IssuerRef, PrivateKey, RequestPlan, Volume
 from certcsi.volumes.gates import PodGates
 from certcsi.volumes.mount import Mounter
 from certcsi.volumes.schedule import Backoff, RateBudget, Scheduler, jittered
@@ -78,6 +85,7 @@ class _Pending:
     request_name: str
     namespace: str
     key: PrivateKey
+    issuer: IssuerRef
 
 
 @dataclass
@@ -86,13 +94,23 @@ class _State:
     key: PrivateKey | None = None
     issued: Issued | None = None
     next_issuance: datetime | None = None
-    failures: int = 0
-    last_error: str | None = None
+    # Certificate facts, consecutive failures and the last error, as status.json holds them.
+    status: VolumeStatus = field(default_factory=VolumeStatus)
     # Mounted at its target: from here on no failure may tear the volume down.
     live: bool = False
     # Consecutive checks that found the pod readiness gates unmet, and the wake-up for when they pass.
     gate_checks: int = 0
     gate_wake: Cancellable | None = None
+    # Monotonic time of the first publish (for time-to-first-certificate); None after a restart.
+    published_at: float | None = None
+
+    @property
+    def failures(self) -> int:
+        return self.status.failures
+
+    @property
+    def last_error(self) -> str | None:
+        return self.status.last_error
 
 
 def _pod_key(volume: Volume) -> tuple[str, str, str]:
@@ -132,6 +150,7 @@ class Manager:
         rng: random.Random | None = None,
         gates: PodGates | None = None,
         continue_on_not_ready: bool = False,
+        observer: IssuanceObserver | None = None,
     ) -> None:
         self._driver = driver
         self._store = store
@@ -146,6 +165,7 @@ class Manager:
         self._rng = rng or random.Random()
         self._gates = gates
         self._continue_on_not_ready = continue_on_not_ready
+        self._observer: IssuanceObserver = observer or NullObserver()
         self._states: dict[str, _State] = {}
         self._pending: dict[str, _Pending] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -167,7 +187,12 @@ class Manager:
                 secrets=self._store.read_secrets(meta.volume_id),
             )
             # Kept by the scan, so issued or mounted: never torn down by a failure from here on.
-            self._states[meta.volume_id] = _State(volume=volume, next_issuance=meta.next_issuance_time, live=True)
+            self._states[meta.volume_id] = _State(
+                volume=volume,
+                next_issuance=meta.next_issuance_time,
+                live=True,
+                status=self._read_status(meta.volume_id),
+            )
             when = meta.next_issuance_time or self._clock.now()
             self._scheduler.schedule(meta.volume_id, when)
         self._scheduler.start()
@@ -207,6 +232,7 @@ class Manager:
             if state is not None:
                 self._drop_gate_wake(state)
             self._pending.pop(volume_id, None)
+            self._observer.forgotten(volume_id)
             log.info("volume unpublished", extra={"volume_id": volume_id})
 
     # -- publish paths ----------------------------------------------------------------------------
@@ -261,9 +287,10 @@ class Manager:
     async def _first_publish(self, volume: Volume) -> None:
         self._write_metadata(volume, None)
         self._store.write_secrets(volume.volume_id, self._kept_secrets(volume))
-        state = _State(volume=volume)
+        started = self._clock.monotonic()
+        state = _State(volume=volume, published_at=started)
         self._states[volume.volume_id] = state
-        deadline = self._clock.monotonic() + self._issue_timeout
+        deadline = started + self._issue_timeout
         try:
             deferred, pod = await self._first_gates(state)
             if deferred:
@@ -316,32 +343,57 @@ class Manager:
         `pod` is the pod as the readiness gates passed it (None without gates).
         """
         volume = self._for_driver(state.volume, pod=pod)
-        pending = self._pending.get(volume.volume_id)
-        if pending is not None and self._issuance.pending(volume) == pending.request_name:
-            key, name = pending.key, pending.request_name
-            log.info("resuming pending request", extra={"volume_id": volume.volume_id, "request": name})
-        else:
-            key = self._driver.generate_key(volume, state.key)
-            plan = self._with_token(volume, self._driver.build_request(volume, key))
-            await self._rate.acquire()
-            name = await self._issuance.create(volume, plan)
-            self._pending[volume.volume_id] = _Pending(name, volume.pod_namespace, key)
-        budget = self._issue_timeout if timeout is None else timeout
-        issued = await self._issuance.wait(volume.pod_namespace, name, timeout=budget)
-        self._pending.pop(volume.volume_id, None)
-        files = self._driver.files(volume, key, issued)
-        self._store.write_files(volume.volume_id, files, fs_group=self._driver.fs_group(volume))
-        renew_at = jittered(
-            self._driver.next_issuance(volume, issued),
-            not_before=issued.not_before,
-            not_after=issued.not_after,
-            fraction=self._jitter_fraction,
-            rng=self._rng,
+        first = state.issued is None and state.status.not_after is None
+        started = self._clock.monotonic()
+        self._observer.issuing(volume)
+        name: str | None = None
+        try:
+            pending = self._pending.get(volume.volume_id)
+            if pending is not None and self._issuance.pending(volume) == pending.request_name:
+                key, name, issuer = pending.key, pending.request_name, pending.issuer
+                log.info("resuming pending request", extra={"volume_id": volume.volume_id, "request": name})
+            else:
+                key = self._driver.generate_key(volume, state.key)
+                plan = self._with_token(volume, self._driver.build_request(volume, key))
+                await self._rate.acquire()
+                name = await self._issuance.create(volume, plan)
+                issuer = plan.issuer_ref
+                self._pending[volume.volume_id] = _Pending(name, volume.pod_namespace, key, issuer)
+            budget = self._issue_timeout if timeout is None else timeout
+            issued = await self._issuance.wait(volume.pod_namespace, name, timeout=budget)
+            self._pending.pop(volume.volume_id, None)
+            files = self._driver.files(volume, key, issued)
+            self._store.write_files(volume.volume_id, files, fs_group=self._driver.fs_group(volume))
+            renew_at = jittered(
+                self._driver.next_issuance(volume, issued),
+                not_before=issued.not_before,
+                not_after=issued.not_after,
+                fraction=self._jitter_fraction,
+                rng=self._rng,
+            )
+            self._write_metadata(volume, renew_at)
+        except Exception as error:
+            self._observer.failed(volume, error, request_name=name, first=first)
+            raise
+        recovered = state.status.failures > 0
+        state.key, state.issued, state.next_issuance, state.gate_checks = key, issued, renew_at, 0
+        self._set_status(
+            state,
+            VolumeStatus(
+                request_name=issued.request_name,
+                issuer=issuer,
+                certificate_file=_certificate_file(files, issued),
+                not_before=issued.not_before,
+                not_after=issued.not_after,
+            ),
         )
-        self._write_metadata(volume, renew_at)
-        state.key, state.issued, state.next_issuance = key, issued, renew_at
-        state.failures, state.last_error, state.gate_checks = 0, None, 0
         self._scheduler.schedule(volume.volume_id, renew_at)
+        now = self._clock.monotonic()
+        since_publish = now - state.published_at if first and state.published_at is not None else None
+        done = IssuanceDone(
+            issued=issued, first=first, recovered=recovered, duration=now - started, since_publish=since_publish
+        )
+        self._observer.issued(volume, done)
 
     def _with_token(self, volume: Volume, plan: RequestPlan) -> RequestPlan:
         if plan.token is not None or not self._use_token_request:
@@ -380,8 +432,10 @@ class Manager:
                 self._renewal_failed(state, IssuerUnavailable(type(e).__name__))
 
     def _renewal_failed(self, state: _State, error: CertcsiError) -> None:
-        state.failures += 1
-        state.last_error = str(error)
+        failed = replace(
+            state.status, failures=state.failures + 1, last_error=str(error), last_error_time=self._clock.now()
+        )
+        self._set_status(state, failed)
         delay = self._backoff.next(state.failures, rng=self._rng)
         retry = self._clock.now() + timedelta(seconds=delay)
         self._scheduler.schedule(state.volume.volume_id, retry)
@@ -397,7 +451,8 @@ class Manager:
         assert self._gates is not None
         volume_id = state.volume.volume_id
         state.gate_checks += 1
-        state.last_error = reason
+        if state.last_error != reason:
+            self._set_status(state, replace(state.status, last_error=reason, last_error_time=self._clock.now()))
         delay = self._gates.backoff.next(state.gate_checks, rng=self._rng)
         self._scheduler.schedule(volume_id, self._clock.now() + timedelta(seconds=delay))
         if state.gate_wake is None:
@@ -444,8 +499,39 @@ class Manager:
             )
         )
 
+    def _set_status(self, state: _State, status: VolumeStatus) -> None:
+        """Keep `status` in memory and in status.json (rewritten only when it changed)."""
+        if status == state.status:
+            return
+        state.status = status
+        volume_id = state.volume.volume_id
+        try:
+            write_status(self._store.volume_dir(volume_id), status)
+        except OSError as err:
+            # Only `inspect` reads it: a full or vanished volume directory must not fail issuance.
+            log.warning("could not write status.json", extra={"volume_id": volume_id, "error": str(err)})
+
+    def _read_status(self, volume_id: str) -> VolumeStatus:
+        try:
+            return read_status(self._store.volume_dir(volume_id)) or VolumeStatus()
+        except (OSError, ValueError) as err:
+            log.warning("ignoring unreadable status.json", extra={"volume_id": volume_id, "error": str(err)})
+            return VolumeStatus()
+
     def _volume_lock(self, volume_id: str) -> _VolumeLock:
         return _VolumeLock(self, volume_id)
+
+    def snapshot(self) -> list[VolumeView]:
+        """Every managed volume, without secrets, as a metrics scrape reads it (computed on each call)."""
+        return [
+            VolumeView(
+                volume=replace(state.volume, secrets={}),
+                next_issuance=state.next_issuance,
+                status=state.status,
+                live=state.live,
+            )
+            for state in self._states.values()
+        ]
 
     def status(self) -> list[dict[str, object]]:
         """What `inspect` and the metrics show: one row per volume, no secrets."""
@@ -462,6 +548,11 @@ class Manager:
                 }
             )
         return rows
+
+
+def _certificate_file(files: Mapping[str, bytes], issued: Issued) -> str | None:
+    """The name the driver gave the certificate chain (for inspect, whatever the driver's flags)."""
+    return next((name for name, content in files.items() if content == issued.certificate_pem), None)
 
 
 class _VolumeLock:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from certcsi.volumes.driver import Volume
 from certcsi.volumes.store import Metadata, Store, check_file_name
@@ -25,6 +26,7 @@ __all__ = ["RewriteReport", "rewrite_file", "volume_of"]
 log = logging.getLogger(__name__)
 
 FsGroup = Callable[[Volume], int | None]
+Outcome = Literal["rewritten", "unchanged", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -65,27 +67,26 @@ def rewrite_file(
     same group as before.
     """
     check_file_name(name)
-    rewritten: list[str] = []
-    unchanged: list[str] = []
-    skipped: list[str] = []
+    done: dict[Outcome, list[str]] = {"rewritten": [], "unchanged": [], "skipped": []}
     failed: list[tuple[str, str]] = []
     for volume_id in store.list_volume_ids() if volume_ids is None else volume_ids:
         try:
             outcome = _rewrite_one(store, volume_id, name=name, content=content, fs_group=fs_group)
         except Exception as err:  # one broken volume must not keep the others stale
-            log.warning(
-                "could not rewrite a volume's file; will retry",
-                extra={"volume_id": volume_id, "file": name, "error": f"{type(err).__name__}: {err}"},
-            )
-            failed.append((volume_id, f"{type(err).__name__}: {err}"))
+            why = f"{type(err).__name__}: {err}"
+            log.warning("could not rewrite a volume's file", extra={"volume_id": volume_id, "file": name, "error": why})
+            failed.append((volume_id, why))
             continue
-        {"rewritten": rewritten, "unchanged": unchanged, "skipped": skipped}[outcome].append(volume_id)
+        done[outcome].append(volume_id)
     return RewriteReport(
-        rewritten=tuple(rewritten), unchanged=tuple(unchanged), skipped=tuple(skipped), failed=tuple(failed)
+        rewritten=tuple(done["rewritten"]),
+        unchanged=tuple(done["unchanged"]),
+        skipped=tuple(done["skipped"]),
+        failed=tuple(failed),
     )
 
 
-def _rewrite_one(store: Store, volume_id: str, *, name: str, content: bytes, fs_group: FsGroup) -> str:
+def _rewrite_one(store: Store, volume_id: str, *, name: str, content: bytes, fs_group: FsGroup) -> Outcome:
     # Everything from here to write_files is synchronous: see the module docstring.
     names = store.list_files(volume_id)
     meta = store.read_metadata(volume_id)

@@ -14,6 +14,8 @@ from certcsi.volumes.clock import Cancellable, FakeClock
 
 NAMESPACE = "cert-manager"
 NAME = "spiffe.csi.cert-manager.io"
+# A power of two, so that steps add up to whole seconds exactly and timers fire on time.
+STEP = 1 / 32
 
 
 class FakeLeases:
@@ -155,7 +157,7 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def advance(clock: FakeClock, seconds: float, *, step: float = 0.05) -> None:
+async def advance(clock: FakeClock, seconds: float, *, step: float = STEP) -> None:
     """Move fake time forward in small steps, letting tasks react at each one."""
     await settle()
     remaining = seconds
@@ -165,7 +167,7 @@ async def advance(clock: FakeClock, seconds: float, *, step: float = 0.05) -> No
         await settle()
 
 
-async def advance_until(clock: FakeClock, condition: Callable[[], bool], *, limit: float, step: float = 0.05) -> float:
+async def advance_until(clock: FakeClock, condition: Callable[[], bool], *, limit: float, step: float = STEP) -> float:
     """Advance until `condition()` holds; the fake seconds that took (AssertionError past `limit`)."""
     start = clock.monotonic()
     await settle()

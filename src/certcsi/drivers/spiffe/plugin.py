@@ -128,7 +128,7 @@ def _runtime_issuer_hook(issuer: RuntimeIssuer, configmap: tuple[str, str], *, s
             ready.cancel()
             if not synced.is_set():
                 log.warning(
-                    "runtime issuer ConfigMap not listed yet; serving with the flags' issuer meanwhile",
+                    "runtime issuer ConfigMap not listed yet; serving meanwhile with the flags' issuer, if any",
                     extra={"configmap": f"{namespace}/{name}", "waited_s": sync_timeout},
                 )
             yield

@@ -9,7 +9,7 @@ from bundle_support import BUNDLE_A, BUNDLE_B, CA_FILE, add_volume, issued_files
 
 from certcsi.volumes.driver import Volume
 from certcsi.volumes.rewrite import rewrite_file
-from certcsi.volumes.store import DATA_LINK
+from certcsi.volumes.store import DATA_LINK, Metadata
 
 
 def test_only_the_named_file_changes_and_the_swap_is_one_new_snapshot(tmp_path: Path) -> None:
@@ -70,8 +70,6 @@ def test_the_volume_keeps_its_group(tmp_path: Path) -> None:
 
 
 def test_the_driver_sees_the_volume_as_its_metadata_describes_it(tmp_path: Path) -> None:
-    from certcsi.volumes.store import Metadata
-
     store = open_store(tmp_path)
     store.write_metadata(
         Metadata(
@@ -83,7 +81,12 @@ def test_the_driver_sees_the_volume_as_its_metadata_describes_it(tmp_path: Path)
     )
     store.write_files("vol-1", issued_files("vol-1", BUNDLE_A), fs_group=None)
     seen: list[Volume] = []
-    rewrite_file(store, name=CA_FILE, content=BUNDLE_B, fs_group=lambda v: seen.append(v) or None)
+
+    def fs_group(volume: Volume) -> int | None:
+        seen.append(volume)
+        return None
+
+    rewrite_file(store, name=CA_FILE, content=BUNDLE_B, fs_group=fs_group)
     [volume] = seen
     assert volume.attributes == {"spiffe.csi.cert-manager.io/fs-group": "3000"}
     assert (volume.mount_group, volume.target_path) == (2000, "/pods/1/mount")

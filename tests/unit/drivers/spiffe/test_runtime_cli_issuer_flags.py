@@ -1,0 +1,31 @@
+"""`certcsi spiffe-driver` refuses to start when no issuer could ever be configured, naming the flags."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from certcsi.cli import main
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["spiffe-driver", "--node-id", "node-1", *args])
+    return result.exit_code, result.output
+
+
+def test_neither_issuer_flag_nor_configmap() -> None:
+    code, output = _run("--issuer-name", "")
+    assert code == 2
+    assert "Error: either --issuer-name or --runtime-issuance-config-map-name must be set" in output
+
+
+def test_no_issuer_flag_is_the_default() -> None:
+    # Our installer leaves --issuer-name out when the chart has no issuer: that must not mean a made-up one.
+    code, output = _run()
+    assert code == 2
+    assert "either --issuer-name or --runtime-issuance-config-map-name must be set" in output
+
+
+def test_a_configmap_without_namespace() -> None:
+    code, output = _run("--runtime-issuance-config-map-name", "spiffe-issuer")
+    assert code == 2
+    assert "--runtime-issuance-config-map-namespace must be set" in output
