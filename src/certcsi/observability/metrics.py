@@ -117,13 +117,13 @@ class NodeMetrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.issue_requests = Counter(
             "certmanager_csi_issue_requests",
-            "The number of issue() calls made by the driver.",
+            "Issuance attempts for a volume: first certificates, renewals and retries.",
             ["node", "volume"],
             registry=self.registry,
         )
         self.issue_errors = Counter(
             "certmanager_csi_issue_errors",
-            "The number of errors encountered during the driver issue() calls.",
+            "Issuance attempts for a volume that ended without a certificate.",
             ["node", "volume"],
             registry=self.registry,
         )
@@ -140,7 +140,9 @@ class NodeMetrics:
             registry=self.registry,
         )
         self.renewals = Counter(
-            "certcsi_renewals", "Certificates replaced by a renewal (not counting first issuances).", registry=self.registry
+            "certcsi_renewals",
+            "Certificates replaced by a renewal (not counting first issuances).",
+            registry=self.registry,
         )
         self.failures = Counter(
             "certcsi_issuance_failures",
@@ -165,10 +167,7 @@ class NodeMetrics:
     def forget(self, volume_id: str) -> None:
         """Drop a volume's series (unpublished), so a long-lived node does not pile up dead volumes."""
         for counter in (self.issue_requests, self.issue_errors):
-            try:
-                counter.remove(self.node_hash, volume_id)
-            except KeyError:
-                pass
+            counter.remove(self.node_hash, volume_id)  # a no-op for a volume never counted
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format (what /metrics serves)."""
@@ -243,25 +242,25 @@ class EngineCollector(Collector):
         return (
             GaugeMetricFamily(
                 "certmanager_csi_certificate_request_ready_status",
-                "The ready status of the certificate request.",
+                "1 for the Ready condition status of a CertificateRequest of this node, 0 for the other two.",
                 labels=["name", "namespace", "condition", "issuer_name", "issuer_kind", "issuer_group"],
             ),
             GaugeMetricFamily(
                 "certmanager_csi_certificate_request_expiration_timestamp_seconds",
-                "The timestamp after which the certificate request expires, expressed in Unix Epoch Time.",
+                "Not-after of the CertificateRequest's certificate, in Unix seconds (0 while it has none).",
                 labels=_REQUEST_LABELS,
             ),
             GaugeMetricFamily(
                 "certmanager_csi_certificate_request_renewal_timestamp_seconds",
-                "The timestamp after which the certificate request should be renewed, expressed in Unix Epoch Time.",
+                "When the CertificateRequest's volume is next renewed, in Unix seconds (0 when not scheduled).",
                 labels=_REQUEST_LABELS,
             ),
             GaugeMetricFamily(
-                "certmanager_csi_managed_volume_count", "The number of managed volumes by the csi driver.", labels=["node"]
+                "certmanager_csi_managed_volume_count", "Volumes this driver manages on its node.", labels=["node"]
             ),
             GaugeMetricFamily(
                 "certmanager_csi_managed_certificate_request_count",
-                "The number of managed certificate requests by the csi driver.",
+                "CertificateRequests of the volumes this driver manages.",
                 labels=["node"],
             ),
             GaugeMetricFamily(
