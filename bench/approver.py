@@ -1,7 +1,7 @@
 """Approver benchmark: a backlog of pending requests decided, and live approval latency.
 
     .venv/bin/python bench/approver.py [--requests 1000] [--forged-every 10] [--live 200]
-                                       [--workers 16] [--kube-api-qps 100] [--kube-api-burst 200] [--no-events]
+                                       [--workers 16] [--kube-api-qps 500] [--kube-api-burst 1000] [--events denials]
 
 The sandbox runs as its own process (`certcsi sandbox up --no-default-approver`, so only the SPIFFE
 approver decides); the approver runs in this process, exactly as `certcsi approver` builds it
@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from kubernetes_asyncio.client import ApiClient
 
-from certcsi.approver.controller import Approver, ControllerOptions
+from certcsi.approver.controller import EVENT_POLICIES, Approver, ControllerOptions
 from certcsi.approver.evaluator import IDENTITY_ANNOTATION, REQUIRED_USAGES, Policy
 from certcsi.approver.leader import ElectionConfig
 from certcsi.kube import Kube, connect
@@ -197,7 +197,7 @@ async def create_all(kube: Kube, items: Sequence[Pending], *, concurrency: int) 
 def approver_for(kube: Kube, args: argparse.Namespace, identity: str) -> Approver:
     election = ElectionConfig(namespace="cert-manager", name="spiffe.csi.cert-manager.io", identity=identity)
     policy = Policy(trust_domain=TRUST_DOMAIN, issuer_ref=IssuerRef(CA_ISSUER, "ClusterIssuer", "cert-manager.io"))
-    options = ControllerOptions(election=election, workers=args.workers, record_events=not args.no_events)
+    options = ControllerOptions(election=election, workers=args.workers, events=args.events)
     return Approver(api=kube, policy=policy, options=options)
 
 
@@ -261,7 +261,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"certcsi {git_describe()}; {machine_line()}", flush=True)
     print(
         f"approver: {args.workers} workers, client budget {args.kube_api_qps:g} qps / burst {args.kube_api_burst}, "
-        f"events {'off' if args.no_events else 'on'}",
+        f"events for {args.events}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="bench-approver-") as tmp:
@@ -290,7 +290,7 @@ if __name__ == "__main__":
     parser.add_argument("--forged-every", type=int, default=10, help="every N-th request is forged (0: none)")
     parser.add_argument("--live", type=int, default=200, help="requests in the live-latency run (0: skip it)")
     parser.add_argument("--workers", type=int, default=16, help="the approver's --workers")
-    parser.add_argument("--kube-api-qps", type=float, default=100.0, help="the approver's --kube-api-qps")
-    parser.add_argument("--kube-api-burst", type=int, default=200, help="the approver's --kube-api-burst")
-    parser.add_argument("--no-events", action="store_true", help="do not record an Event per decision")
+    parser.add_argument("--kube-api-qps", type=float, default=500.0, help="the approver's --kube-api-qps")
+    parser.add_argument("--kube-api-burst", type=int, default=1000, help="the approver's --kube-api-burst")
+    parser.add_argument("--events", choices=EVENT_POLICIES, default="denials", help="the approver's --events")
     asyncio.run(main(parser.parse_args()))

@@ -1,6 +1,7 @@
 """Runs one node plugin process: data root, Kubernetes client, issuance, engine and CSI socket.
 
-Both drivers run through `run_node_plugin`; they differ only in the `Driver` they pass.
+Both drivers run through `run_node_plugin`; they differ in the `Driver` they pass and in the
+background hooks they add (the SPIFFE driver's runtime issuer and CA bundle watchers).
 """
 
 from __future__ import annotations
@@ -126,7 +127,9 @@ async def run_node_plugin(
     )
     background = contextlib.AsyncExitStack()
     try:
-        await issuance.start()
+        # Serve CSI even while the API server is unreachable: Probe must not fail for that (the
+        # livenessprobe sidecar would restart a healthy driver); publishes answer NotReady until synced.
+        await issuance.start(wait_synced=False)
         if gates is not None:
             await gates.start()
         await manager.start()

@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from certcsi.approver.evaluator import (
     CONDITION_REASON,
@@ -40,12 +40,14 @@ from certcsi.volumes.driver import IssuerRef
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ApprovalApi", "Approver", "ControllerOptions"]
+__all__ = ["EVENT_POLICIES", "ApprovalApi", "Approver", "ControllerOptions", "EventPolicy"]
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
 
 COMPONENT = "certcsi-approver"
+EventPolicy = Literal["none", "denials", "all"]
+EVENT_POLICIES: tuple[EventPolicy, ...] = ("none", "denials", "all")
 _DECIDED = ("Approved", "Denied")
 
 
@@ -82,12 +84,16 @@ class ControllerOptions:
     workers: int = 16
     # Delay before a request whose decision could not be written (or whose pod lookup failed) is retried.
     backoff: Backoff = field(default_factory=lambda: Backoff(base=0.5, factor=2.0, cap=30.0, jitter=0.2))
-    record_events: bool = True
+    # Which decisions get a core/v1 Event on the request besides the condition. Denials by default:
+    # they are the ones someone investigates, and an Event costs two more API calls (find, create).
+    events: EventPolicy = "denials"
     component: str = COMPONENT
 
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise ValueError(f"workers: must be at least 1, got {self.workers}")
+        if self.events not in EVENT_POLICIES:
+            raise ValueError(f"events: must be one of {', '.join(EVENT_POLICIES)}, got {self.events!r}")
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -377,7 +383,7 @@ class Approver:
             "approved request" if approved else "denied request",
             extra={**_fields(key), "rule": verdict.rule, "verdict": verdict.reason},
         )
-        if self.options.record_events:
+        if self.options.events == "all" or (self.options.events == "denials" and not approved):
             await self._record_event(obj, verdict)
 
     async def _write_failed(self, key: Key, version: str, err: KubernetesError) -> None:

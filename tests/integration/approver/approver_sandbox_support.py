@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from certcsi.approver.controller import Approver, ControllerOptions
+from certcsi.approver.controller import Approver, ControllerOptions, EventPolicy
 from certcsi.approver.evaluator import IDENTITY_ANNOTATION, REQUIRED_USAGES, Policy
 from certcsi.approver.leader import ElectionConfig
 from certcsi.kube import Kube, connect
@@ -192,6 +192,7 @@ class ApproverWorld:
         lease_duration: float = 2.0,
         renew_deadline: float = 1.0,
         retry_period: float = 0.25,
+        events: EventPolicy = "denials",
     ) -> RunningApprover:
         election = ElectionConfig(
             namespace=APPROVER_NAMESPACE,
@@ -202,7 +203,7 @@ class ApproverWorld:
             retry_period=retry_period,
         )
         approver = Approver(
-            api=await self.approver_client(), policy=policy, options=ControllerOptions(election=election, workers=8)
+            api=await self.approver_client(), policy=policy, options=ControllerOptions(election=election, workers=8, events=events)
         )
         return RunningApprover.start(approver)
 

@@ -17,10 +17,11 @@ from certcsi.sandbox.apiserver.resources import BY_KEY
 
 async def test_every_call_succeeds_with_the_approvers_rbac_alone(world: ApproverWorld) -> None:
     alice = world.account(APP_NAMESPACE, "alice")
-    running = await world.approver("replica-1")
+    running = await world.approver("replica-1", events="all")
     await world.submit(request_body("alice-1", spiffe_id(APP_NAMESPACE, "alice")), token=alice)
 
     await eventually(lambda: world.ready_reason("alice-1") == "Issued")
+    await eventually(lambda: len(world.sandbox.store.list(BY_KEY["/events"], APP_NAMESPACE)[0]) == 1)
 
     events = world.sandbox.store.list(BY_KEY["/events"], APP_NAMESPACE)[0]
     assert [(e["reason"], e["involvedObject"]["name"]) for e in events] == [("Approved", "alice-1")]

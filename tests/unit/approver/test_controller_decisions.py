@@ -24,7 +24,23 @@ async def test_a_correct_request_is_approved_with_upstreams_condition() -> None:
         "message": "Approved request",
     }
     assert condition["lastTransitionTime"] == "1970-01-01T00:00:00Z"
-    assert api.events == [("good", "Normal", "Approved", "Approved request")]
+    assert api.events == []  # by default only denials get an Event
+
+
+async def test_events_follow_the_event_policy() -> None:
+    for policy, expected in (
+        ("all", [("good", "Normal", "Approved", "Approved request"), ("bad", "Warning", "Denied")]),
+        ("denials", [("bad", "Warning", "Denied")]),
+        ("none", []),
+    ):
+        api = FakeApprovalApi()
+        api.put(named("good"))
+        api.put(named("bad", username="system:serviceaccount:sandbox:intruder"))
+        async with running(api, POLICY, events=policy):
+            await until(lambda api=api: api.condition("good") is not None and api.condition("bad") is not None)
+            await until(lambda: True)
+        recorded = sorted(event if event[2] == "Approved" else event[:3] for event in api.events)
+        assert recorded == sorted(expected), policy
 
 
 async def test_a_request_for_someone_elses_identity_is_denied_naming_the_rule() -> None:
