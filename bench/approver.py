@@ -36,7 +36,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import READY_LINE, api_client, call, create_namespace, git_describe, heading, latency_summary, machine_line, report
+from _common import (
+    READY_LINE,
+    api_client,
+    call,
+    create_namespace,
+    git_describe,
+    heading,
+    latency_summary,
+    machine_line,
+    report,
+)
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -117,7 +127,9 @@ async def accounts(api: ApiClient) -> list[tuple[str, str, str]]:
     return found
 
 
-def pending_requests(count: int, tokens: Sequence[tuple[str, str, str]], *, forged_every: int, tag: str) -> list[Pending]:
+def pending_requests(
+    count: int, tokens: Sequence[tuple[str, str, str]], *, forged_every: int, tag: str
+) -> list[Pending]:
     """What the driver would send, one fresh P-256 key each (made before any clock starts)."""
     made = []
     for index in range(count):
@@ -201,7 +213,9 @@ def approver_for(kube: Kube, args: argparse.Namespace, identity: str) -> Approve
     return Approver(api=kube, policy=policy, options=options)
 
 
-async def backlog(kubeconfig: Path, admin: Kube, observer: Observer, items: list[Pending], args: argparse.Namespace) -> None:
+async def backlog(
+    kubeconfig: Path, admin: Kube, observer: Observer, items: list[Pending], args: argparse.Namespace
+) -> None:
     heading(f"(a) backlog: {len(items)} pending requests, then the approver starts")
     started = time.perf_counter()
     await create_all(admin, items, concurrency=50)
@@ -219,7 +233,11 @@ async def backlog(kubeconfig: Path, admin: Kube, observer: Observer, items: list
         await task
     decided = [observer.decided[name] for name in names if name in observer.decided]
     approved = sum(1 for _, kind in decided if kind == "Approved")
-    wrong = sum(1 for item in items if item.name in observer.decided and (observer.decided[item.name][1] == "Denied") != item.forged)
+    wrong = sum(
+        1
+        for item in items
+        if item.name in observer.decided and (observer.decided[item.name][1] == "Denied") != item.forged
+    )
     report(
         "all decided" if done else "NOT all decided",
         f"{len(decided)} in {elapsed:.2f} s ({len(decided) / elapsed:.0f} decisions/s): {approved} approved, "
@@ -230,18 +248,22 @@ async def backlog(kubeconfig: Path, admin: Kube, observer: Observer, items: list
     histogram = approver.metrics.evaluation_seconds.collect()[0].samples
     count = next(s.value for s in histogram if s.name.endswith("_count"))
     total = next(s.value for s in histogram if s.name.endswith("_sum"))
-    report("evaluations (evaluator time only)", f"{count / total:.0f} evaluations/s ({total * 1000 / count:.3f} ms each)")
+    report(
+        "evaluations (evaluator time only)", f"{count / total:.0f} evaluations/s ({total * 1000 / count:.3f} ms each)"
+    )
     report("approver start -> decision seen", latency_summary([at - t0 for at, _ in decided]))
 
 
-async def live(kubeconfig: Path, admin: Kube, observer: Observer, items: list[Pending], args: argparse.Namespace) -> None:
+async def live(
+    kubeconfig: Path, admin: Kube, observer: Observer, items: list[Pending], args: argparse.Namespace
+) -> None:
     heading(f"(b) live: {len(items)} requests one after the other, approver running")
     async with await connect(kubeconfig=str(kubeconfig), qps=args.kube_api_qps, burst=args.kube_api_burst) as kube:
         approver = approver_for(kube, args, "bench-live")
         stop = asyncio.Event()
         task = asyncio.create_task(approver.run(stop))
-        while not (approver.ready and approver.leading):
-            await asyncio.sleep(0.01)
+        await approver.wait_synced()
+        await approver.wait_leading()
         to_decision, to_issued = [], []
         for item in items:
             sent = time.perf_counter()

@@ -10,7 +10,8 @@
     │   ├── IssuanceFailed         the issuer marked the request Failed
     │   ├── IssuanceTimeout        nothing terminal within the budget
     │   └── IssuerUnavailable      no issuer is configured or reachable
-    └── KubernetesError        the API server refused or was unreachable    → UNAVAILABLE / PERMISSION_DENIED
+    └── KubernetesError        the API server refused or was unreachable    → UNAVAILABLE / PERMISSION_DENIED /
+                                                                               INVALID_ARGUMENT (400, 422)
 
 Messages never contain a private key, a token or a password: callers build them from field
 names and rules, never from the rejected value when that value is a secret.
@@ -91,3 +92,7 @@ class KubernetesError(CertcsiError):
         self.reason = reason
         if status == 403:
             self.grpc_code = grpc.StatusCode.PERMISSION_DENIED
+        elif status in (400, 422):
+            # The API server rejected what the volume asked for (e.g. an issuer kind cert-manager's
+            # schema refuses): retrying the same request cannot help, the manifest must change.
+            self.grpc_code = grpc.StatusCode.INVALID_ARGUMENT

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from certcsi import __version__
+from certcsi.approver.health import BindAddress
 from certcsi.csi.identity import IdentityServicer
 from certcsi.csi.node import NodeServicer
 from certcsi.csi.server import CsiServer
 from certcsi.kube import Kube, connect
+from certcsi.observability.node import NodeTelemetry
 from certcsi.redact import SecretScrubber
 from certcsi.volumes.clock import Clock, SystemClock
 from certcsi.volumes.driver import Driver
@@ -50,6 +52,10 @@ class NodeOptions:
     pod_readiness_gates: tuple[Gate, ...] = ()
     continue_on_not_ready: bool = False
     gate_backoff: GateBackoff = field(default_factory=GateBackoff)
+    # /metrics, /healthz and /readyz (--metrics-bind-address); /healthz and /readyz alone
+    # (--readiness-probe-bind-address). None: not served.
+    metrics_address: BindAddress | None = None
+    readiness_address: BindAddress | None = None
 
 
 @dataclass(frozen=True)
@@ -100,8 +106,15 @@ async def run_node_plugin(
     # The flags budget issuance (creates); the client itself gets headroom for prunes and watches, so
     # one budget is not spent twice (upstream's 5 QPS client throttled under churn, csi-driver#627).
     kube = await connect(kubeconfig=options.kubeconfig, qps=2 * options.kube_api_qps, burst=2 * options.kube_api_burst)
-    issuance = Issuance(
+    telemetry = NodeTelemetry(
         kube=kube,
+        node_id=options.node_id,
+        component=driver.name,
+        metrics_address=options.metrics_address,
+        readiness_address=options.readiness_address,
+    )
+    issuance = Issuance(
+        kube=telemetry.requests,
         node_id=options.node_id,
         max_requests_per_volume=options.max_requests_per_volume,
         timeout=options.issue_timeout,
@@ -119,7 +132,9 @@ async def run_node_plugin(
         issue_timeout=options.issue_timeout,
         gates=gates,
         continue_on_not_ready=options.continue_on_not_ready,
+        observer=telemetry.observer,
     )
+    telemetry.attach(manager=manager, issuance=issuance, now=clock.now)
     server = CsiServer(
         endpoint=options.endpoint,
         identity=IdentityServicer(name=driver.name, version=__version__, not_ready=manager.ready),
@@ -127,6 +142,8 @@ async def run_node_plugin(
     )
     background = contextlib.AsyncExitStack()
     try:
+        # Probes and metrics answer from the start; /readyz says what is still missing.
+        await telemetry.start()
         # Serve CSI even while the API server is unreachable: Probe must not fail for that (the
         # livenessprobe sidecar would restart a healthy driver); publishes answer NotReady until synced.
         await issuance.start(wait_synced=False)
@@ -148,4 +165,5 @@ async def run_node_plugin(
         if gates is not None:
             await gates.stop()
         await issuance.stop()
+        await telemetry.stop()
         await kube.close()

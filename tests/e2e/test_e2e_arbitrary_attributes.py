@@ -100,10 +100,8 @@ def _not_an_int(text: str) -> bool:
     return False
 
 
-# Only group ids the kernel takes: out-of-range ones are a known bug with their own strict-xfail test
-# (test_e2e_mount_group_range.py). Widen to st.integers() once that is fixed.
 mount_groups = st.one_of(
-    st.just(""), st.just(""), st.integers(0, 2**32 - 2).map(str), st.text(max_size=6).filter(_not_an_int)
+    st.just(""), st.just(""), st.integers(-2, 2**33).map(str), st.text(max_size=6).filter(_not_an_int)
 )
 
 

@@ -7,14 +7,7 @@ from e2e_harness import E2E, NAMESPACE, P, eventually, pod_manifest, typical_att
 
 pytestmark = pytest.mark.e2e
 
-KIND_UNCHECKED = (
-    "product bug: drivers.certmanager.attributes accepts any issuer-kind for the cert-manager.io group; the "
-    "API server rejects the CertificateRequest (422) and the driver answers UNAVAILABLE (KubernetesError), "
-    "so kubelet retries forever with an event that does not name the attribute"
-)
 
-
-@pytest.mark.xfail(strict=True, reason=KIND_UNCHECKED)
 async def test_misspelt_issuer_kind_fails_as_invalid_argument(env: E2E) -> None:
     await env.kubelet.apply(pod_manifest("typo", typical_attributes(**{"issuer-kind": "Clusterissuer"})))
     await eventually(lambda: env.kubelet.last_failure(NAMESPACE, "typo") is not None, timeout=20, what="FailedMount")

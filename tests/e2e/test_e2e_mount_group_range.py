@@ -14,11 +14,6 @@ from certcsi.csi._gen import csi_pb2_grpc
 
 pytestmark = pytest.mark.e2e
 
-MOUNT_GROUP_UNCHECKED = (
-    "product bug: volumes.manager.Manager._volume_from only int()-parses volume_mount_group; out-of-range "
-    "values reach os.chown in volumes.store (OverflowError -> generic INTERNAL after a CertificateRequest "
-    "was created), and -1 / 4294967295 silently leave the files in root's group"
-)
 FS_GROUP_MAX = (
     "product bug: drivers.certmanager.attributes._fs_group accepts 4294967295 (MAX_FS_GROUP), which is "
     "(gid_t)-1: chown leaves the group unchanged and the files stay readable by root only"
@@ -39,13 +34,11 @@ async def _publish_rejected(env: E2E, *, attributes: dict[str, str], mount_group
     assert not direct.target.exists()
 
 
-@pytest.mark.xfail(strict=True, reason=MOUNT_GROUP_UNCHECKED)
 @pytest.mark.parametrize("mount_group", ["4294967296", "-5", "-1", "4294967295"])
 async def test_out_of_range_volume_mount_group_is_invalid(env: E2E, mount_group: str) -> None:
     await _publish_rejected(env, attributes=typical_attributes(), mount_group=mount_group, named="volume_mount_group")
 
 
-@pytest.mark.xfail(strict=True, reason=FS_GROUP_MAX)
 async def test_fs_group_attribute_of_gid_minus_one_is_invalid(env: E2E) -> None:
     attributes = typical_attributes(**{"fs-group": "4294967295"})
     await _publish_rejected(env, attributes=attributes, mount_group="", named="csi.cert-manager.io/fs-group")

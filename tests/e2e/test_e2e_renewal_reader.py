@@ -25,10 +25,6 @@ from certcsi.volumes.store import DATA_LINK
 pytestmark = pytest.mark.e2e
 
 RENEWALS = 3
-OLD_SNAPSHOT_REMOVED = (
-    "product bug: volumes.store.Store.write_files deletes the previous snapshot directory right after the "
-    "`..data` swap, so a reader that opened `..data` just before a renewal gets ENOENT for tls.crt/tls.key"
-)
 
 
 @dataclass
@@ -113,7 +109,6 @@ async def test_reader_loop_never_sees_a_mismatched_pair(env: E2E) -> None:
     assert reader.reads > 100, f"only {reader.reads} reads: the loop did not really run"
 
 
-@pytest.mark.xfail(strict=True, reason=OLD_SNAPSHOT_REMOVED)
 async def test_reader_loop_never_fails_a_read(env: E2E) -> None:
     # 20 ms between the two reads: nearly every renewal lands inside a round, so the bug shows every run.
     reader = await _read_over_renewals(env, {"pause": 0.02})

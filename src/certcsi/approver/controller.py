@@ -46,6 +46,8 @@ Obj = dict[str, Any]
 Key = tuple[str, str]
 
 COMPONENT = "certcsi-approver"
+# How soon a request put aside because this replica was not leading is looked at again.
+NOT_LEADING_RECHECK = 0.5
 EventPolicy = Literal["none", "denials", "all"]
 EVENT_POLICIES: tuple[EventPolicy, ...] = ("none", "denials", "all")
 _DECIDED = ("Approved", "Denied")
@@ -192,6 +194,9 @@ class Approver:
     async def wait_synced(self) -> None:
         await self._synced.wait()
 
+    async def wait_leading(self) -> None:
+        await self._leading.wait()
+
     def set_issuer(self, issuer: IssuerRef | None) -> None:
         """The SPIFFE issuer changed (runtime ConfigMap); it matters to --auto-approve-non-spiffe only."""
         if issuer != self._policy.issuer_ref:
@@ -234,6 +239,8 @@ class Approver:
 
     def _started_leading(self) -> None:
         self.metrics.leader.set(1)
+        for key in self._cache:
+            self._queue.add(key)
         self._leading.set()
 
     def _stopped_leading(self) -> None:
@@ -298,9 +305,7 @@ class Approver:
         try:
             verdict = await self._decide(obj)
         except PodLookupError as err:
-            log.warning(
-                "pod lookup failed, will retry", extra={**_fields(key), "error": str(err)}
-            )
+            log.warning("pod lookup failed, will retry", extra={**_fields(key), "error": str(err)})
             self._retry(key, "pod-lookup")
             return
         if verdict.approved is None:
@@ -312,9 +317,11 @@ class Approver:
         await self._write(key, obj, verdict)
 
     def _requeue_when_leading(self, key: Key) -> None:
+        # Not at once: until the elector has run and said so, the workers would spin on this key.
+        # Regaining leadership queues every pending request anyway (`_started_leading`).
         self.metrics.retries.labels(cause="not-leader").inc()
-        # Added while this key is being worked on: queued again once done, taken when leading again.
-        self._queue.add(key)
+        if key not in self._timers:
+            self._timers[key] = self._clock.call_later(NOT_LEADING_RECHECK, self._retry_due(key))
 
     async def _decide(self, obj: Obj) -> Verdict:
         policy = self._policy

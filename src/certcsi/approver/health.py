@@ -14,7 +14,7 @@ from aiohttp import web
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BindAddress", "HttpEndpoint", "parse_bind_address"]
+__all__ = ["BindAddress", "Handler", "HttpEndpoint", "metrics_handler", "parse_bind_address", "probe"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

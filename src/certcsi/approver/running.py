@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from certcsi.approver.controller import Approver, ControllerOptions
+from certcsi.approver.controller import Approver, ControllerOptions, EventPolicy
 from certcsi.approver.evaluator import Policy
-from certcsi.approver.health import BindAddress, HttpEndpoint, metrics_handler, probe
+from certcsi.approver.health import BindAddress, Handler, HttpEndpoint, metrics_handler, probe
 from certcsi.approver.leader import ElectionConfig, default_identity
 from certcsi.approver.metrics import CONTENT_TYPE_LATEST
 from certcsi.drivers.spiffe.issuer import RuntimeIssuer
@@ -47,9 +47,10 @@ class ApproverSettings:
     readiness_address: BindAddress | None = None
     # (namespace, name) of the runtime issuer ConfigMap, followed for --auto-approve-non-spiffe.
     runtime_configmap: tuple[str, str] | None = None
-    kube_api_qps: float = 100.0
-    kube_api_burst: int = 200
+    kube_api_qps: float = 500.0
+    kube_api_burst: int = 1000
     workers: int = 16
+    events: EventPolicy = "denials"
     identity: str | None = None
 
 
@@ -68,18 +69,20 @@ def default_namespace(environ: dict[str, str] | None = None, account_file: Path 
 def endpoints_for(
     approver: Approver, *, readiness: BindAddress | None, metrics: BindAddress | None
 ) -> list[HttpEndpoint]:
-    """The /readyz + /healthz server and the /metrics server (each left out when its address is None)."""
-    endpoints = []
+    """The /readyz + /healthz server and the /metrics server (one server when both share an address)."""
+    servers: dict[BindAddress, dict[str, Handler]] = {}
     if readiness is not None:
-        ready = probe(lambda: approver.ready and approver.alive, failing="certificate requests not synced yet")
-        alive = probe(lambda: approver.alive, failing="a controller task has stopped")
-        endpoints.append(
-            HttpEndpoint(name="readiness", address=readiness, routes={"/readyz": ready, "/healthz": alive})
-        )
+        servers[readiness] = {
+            "/readyz": probe(lambda: approver.ready and approver.alive, failing="certificate requests not synced yet"),
+            "/healthz": probe(lambda: approver.alive, failing="a controller task has stopped"),
+        }
     if metrics is not None:
-        handler = metrics_handler(approver.metrics.exposition, CONTENT_TYPE_LATEST)
-        endpoints.append(HttpEndpoint(name="metrics", address=metrics, routes={"/metrics": handler}))
-    return endpoints
+        routes = servers.setdefault(metrics, {})
+        routes["/metrics"] = metrics_handler(approver.metrics.exposition, CONTENT_TYPE_LATEST)
+    return [
+        HttpEndpoint(name="metrics" if "/metrics" in routes else "readiness", address=address, routes=routes)
+        for address, routes in servers.items()
+    ]
 
 
 async def follow_runtime_issuer(
@@ -116,7 +119,9 @@ async def run_approver(settings: ApproverSettings, *, stop: asyncio.Event) -> No
         retry_period=settings.retry_period,
     )
     approver = Approver(
-        api=kube, policy=settings.policy, options=ControllerOptions(election=election, workers=settings.workers)
+        api=kube,
+        policy=settings.policy,
+        options=ControllerOptions(election=election, workers=settings.workers, events=settings.events),
     )
     endpoints = endpoints_for(approver, readiness=settings.readiness_address, metrics=settings.metrics_address)
     follower: asyncio.Task[None] | None = None

@@ -15,6 +15,21 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
+# 2^32 - 2: chown(2) reads (gid_t)-1 = 4294967295 as "leave the group alone", so that value would
+# silently leave the files in root's group where the pod cannot read them.
+MAX_GROUP_ID = 4294967294
+
+
+def parse_group_id(text: str, *, minimum: int = 1) -> int:
+    """A group id for the volume's files; ValueError stating the rule (and the bad value) otherwise."""
+    rule = f"must be an integer from {minimum} to {MAX_GROUP_ID}"
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(f"{rule}, got {text!r}")
+    value = int(text)
+    if not minimum <= value <= MAX_GROUP_ID:
+        raise ValueError(f"{rule}, got {text!r}")
+    return value
+
 
 @dataclass(frozen=True)
 class Volume:

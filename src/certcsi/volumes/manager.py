@@ -38,7 +38,7 @@ from certcsi.errors import CertcsiError, IncompatiblePublish, InvalidVolume, Iss
 from certcsi.observability.hooks import IssuanceDone, IssuanceObserver, NullObserver, VolumeView
 from certcsi.observability.status import VolumeStatus, read_status, write_status
 from certcsi.volumes.clock import Cancellable, Clock
-from certcsi.volumes.driver import Driver, Issued, IssuerRef, PrivateKey, RequestPlan, Volume
+from certcsi.volumes.driver import Driver, Issued, IssuerRef, PrivateKey, RequestPlan, Volume, parse_group_id
 from certcsi.volumes.gates import PodGates
 from certcsi.volumes.mount import Mounter
 from certcsi.volumes.schedule import Backoff, RateBudget, Scheduler, jittered
@@ -252,9 +252,9 @@ class Manager:
         mount_group: int | None = None
         if request.volume_mount_group:
             try:
-                mount_group = int(request.volume_mount_group)
+                mount_group = parse_group_id(request.volume_mount_group, minimum=0)
             except ValueError as e:
-                raise InvalidVolume("volume_mount_group must be an integer group id") from e
+                raise InvalidVolume(f"volume_capability.mount.volume_mount_group {e}") from None
         volume = Volume(
             volume_id=request.volume_id,
             target_path=request.target_path,

@@ -431,7 +431,8 @@ class Store:
            0550; group `fs_group` when given, else root's: then only root can read them, as upstream);
         2. a `..data_tmp` symlink to it is renamed over `..data` (the atomic switch);
         3. visible symlinks `name -> ..data/name` are added for new names, dropped for vanished ones;
-        4. older hidden directories are removed.
+        4. older hidden directories are removed, except the one just replaced: it stays until the next
+           write, so a reader that resolved `..data` a moment before the switch still finds its files.
         A reader that opens `..data` once and reads every file relative to it sees one write only;
         two separate opens through the visible names may straddle a switch (as with kubelet).
         """
@@ -441,6 +442,10 @@ class Store:
         if not data_dir.parent.is_dir():
             raise FileNotFoundError(errno.ENOENT, "volume not registered (write_metadata first)", str(data_dir))
         _ensure_dir(data_dir, mode=DATA_DIR_MODE, group=fs_group)
+        try:
+            previous = os.readlink(data_dir / DATA_LINK)
+        except FileNotFoundError:
+            previous = None
         stamp = time.strftime("%Y_%m_%d_%H_%M_%S", time.gmtime())
         snapshot = Path(tempfile.mkdtemp(prefix=f"..{stamp}.", dir=data_dir))
         try:
@@ -456,7 +461,9 @@ class Store:
             raise
         self._sync_visible_links(data_dir, set(files))
         for entry in os.scandir(data_dir):
-            if entry.name.startswith("..") and entry.name not in (DATA_LINK, snapshot.name):
+            # The previous snapshot stays until the next write: a reader that resolved `..data` just
+            # before this swap can still read both files of its pair (kubelet drops it at once).
+            if entry.name.startswith("..") and entry.name not in (DATA_LINK, snapshot.name, previous):
                 _rmtree_entry(Path(entry.path))
         _fsync_dir(data_dir)
 

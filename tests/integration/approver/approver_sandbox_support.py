@@ -175,7 +175,9 @@ class ApproverWorld:
         return None
 
     def lease(self) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = self.sandbox.store.find(BY_KEY["coordination.k8s.io/leases"], APPROVER_NAMESPACE, DRIVER)
+        found: dict[str, Any] | None = self.sandbox.store.find(
+            BY_KEY["coordination.k8s.io/leases"], APPROVER_NAMESPACE, DRIVER
+        )
         return found
 
     async def approver_client(self) -> Kube:
@@ -203,7 +205,9 @@ class ApproverWorld:
             retry_period=retry_period,
         )
         approver = Approver(
-            api=await self.approver_client(), policy=policy, options=ControllerOptions(election=election, workers=8, events=events)
+            api=await self.approver_client(),
+            policy=policy,
+            options=ControllerOptions(election=election, workers=8, events=events),
         )
         return RunningApprover.start(approver)
 
@@ -263,7 +267,9 @@ async def approver_world(workdir: Path) -> AsyncIterator[ApproverWorld]:
             )
             token = world.account(APPROVER_NAMESPACE, APPROVER_ACCOUNT, may_request=False)
             world._bind(APPROVER_NAMESPACE, APPROVER_ACCOUNT, APPROVER_ACCOUNT, APPROVER_CLUSTER_RULES, cluster=True)
-            world._bind(APPROVER_NAMESPACE, f"{APPROVER_ACCOUNT}-lease", APPROVER_ACCOUNT, APPROVER_LEASE_RULES, cluster=False)
+            world._bind(
+                APPROVER_NAMESPACE, f"{APPROVER_ACCOUNT}-lease", APPROVER_ACCOUNT, APPROVER_LEASE_RULES, cluster=False
+            )
             sandbox.api.write_kubeconfig(world.approver_kubeconfig, user_token=token)
             try:
                 yield world

@@ -8,7 +8,14 @@ import socket
 import sys
 
 import aiohttp
-from approver_sandbox_support import APP_NAMESPACE, APPROVER_NAMESPACE, ApproverWorld, eventually, request_body, spiffe_id
+from approver_sandbox_support import (
+    APP_NAMESPACE,
+    APPROVER_NAMESPACE,
+    ApproverWorld,
+    eventually,
+    request_body,
+    spiffe_id,
+)
 
 
 def _free_port() -> int:

@@ -7,6 +7,7 @@ import asyncio
 import aiohttp
 from approver_sandbox_support import APP_NAMESPACE, ApproverWorld, eventually, request_body, spiffe_id
 
+from certcsi.approver.controller import Approver, ControllerOptions
 from certcsi.approver.health import BindAddress
 from certcsi.approver.running import endpoints_for
 
@@ -22,8 +23,6 @@ async def test_readyz_answers_once_the_watch_has_synced_leader_or_not(world: App
     first = await world.approver("replica-1")
     await eventually(lambda: first.approver.leading)
     stop = asyncio.Event()
-    from certcsi.approver.controller import Approver, ControllerOptions
-
     standby = Approver(api=await world.approver_client(), policy=first.approver.policy, options=ControllerOptions())
     readiness, _ = endpoints_for(standby, readiness=LOOPBACK, metrics=LOOPBACK)
     await readiness.start()
@@ -44,8 +43,7 @@ async def test_a_standby_replica_is_ready_too(world: ApproverWorld) -> None:
     first = await world.approver("replica-1")
     await eventually(lambda: first.approver.leading)
     second = await world.approver("replica-2")
-    readiness, _ = endpoints_for(second.approver, readiness=LOOPBACK, metrics=None) + [None]  # type: ignore[list-item]
-    assert readiness is not None
+    (readiness,) = endpoints_for(second.approver, readiness=LOOPBACK, metrics=None)
     await readiness.start()
     try:
         await eventually(lambda: second.approver.ready)

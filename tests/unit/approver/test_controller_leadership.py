@@ -79,3 +79,25 @@ async def test_a_leader_that_loses_the_lease_stops_writing() -> None:
     assert approver.pending == 1
     stop.set()
     await task
+
+
+async def test_a_lapsed_lease_the_elector_has_not_noticed_yet_does_not_busy_loop_the_workers() -> None:
+    api, clock = FakeApprovalApi(), FakeClock()
+    approver = _approver(api, clock, "me")
+    stop = asyncio.Event()
+    task = asyncio.create_task(approver.run(stop))
+    await settle()
+    assert approver.elector is not None and approver.leading
+    approver.elector._valid_until = clock.monotonic()  # lapsed this instant; on_stopped not called yet
+    api.put(named("cr"))
+
+    await asyncio.sleep(0.05)  # a worker spinning on the key would never let this sleep end
+
+    not_leader = approver.metrics.retries.labels(cause="not-leader")._value.get()
+    assert not_leader == 1
+    assert api.writes_attempted == []
+    approver.elector._valid_until = clock.monotonic() + 10  # the renewal went through after all
+    await advance(clock, 0.5)  # the re-check
+    await until(lambda: api.condition("cr") is not None)
+    stop.set()
+    await task

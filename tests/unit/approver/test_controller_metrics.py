@@ -42,7 +42,12 @@ async def test_two_approvers_in_one_process_do_not_share_counters() -> None:
     first.put(named("good"))
     async with running(first, POLICY) as one, running(second, POLICY) as two:
         await until(lambda: first.condition("good") is not None)
-        assert _samples(one.metrics)[("certcsi_approver_decisions_total", (("decision", "approved"), ("rule", "approved")))] == 1
+        assert (
+            _samples(one.metrics)[
+                ("certcsi_approver_decisions_total", (("decision", "approved"), ("rule", "approved")))
+            ]
+            == 1
+        )
         assert ("certcsi_approver_decisions_total", (("decision", "approved"), ("rule", "approved"))) not in _samples(
             two.metrics
         )

@@ -58,7 +58,9 @@ async def test_a_failed_write_is_retried_after_the_backoff() -> None:
 async def test_a_forbidden_write_is_retried_not_dropped() -> None:
     api, clock = FakeApprovalApi(), FakeClock()
     api.put(named("good"))
-    forbidden = KubernetesError('user "approver" does not have permissions to set approved/denied conditions', status=403)
+    forbidden = KubernetesError(
+        'user "approver" does not have permissions to set approved/denied conditions', status=403
+    )
     failures = [forbidden, forbidden]
 
     async def rbac_fixed_later(namespace: str, name: str) -> None:

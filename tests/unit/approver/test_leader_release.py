@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from leader_support import Candidate, FakeLeases, STEP, advance, advance_until, settle
+from leader_support import STEP, Candidate, FakeLeases, advance, advance_until, settle
 
 from certcsi.volumes.clock import FakeClock
 

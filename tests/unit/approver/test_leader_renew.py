@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from leader_support import Candidate, FakeLeases, NAME, STEP, advance, advance_until, settle
+from leader_support import NAME, STEP, Candidate, FakeLeases, advance, advance_until, settle
 
 from certcsi.volumes.clock import FakeClock
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from leader_support import Candidate, FakeLeases, STEP, SkewedClock, advance, advance_until, settle
+from leader_support import STEP, Candidate, FakeLeases, SkewedClock, advance, advance_until, settle
 
 from certcsi.volumes.clock import FakeClock
 

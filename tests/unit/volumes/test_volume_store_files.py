@@ -49,15 +49,17 @@ def test_without_fs_group_files_keep_our_group(store: Store, vol: Path) -> None:
     assert os.stat(vol / "tls.crt").st_gid == os.getegid()
 
 
-def test_second_write_swaps_and_cleans(store: Store, vol: Path) -> None:
+def test_second_write_swaps_and_keeps_only_the_previous_snapshot(store: Store, vol: Path) -> None:
     store.write_files("vol", {"tls.crt": b"1", "tls.key": b"1", "old.txt": b"1"}, fs_group=None)
     [first] = _snapshots(vol)
     store.write_files("vol", {"tls.crt": b"2", "tls.key": b"2", "ca.crt": b"2"}, fs_group=None)
-    [second] = _snapshots(vol)
-    assert second != first
-    assert sorted(os.listdir(vol)) == sorted(["..data", second, "ca.crt", "tls.crt", "tls.key"])
+    second = os.readlink(vol / "..data")
+    assert sorted(_snapshots(vol)) == sorted([first, second])  # a reader of the old pair still finds it
+    assert sorted(os.listdir(vol)) == sorted(["..data", first, second, "ca.crt", "tls.crt", "tls.key"])
     assert (vol / "tls.crt").read_bytes() == b"2"
     assert (vol / "ca.crt").read_bytes() == b"2"
+    store.write_files("vol", {"tls.crt": b"3"}, fs_group=None)
+    assert sorted(_snapshots(vol)) == sorted([second, os.readlink(vol / "..data")])
 
 
 def test_leftovers_of_a_crashed_write_are_cleaned(store: Store, vol: Path) -> None:
@@ -65,7 +67,8 @@ def test_leftovers_of_a_crashed_write_are_cleaned(store: Store, vol: Path) -> No
     (vol / "..2000_01_01_00_00_00.crashed").mkdir()
     (vol / "..data_tmp").symlink_to("..2000_01_01_00_00_00.crashed")
     store.write_files("vol", {"tls.crt": b"2"}, fs_group=None)
-    assert len(_snapshots(vol)) == 1
+    assert len(_snapshots(vol)) == 2  # the current and the one it replaced; the crashed one is gone
+    assert not (vol / "..2000_01_01_00_00_00.crashed").exists()
     assert not os.path.lexists(vol / "..data_tmp")
 
 

@@ -37,7 +37,7 @@ from certcsi.errors import InvalidVolumeAttribute
 from certcsi.pki.keys import DEFAULT_ECDSA_SIZE, DEFAULT_RSA_SIZE, ECDSA_CURVES, KeyAlgorithm, KeyEncoding, KeySpec
 from certcsi.pki.subject import build_subject, parse_rfc4514, split_list
 from certcsi.pki.usages import DEFAULT_USAGES, key_usage_extension, split_usages
-from certcsi.volumes.driver import IssuerRef
+from certcsi.volumes.driver import IssuerRef, parse_group_id
 
 GROUP = "csi.cert-manager.io"
 KUBELET_GROUP = "csi.storage.k8s.io"
@@ -97,7 +97,6 @@ KNOWN_ATTRIBUTES: frozenset[str] = frozenset(
 )  # fmt: skip
 
 DEFAULT_DURATION = timedelta(hours=2160)  # cert-manager's code default (its docs say 720h)
-MAX_FS_GROUP = 4294967295
 _ALGORITHMS: dict[str, KeyAlgorithm] = {"rsa": "RSA", "ecdsa": "ECDSA", "ed25519": "Ed25519"}
 _ENCODINGS: dict[str, KeyEncoding] = {"PKCS1": "PKCS1", "PKCS8": "PKCS8"}
 _REDACTED = "[redacted]"
@@ -295,11 +294,14 @@ def _issuer(values: Mapping[str, str]) -> IssuerRef:
     name = values.get(ISSUER_NAME)
     if name is None:
         raise InvalidVolumeAttribute(ISSUER_NAME, "required: the name of the cert-manager issuer to sign with")
-    return IssuerRef(
-        name=name,
-        kind=values.get(ISSUER_KIND, "Issuer"),
-        group=values.get(ISSUER_GROUP, "cert-manager.io"),
-    )
+    kind = values.get(ISSUER_KIND, "Issuer")
+    group = values.get(ISSUER_GROUP, "cert-manager.io")
+    if group == "cert-manager.io" and kind not in ("Issuer", "ClusterIssuer"):
+        # External issuers choose their kinds; cert-manager's own group has exactly these two.
+        raise InvalidVolumeAttribute(
+            ISSUER_KIND, f'must be "Issuer" or "ClusterIssuer" for issuer group cert-manager.io, got {kind!r}'
+        )
+    return IssuerRef(name=name, kind=kind, group=group)
 
 
 # ---- subject ---------------------------------------------------------------------------------
@@ -498,11 +500,10 @@ def _fs_group(values: Mapping[str, str]) -> int | None:
     text = values.get(FS_GROUP)
     if text is None:
         return None
-    rule = f"must be an integer from 1 to {MAX_FS_GROUP}"
-    group = _integer(FS_GROUP, text, rule)
-    if not 1 <= group <= MAX_FS_GROUP:
-        raise InvalidVolumeAttribute(FS_GROUP, f"{rule}, got {text!r}")
-    return group
+    try:
+        return parse_group_id(text)
+    except ValueError as e:
+        raise InvalidVolumeAttribute(FS_GROUP, str(e)) from None
 
 
 # ---- files -----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ class AttributeDoc:
 
 ATTRIBUTES: tuple[AttributeDoc, ...] = (
     AttributeDoc(a.ISSUER_NAME, "—", "required: the Issuer or ClusterIssuer that signs"),
-    AttributeDoc(a.ISSUER_KIND, "`Issuer`", "`Issuer`, `ClusterIssuer` or an external issuer's kind"),
+    AttributeDoc(a.ISSUER_KIND, "`Issuer`", "`Issuer` or `ClusterIssuer`; any kind for an external issuer's group"),
     AttributeDoc(a.ISSUER_GROUP, "`cert-manager.io`", "the issuer's API group"),
     AttributeDoc(a.COMMON_NAME, "—", "variables expanded; at most 64 characters; ignored with `literal-subject`"),
     AttributeDoc(a.LITERAL_SUBJECT, "—", "RFC 4514 subject used verbatim; variables expanded"),
@@ -47,7 +47,7 @@ ATTRIBUTES: tuple[AttributeDoc, ...] = (
     AttributeDoc(a.CERTIFICATE_FILE, "`tls.crt`", "file name: no `/`, not `..`, ≤ 255 bytes, all distinct"),
     AttributeDoc(a.PRIVATEKEY_FILE, "`tls.key`", "as `certificate-file`"),
     AttributeDoc(a.CA_FILE, "`ca.crt`", "as `certificate-file`"),
-    AttributeDoc(a.FS_GROUP, "the pod's `fsGroup`", "integer 1 to 4294967295: files are readable by that group"),
+    AttributeDoc(a.FS_GROUP, "the pod's `fsGroup`", "integer 1 to 4294967294: files are readable by that group"),
     AttributeDoc(a.PKCS12_ENABLE, "`false`", "`true` also writes a PKCS#12 keystore"),
     AttributeDoc(a.PKCS12_FILENAME, "`keystore.p12`", "as `certificate-file`"),
     AttributeDoc(a.PKCS12_PASSWORD, "—", "required with `pkcs12-enable`; never stored outside the tmpfs or logged"),

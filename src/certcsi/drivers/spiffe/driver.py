@@ -6,7 +6,6 @@ Pure: no Kubernetes, no gRPC, no disk. The identity comes from the pod's own tok
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -17,18 +16,16 @@ from certcsi.drivers.spiffe.issuer import RuntimeIssuer
 from certcsi.errors import InvalidVolumeAttribute
 from certcsi.pki.csr import CsrSpec, build_csr
 from certcsi.pki.keys import KeySpec, encode_private_key, generate_private_key
-from certcsi.volumes.driver import Issued, PrivateKey, RequestPlan, Volume
+from certcsi.volumes.driver import Issued, PrivateKey, RequestPlan, Volume, parse_group_id
 from certcsi.volumes.schedule import default_renewal_time
 
-__all__ = ["DEFAULT_DURATION", "DRIVER_NAME", "FS_GROUP", "MAX_FS_GROUP", "SpiffeDriver"]
+__all__ = ["DEFAULT_DURATION", "DRIVER_NAME", "FS_GROUP", "SpiffeDriver"]
 
 DRIVER_NAME = "spiffe.csi.cert-manager.io"
 ATTRIBUTE_PREFIX = "spiffe.csi.cert-manager.io/"
 FS_GROUP = ATTRIBUTE_PREFIX + "fs-group"
-MAX_FS_GROUP = 4294967295
 DEFAULT_DURATION = timedelta(hours=1)
 _KEY = KeySpec("ECDSA", 256, "PKCS8")
-_DIGITS = re.compile(r"[0-9]{1,10}")
 
 CaBundle = Callable[[], bytes | None]
 
@@ -130,7 +127,7 @@ def _fs_group(volume: Volume) -> int | None:
     text = volume.attributes.get(FS_GROUP)
     if text is None:
         return None
-    group = int(text) if _DIGITS.fullmatch(text) else 0
-    if not 1 <= group <= MAX_FS_GROUP:
-        raise InvalidVolumeAttribute(FS_GROUP, f"must be an integer from 1 to {MAX_FS_GROUP}, got {text!r}")
-    return group
+    try:
+        return parse_group_id(text)
+    except ValueError as e:
+        raise InvalidVolumeAttribute(FS_GROUP, str(e)) from None
