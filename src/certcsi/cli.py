@@ -315,7 +315,7 @@ def _parse_pod(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @main.command("inspect")
 @click.option(
     "--data-root",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=Path("/csi-data-dir"),
     show_default=True,
     help="The driver's --data-root (volumes are read from <data-root>/inmemfs).",

@@ -24,7 +24,7 @@ async def test_readyz_answers_once_the_watch_has_synced_leader_or_not(world: App
     await eventually(lambda: first.approver.leading)
     stop = asyncio.Event()
     standby = Approver(api=await world.approver_client(), policy=first.approver.policy, options=ControllerOptions())
-    readiness, _ = endpoints_for(standby, readiness=LOOPBACK, metrics=LOOPBACK)
+    (readiness,) = endpoints_for(standby, readiness=LOOPBACK, metrics=None)
     await readiness.start()
     try:
         assert await _get(readiness.port, "/readyz") == (503, "certificate requests not synced yet")
