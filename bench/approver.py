@@ -245,7 +245,7 @@ async def backlog(
         floor=f"{len(items)} in < {FLOOR_SECONDS:.0f} s",
         met=done and elapsed < FLOOR_SECONDS and wrong == 0,
     )
-    histogram = approver.metrics.evaluation_seconds.collect()[0].samples
+    histogram = [sample for metric in approver.metrics.evaluation_seconds.collect() for sample in metric.samples]
     count = next(s.value for s in histogram if s.name.endswith("_count"))
     total = next(s.value for s in histogram if s.name.endswith("_sum"))
     report(

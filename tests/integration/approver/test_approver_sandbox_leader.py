@@ -17,8 +17,10 @@ LEASE_DURATION = 2.0
 
 
 def _decided(running: RunningApprover) -> float:
-    samples = running.approver.metrics.decisions.collect()[0].samples
-    return sum(sample.value for sample in samples if sample.name.endswith("_total"))
+    total = 0.0
+    for metric in running.approver.metrics.decisions.collect():
+        total += sum(float(sample.value) for sample in metric.samples if sample.name.endswith("_total"))
+    return total
 
 
 async def test_two_replicas_elect_one_leader_and_only_it_decides(world: ApproverWorld) -> None:

@@ -12,7 +12,7 @@ from certcsi.kube.watching import Backoff
 async def test_a_request_changed_while_deciding_is_re_read_and_decided_at_its_new_version() -> None:
     api = FakeApprovalApi()
     api.put(named("good"))
-    touched = []
+    touched: list[str] = []
 
     async def someone_edits_it_first(namespace: str, name: str) -> None:
         if not touched:

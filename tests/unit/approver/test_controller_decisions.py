@@ -37,7 +37,7 @@ async def test_events_follow_the_event_policy() -> None:
         api.put(named("good"))
         api.put(named("bad", username="system:serviceaccount:sandbox:intruder"))
         async with running(api, POLICY, events=policy):
-            await until(lambda api=api: api.condition("good") is not None and api.condition("bad") is not None)
+            await until(lambda: api.condition("good") is not None and api.condition("bad") is not None)  # noqa: B023
             await until(lambda: True)
         recorded = sorted(event if event[2] == "Approved" else event[:3] for event in api.events)
         assert recorded == sorted(expected), policy

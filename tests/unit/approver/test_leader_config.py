@@ -36,7 +36,7 @@ def test_unsafe_timings_are_refused(timings: dict[str, float], words: str) -> No
 def test_empty_names_are_refused(field: str) -> None:
     values = {"namespace": "ns", "name": "lease", "identity": "me", field: ""}
     with pytest.raises(ValueError, match=f"leader election {field}: must not be empty"):
-        ElectionConfig(**values)
+        ElectionConfig(namespace=values["namespace"], name=values["name"], identity=values["identity"])
 
 
 def test_a_fractional_duration_is_recorded_rounded_up() -> None:
