@@ -263,7 +263,13 @@ def driver_command(
 
 @sandbox.command("demo")
 @click.option("--keep", is_flag=True, help="Keep the demo's working directory (logs, kubeconfig) afterwards.")
-def sandbox_demo(keep: bool) -> None:
+@click.option(
+    "--spiffe",
+    is_flag=True,
+    help="The csi-driver-spiffe demo instead: approver and spiffe-driver under their chart RBAC, two pods' SVIDs, "
+    "mTLS checking SPIFFE IDs, a forged request denied.",
+)
+def sandbox_demo(keep: bool, spiffe: bool) -> None:
     """Run the sandbox demo: pods get certificates, one renews live, two talk mTLS."""
     import os
     import shutil
@@ -275,9 +281,10 @@ def sandbox_demo(keep: bool) -> None:
         argv = ["unshare", "--mount", "--propagation", "private", sys.executable, "-m", "certcsi", *sys.argv[1:]]
         os.execvp("unshare", argv)
     from certcsi.sandbox.demo import main as demo_main
+    from certcsi.sandbox.demo_spiffe import main as spiffe_demo_main
 
     logging.basicConfig(level=logging.WARNING)
-    demo_main(keep=keep)
+    (spiffe_demo_main if spiffe else demo_main)(keep=keep)
 
 
 @main.command("install")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from certcsi.install._errors import ValuesError
 from certcsi.install._node import COMPONENT, NodePlugin, csi_driver_object, driver_rules, node_daemonset
 from certcsi.install._objects import Obj, Release, image_of, rbac, service_account
 from certcsi.install.values import Values
+from certcsi.volumes.gates import GateFlagError, check_gates_can_pass, parse_gates
 
 CHART_NAME = "cert-manager-csi-driver"
 METRICS_PORT_NAME = "http-metrics"
@@ -42,7 +44,10 @@ def _plugin(values: Values, *, name: str, driver_name: str) -> NodePlugin:
         port = values.number("metrics.port")
         args.append(f"--metrics-bind-address=:{port}")
         ports.append({"name": METRICS_PORT_NAME, "containerPort": port, "protocol": "TCP"})
-    args += [f"--pod-readiness-gate={gate}" for gate in values.items("app.driver.podReadinessGates")]
+    gates = values.items("app.driver.podReadinessGates")
+    args += [f"--pod-readiness-gate={gate}" for gate in gates]
+    if _gates_need_continue_on_not_ready(gates):
+        args.append("--continue-on-not-ready")
     image, pull_policy = image_of(values, "image")
     return NodePlugin(
         name=name,
@@ -65,6 +70,25 @@ def _plugin(values: Values, *, name: str, driver_name: str) -> NodePlugin:
         pod_annotations=values.mapping("podAnnotations"),
         annotations=values.mapping("daemonSetAnnotations"),
     )
+
+
+def _gates_need_continue_on_not_ready(gates: list[str]) -> bool:
+    """Whether a gate can only pass once the pod's volumes are mounted (pod-ip, Ready, ...).
+
+    The driver refuses to start with such a gate unless volumes are published before the gates
+    pass, so the install turns that on for them; a gate the driver would reject fails here, named.
+    """
+    for index, gate in enumerate(gates):
+        try:
+            parse_gates([gate])
+        except GateFlagError as err:
+            key = f"app.driver.podReadinessGates[{index}]"
+            raise ValuesError(f"value {key}: {err.detail}", key=key) from None
+    try:
+        check_gates_can_pass(parse_gates(gates), continue_on_not_ready=False)
+    except GateFlagError:
+        return True
+    return False
 
 
 def _pod_monitor(release: Release, values: Values) -> Obj:

@@ -18,9 +18,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 from cryptography import x509
@@ -158,18 +159,65 @@ def show_files(progress: Progress, directory: Path) -> None:
         progress.info(f"{entry.name:<14} {oct(st.st_mode & 0o777)} gid={st.st_gid} {st.st_size} bytes")
 
 
-async def mtls_handshake(server_dir: Path, client_dir: Path, server_name: str) -> tuple[str, str]:
-    """A TLS 1.3 handshake where each side proves itself with its pod's certificate."""
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(server_dir / "ca.crt"))
-    server_ctx.load_cert_chain(server_dir / "tls.crt", server_dir / "tls.key")
-    server_ctx.verify_mode = ssl.CERT_REQUIRED
-    client_ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(client_dir / "ca.crt"))
-    client_ctx.load_cert_chain(client_dir / "tls.crt", client_dir / "tls.key")
+PeerCheck = Callable[[x509.Certificate], str]
+
+
+def common_name(cert: x509.Certificate) -> str:
+    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
+
+
+def pod_tls_context(directory: Path, purpose: ssl.Purpose) -> ssl.SSLContext:
+    """A TLS context with the pod's own key pair, trusting only the pod's mounted ca.crt, peer cert required."""
+    context = ssl.create_default_context(purpose, cafile=str(directory / "ca.crt"))
+    context.load_cert_chain(directory / "tls.crt", directory / "tls.key")
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+@dataclass(frozen=True)
+class TlsExchange:
+    """What each side's `PeerCheck` returned about the other, and the line the server sent."""
+
+    server_saw: str
+    client_saw: str
+    greeting: str
+
+
+def _peer(transport_info: object) -> x509.Certificate:
+    if not isinstance(transport_info, ssl.SSLObject):
+        raise TypeError("not a TLS connection")
+    der = transport_info.getpeercert(binary_form=True)
+    if der is None:
+        raise ssl.SSLError("the peer presented no certificate")
+    return x509.load_der_x509_certificate(der)
+
+
+async def tls_exchange(
+    *,
+    server_ctx: ssl.SSLContext,
+    client_ctx: ssl.SSLContext,
+    server_hostname: str | None,
+    check_client: PeerCheck,
+    check_server: PeerCheck,
+) -> TlsExchange:
+    """One TLS connection on loopback; after the handshake each side runs its check on the peer's leaf.
+
+    A check raises to refuse the peer: the server then closes without a word, the client without
+    reading; the exception propagates.
+    """
     seen: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("ssl_object").getpeercert()
-        seen.set_result(dict(x[0] for x in peer.get("subject", ()))["commonName"])
+        try:
+            verdict = check_client(_peer(writer.get_extra_info("ssl_object")))
+        except Exception as err:  # handed to the caller through the future
+            if not seen.done():
+                seen.set_exception(err)
+            writer.close()
+            return
+        if not seen.done():  # the client may have given up already
+            seen.set_result(verdict)
         writer.write(b"hello from the server pod\n")
         await writer.drain()
         writer.close()
@@ -178,14 +226,32 @@ async def mtls_handshake(server_dir: Path, client_dir: Path, server_name: str) -
     port = server.sockets[0].getsockname()[1]
     try:
         reader, writer = await asyncio.open_connection(
-            "127.0.0.1", port, ssl=client_ctx, server_hostname=server_name
+            "127.0.0.1", port, ssl=client_ctx, server_hostname=server_hostname
         )
-        line = (await reader.readline()).decode().strip()
-        writer.close()
-        return await asyncio.wait_for(seen, 5), line
+        try:
+            client_saw = check_server(_peer(writer.get_extra_info("ssl_object")))
+            line = (await reader.readline()).decode().strip()
+        finally:
+            writer.close()
+        return TlsExchange(server_saw=await asyncio.wait_for(seen, 5), client_saw=client_saw, greeting=line)
     finally:
+        if seen.done() and not seen.cancelled():
+            seen.exception()  # marks it retrieved: the client's own refusal already propagates
+        seen.cancel()
         server.close()
         await server.wait_closed()
+
+
+async def mtls_handshake(server_dir: Path, client_dir: Path, server_name: str) -> tuple[str, str]:
+    """A TLS 1.3 handshake where each side proves itself with its pod's certificate."""
+    exchange = await tls_exchange(
+        server_ctx=pod_tls_context(server_dir, ssl.Purpose.CLIENT_AUTH),
+        client_ctx=pod_tls_context(client_dir, ssl.Purpose.SERVER_AUTH),
+        server_hostname=server_name,
+        check_client=common_name,
+        check_server=common_name,
+    )
+    return exchange.server_saw, exchange.greeting
 
 
 @dataclass(frozen=True)
@@ -197,6 +263,23 @@ class RunningDriver:
 
 
 @contextlib.asynccontextmanager
+async def child_process(args: Sequence[str], *, log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`args` as a child process with stdout and stderr in `log`; terminated (killed after 10 s) on exit."""
+    with log.open("wb") as sink:
+        proc = await asyncio.create_subprocess_exec(*args, stdout=sink, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), 10)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+
+
+@contextlib.asynccontextmanager
 async def driver_process(
     *,
     workdir: Path,
@@ -205,12 +288,14 @@ async def driver_process(
     progress: Progress,
     extra_args: Sequence[str] = (),
     command: Sequence[str] = ("driver", "--driver-name", DRIVER),
+    driver_name: str = DRIVER,
 ) -> AsyncIterator[RunningDriver]:
     """`certcsi <command> --node-id ... --endpoint ...` as a child process, once its CSI Probe answers.
 
-    `command` is the subcommand with its driver-name flag (`("spiffe-driver",)` runs the SPIFFE driver).
+    `command` is the subcommand with its driver-name flag (`("spiffe-driver",)` runs the SPIFFE driver);
+    `driver_name` names the socket's directory, as kubelet's plugin directory is named.
     """
-    socket = workdir / "plugins" / DRIVER / "csi.sock"
+    socket = workdir / "plugins" / driver_name / "csi.sock"
     socket.parent.mkdir(parents=True)
     endpoint = f"unix://{socket}"
     args = [
@@ -221,21 +306,10 @@ async def driver_process(
     if unsafe:
         args.append("--unsafe-no-mount")
     args.extend(extra_args)
-    log = (workdir / "driver.log").open("wb")
-    proc = await asyncio.create_subprocess_exec(*args, stdout=log, stderr=subprocess.STDOUT)
-    try:
+    async with child_process(args, log=workdir / "driver.log") as proc:
         await wait_for_probe(endpoint, proc)
         progress.info(f"driver pid {proc.pid} serving CSI on {socket}")
         yield RunningDriver(endpoint=endpoint, pid=proc.pid)
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-        log.close()
 
 
 async def wait_for_probe(endpoint: str, proc: asyncio.subprocess.Process, timeout: float = 30.0) -> None:
@@ -266,12 +340,7 @@ async def wait_for_renewal(path: Path, serial: int, timeout: float) -> x509.Cert
 
 async def run_demo(*, workdir: Path, out: Callable[[str], None] = print) -> None:
     progress = Progress(out)
-    unsafe = os.geteuid() != 0
-    if unsafe:
-        out(
-            "NOTE: not running as root, so no tmpfs and no bind mounts: the driver runs with "
-            "--unsafe-no-mount (keys on plain disk). Run as root to see the real thing."
-        )
+    unsafe = announce_mount_mode(out)
     progress.step("Starting the sandbox control plane (API server + cert-manager stand-in)")
     async with Sandbox() as cluster:
         kubeconfig = workdir / "kubeconfig"
@@ -324,13 +393,29 @@ async def run_pods(kubelet: Kubelet, cluster: Sandbox, progress: Progress) -> No
     progress.info(f"CertificateRequests left in {NAMESPACE}: {len(left)}")
 
 
-def main(*, keep: bool = False) -> None:
+def announce_mount_mode(out: Callable[[str], None]) -> bool:
+    """True when the driver must run with --unsafe-no-mount (not root), after saying so."""
+    unsafe = os.geteuid() != 0
+    if unsafe:
+        out(
+            "NOTE: not running as root, so no tmpfs and no bind mounts: the driver runs with "
+            "--unsafe-no-mount (keys on plain disk). Run as root to see the real thing."
+        )
+    return unsafe
+
+
+def run_in_workdir(demo: Callable[[Path], Coroutine[Any, Any, None]], *, keep: bool) -> None:
+    """`demo(workdir)` on a fresh event loop in a fresh /tmp directory, removed afterwards unless `keep`."""
     workdir = Path(tempfile.mkdtemp(prefix="certcsi-demo-"))
     try:
-        asyncio.run(run_demo(workdir=workdir))
+        asyncio.run(demo(workdir))
     finally:
         if not keep:
             _remove_workdir(workdir)
+
+
+def main(*, keep: bool = False) -> None:
+    run_in_workdir(lambda workdir: run_demo(workdir=workdir), keep=keep)
 
 
 def _remove_workdir(workdir: Path) -> None:

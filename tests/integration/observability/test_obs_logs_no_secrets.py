@@ -46,7 +46,9 @@ def tokens_attribute(token: str) -> str:
     return json.dumps({"": {"token": token, "expirationTimestamp": "2099-01-01T00:00:00Z"}})
 
 
-async def test_publish_renew_unpublish_logs_no_secret(tmp_path: Path, captured: tuple[io.StringIO, io.StringIO]) -> None:
+async def test_publish_renew_unpublish_logs_no_secret(
+    tmp_path: Path, captured: tuple[io.StringIO, io.StringIO]
+) -> None:
     text, as_json = captured
     clock = FakeClock(datetime.now(UTC))
     secrets: list[str] = [PASSWORD]
@@ -59,7 +61,9 @@ async def test_publish_renew_unpublish_logs_no_secret(tmp_path: Path, captured: 
         await node.manager.publish(request)
         fresh = node.token_for(pod)
         secrets.append(fresh)
-        await node.manager.publish(replace(request, volume_context={**request.volume_context, TOKENS: tokens_attribute(fresh)}))
+        await node.manager.publish(
+            replace(request, volume_context={**request.volume_context, TOKENS: tokens_attribute(fresh)})
+        )
         first = node.store.read_file("csi-vol-1", "tls.crt")
         clock.advance(3600)
         async with asyncio.timeout(10):

@@ -1,4 +1,5 @@
-"""Against the sandbox: `certcsi inspect` on the data root the engine wrote, then after a failed renewal."""
+"""Against the sandbox: `certcsi inspect` on the data root the engine wrote, then after a renewal timed out
+(which the pod is also told about, with a Warning event)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ async def test_inspect_shows_what_the_engine_did_and_why_a_renewal_failed(tmp_pa
             while node.manager.snapshot()[0].status.last_error is None:  # noqa: ASYNC110 - the renewal runs on its own
                 await asyncio.sleep(0.05)
         code, (row,) = inspect_json(tmp_path / "data")
+        reasons = [(e["type"], e["reason"]) for e in await node.pod_events("web-0")]
+    assert sorted(reasons) == [("Normal", "CertificateIssued"), ("Warning", "IssuanceTimeout")]
     assert code == 0
     assert str(row["lastError"]).startswith('waiting for request "')
     assert "timed out after 0.5s" in str(row["lastError"])

@@ -12,7 +12,7 @@ nothing (its lookup error becomes the denial reason), and system:masters may do 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -73,13 +73,28 @@ class _Grant:
     error: str = ""
 
 
-class Authorizer:
-    """Decides requests from the ClusterRoles, Roles and bindings the reader holds right now."""
+# Told of every decision, allowed or not: an audit log of who was let do what (off unless set).
+AuditHook = Callable[["UserInfo", RequestAttributes, Decision], None]
 
-    def __init__(self, reader: ObjectReader) -> None:
+
+class Authorizer:
+    """Decides requests from the ClusterRoles, Roles and bindings the reader holds right now.
+
+    `audit`, when set (at construction or later, on a running server), is called with every
+    decision; tests use it to see exactly which permissions a component used or was refused.
+    """
+
+    def __init__(self, reader: ObjectReader, *, audit: AuditHook | None = None) -> None:
         self._reader = reader
+        self.audit = audit
 
     def authorize(self, user: UserInfo, attrs: RequestAttributes) -> Decision:
+        decision = self._decide(user, attrs)
+        if self.audit is not None:
+            self.audit(user, attrs, decision)
+        return decision
+
+    def _decide(self, user: UserInfo, attrs: RequestAttributes) -> Decision:
         if SYSTEM_MASTERS in user.groups:
             return Decision(True, f"allowed by group {_go_quote(SYSTEM_MASTERS)}")
         errors: list[str] = []
