@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from certcsi.sandbox.apiserver.authn import TokenAuthority
-from certcsi.sandbox.apiserver.rbac import Authorizer
+from certcsi.sandbox.apiserver.rbac import Authorizer, RequestAttributes
 from certcsi.sandbox.apiserver.resources import BY_KEY
 from certcsi.sandbox.apiserver.server import ApiServer
 from certcsi.sandbox.apiserver.storage import Store, StoreReader
@@ -38,14 +39,17 @@ class Sandbox:
         server_options: dict[str, Any] = {}
         if bookmark_interval is not None:
             server_options["bookmark_interval"] = bookmark_interval
+        self.authorizer = Authorizer(reader)
         self.api = ApiServer(
             store=self.store,
             authority=self.authority,
-            authorizer=Authorizer(reader),
+            authorizer=self.authorizer,
             port=port,
             **server_options,
         )
-        self.cert_manager = CertManager(self.store, approve=approve, signing_delay=signing_delay)
+        self.cert_manager = CertManager(
+            self.store, approve=approve, signing_delay=signing_delay, can_approve=self._can_approve
+        )
         self._controllers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -65,6 +69,15 @@ class Sandbox:
         for task in self._controllers:
             task.cancel()
         await asyncio.gather(*self._controllers, return_exceptions=True)
+
+    def _can_approve(self, user: Any, signer_names: Sequence[str]) -> bool:
+        """cert-manager's webhook rule: setting Approved/Denied needs `approve` on the issuer's `signers`."""
+        return any(
+            self.authorizer.authorize(
+                user, RequestAttributes("approve", "cert-manager.io", "signers", name=name)
+            ).allowed
+            for name in signer_names
+        )
 
     async def _default_service_accounts(self) -> None:
         """kube-controller-manager's job: every namespace gets a `default` ServiceAccount."""

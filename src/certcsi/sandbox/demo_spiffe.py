@@ -18,7 +18,7 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,10 +32,8 @@ from certcsi.kube import connect
 from certcsi.pki.certs import certificate_pem, parse_pem_chain
 from certcsi.pki.csr import CsrSpec, build_csr
 from certcsi.pki.keys import KeySpec, generate_private_key
-from certcsi.sandbox.apiserver.rbac import Authorizer, RequestAttributes
 from certcsi.sandbox.apiserver.resources import BY_KEY
-from certcsi.sandbox.apiserver.storage import StoreReader
-from certcsi.sandbox.certmanager import CertificateRequestAdmission, install_ca_cluster_issuer
+from certcsi.sandbox.certmanager import install_ca_cluster_issuer
 from certcsi.sandbox.cluster import Sandbox
 from certcsi.sandbox.demo import (
     NAMESPACE,
@@ -140,23 +138,6 @@ def describe_rules(role: dict[str, Any]) -> str:
         names = f" [{', '.join(rule['resourceNames'])}]" if rule.get("resourceNames") else ""
         parts.append(f"{'/'.join(rule['resources'])}: {','.join(rule['verbs'])}{names}")
     return "; ".join(parts)
-
-
-def enforce_signer_approval(cluster: Sandbox) -> None:
-    """cert-manager's webhook: only users with `approve` on the issuer's `signers` name set a decision.
-
-    The sandbox leaves that check off unless asked; on, the approver's one-issuer `signers` rule matters.
-    """
-    authorizer = Authorizer(StoreReader(cluster.store))
-
-    def can_approve(user: Any, names: Sequence[str]) -> bool:
-        return any(
-            authorizer.authorize(user, RequestAttributes("approve", CERT_MANAGER, "signers", name=name)).allowed
-            for name in names
-        )
-
-    plugins = cluster.store.admission
-    plugins[plugins.index(cluster.cert_manager.admission)] = CertificateRequestAdmission(can_approve=can_approve)
 
 
 def kubeconfig_for(cluster: Sandbox, account: Account, path: Path) -> Path:
@@ -294,7 +275,6 @@ async def run_spiffe_demo(*, workdir: Path, out: Callable[[str], None] = print) 
     unsafe = announce_mount_mode(out)
     progress.step("Starting the sandbox: API server + cert-manager stand-in with its built-in approver OFF")
     async with Sandbox(approve=False) as cluster:
-        enforce_signer_approval(cluster)
         _, ca = install_ca_cluster_issuer(cluster.store, name=SPIFFE_ISSUER, common_name="csi-driver-spiffe-ca")
         admin = workdir / "admin.kubeconfig"
         cluster.write_kubeconfig(admin)

@@ -26,10 +26,7 @@ from certcsi.approver.controller import Approver, ControllerOptions, EventPolicy
 from certcsi.approver.evaluator import IDENTITY_ANNOTATION, REQUIRED_USAGES, Policy
 from certcsi.approver.leader import ElectionConfig
 from certcsi.kube import Kube, connect
-from certcsi.sandbox.apiserver.rbac import Authorizer, RequestAttributes
 from certcsi.sandbox.apiserver.resources import BY_KEY
-from certcsi.sandbox.apiserver.storage import StoreReader
-from certcsi.sandbox.certmanager.admission import CertificateRequestAdmission
 from certcsi.sandbox.cluster import CA_ISSUER, Sandbox
 from certcsi.volumes.driver import IssuerRef
 
@@ -93,18 +90,6 @@ def request_body(name: str, uri: str | None, *, annotated: bool = True, issuer: 
             "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": CM},
         },
     }
-
-
-def _can_approve(sandbox: Sandbox) -> Callable[[Any, Sequence[str]], bool]:
-    """cert-manager's webhook check: `approve` on one of the issuer's `signers` names, asked of RBAC."""
-    authorizer = Authorizer(StoreReader(sandbox.store))
-
-    def check(user: Any, names: Sequence[str]) -> bool:
-        return any(
-            authorizer.authorize(user, RequestAttributes("approve", CM, "signers", name=name)).allowed for name in names
-        )
-
-    return check
 
 
 @dataclass
@@ -256,9 +241,6 @@ async def eventually(condition: Callable[[], bool], *, timeout: float = 10.0, in
 @contextlib.asynccontextmanager
 async def approver_world(workdir: Path) -> AsyncIterator[ApproverWorld]:
     async with Sandbox(approve=False) as sandbox:
-        admission = sandbox.cert_manager.admission
-        checked = CertificateRequestAdmission(can_approve=_can_approve(sandbox))
-        sandbox.store.admission[sandbox.store.admission.index(admission)] = checked
         admin_config = workdir / "admin.kubeconfig"
         sandbox.write_kubeconfig(admin_config)
         async with await connect(kubeconfig=str(admin_config), qps=0, burst=1) as admin:
