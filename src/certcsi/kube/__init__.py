@@ -6,6 +6,9 @@
         list_certificate_requests / watch_certificate_requests   (requests.py)
         get_pod / watch_pods                                     (pods.py)
         record_event                                             (events.py)
+        watch_configmap                                          (configmaps.py)
+        get_lease / create_lease / update_lease                  (leases.py)
+        watch_all_certificate_requests / set_condition           (approvals.py)
     WatchEvent, Backoff, watch                              (watching.py)
 
 Objects are plain dicts as the API server sent them. Every failure is `errors.KubernetesError`
