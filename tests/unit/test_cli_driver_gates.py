@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from certcsi import cli, nodeplugin
+from certcsi import nodeplugin
+from certcsi.cli import main
+from certcsi.cli import node as node_commands
 from certcsi.nodeplugin import NodeOptions
 from certcsi.volumes.gates import GateBackoff, PodAnnotationGate, PodIPGate
 
@@ -29,12 +31,12 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[NodeOptions]:
         asyncio.run(once())
 
     monkeypatch.setattr(nodeplugin, "run_node_plugin", fake_run)
-    monkeypatch.setattr(cli, "run_until_signalled", run_once)
+    monkeypatch.setattr(node_commands, "run_until_signalled", run_once)
     return seen
 
 
 def invoke(*args: str) -> Any:
-    return CliRunner().invoke(cli.main, ["driver", "--node-id", "node-1", *args])
+    return CliRunner().invoke(main, ["driver", "--node-id", "node-1", *args])
 
 
 def test_defaults_have_no_gates_and_upstreams_backoff(started: list[NodeOptions]) -> None:

@@ -1,0 +1,224 @@
+"""The node driver commands: `certcsi driver` (csi.cert-manager.io) and `certcsi spiffe-driver`."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from certcsi.cli._common import (
+    GoDuration,
+    NodePluginFlags,
+    configure_logging,
+    node_plugin_options,
+    optional_path,
+    run_until_signalled,
+)
+
+if TYPE_CHECKING:
+    from certcsi.volumes.gates import Gate, GateBackoff
+
+
+def _parse_gates(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> tuple[Gate, ...]:
+    from certcsi.volumes.gates import GateFlagError, parse_gates
+
+    try:
+        return parse_gates(values)
+    except GateFlagError as err:
+        raise click.BadParameter(err.detail, ctx=ctx, param=param) from None
+
+
+def _gate_options(
+    gates: tuple[Gate, ...], *, continue_on_not_ready: bool, duration: float, factor: float, jitter: float, cap: float
+) -> GateBackoff:
+    """The gate backoff, checked together with the gates (cross-flag rules name their flag)."""
+    from certcsi.volumes.gates import GateBackoff, GateFlagError, check_gates_can_pass
+
+    try:
+        check_gates_can_pass(gates, continue_on_not_ready=continue_on_not_ready)
+        return GateBackoff(duration=duration, factor=factor, jitter=jitter, cap=cap)
+    except GateFlagError as err:
+        raise click.BadParameter(err.detail, param_hint=f"'{err.flag}'") from None
+
+
+@click.command("driver")
+@click.option("--driver-name", default="csi.cert-manager.io", show_default=True, help="CSI driver name.")
+@click.option(
+    "--use-token-request",
+    is_flag=True,
+    help="Create each CertificateRequest with the pod's own service-account token (CSIDriver tokenRequests).",
+)
+@click.option("--issue-timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for issuance.")
+@click.option(
+    "--pod-readiness-gate",
+    "pod_readiness_gates",
+    multiple=True,
+    callback=_parse_gates,
+    metavar="GATE",
+    help="Issue only once the pod passes this gate (repeatable, all must pass): pod-ip:any|ipv4|ipv6, "
+    "pod-condition:Type[=Status], pod-annotation:key. Any gate makes the driver watch the pods on its node; "
+    "pod-ip also defines ${POD_IP} for volume attributes.",
+)
+@click.option(
+    "--continue-on-not-ready",
+    is_flag=True,
+    help="When the gates do not pass yet, publish the still-empty volume at once and issue in the background "
+    "as soon as they pass (needed for pod-ip: kubelet assigns the IP only after mounting).",
+)
+@click.option(
+    "--gate-backoff-duration",
+    type=GoDuration(),
+    default="1s",
+    show_default=True,
+    help="First re-check delay of a volume whose gates do not pass (re-checked at once on every pod event).",
+)
+@click.option("--gate-backoff-factor", type=float, default=2.0, show_default=True, help="Re-check delay growth.")
+@click.option(
+    "--gate-backoff-jitter", type=float, default=0.5, show_default=True, help="Up to this fraction off each delay."
+)
+@click.option(
+    "--gate-backoff-cap", type=GoDuration(), default="10s", show_default=True, help="Longest re-check delay; 0: none."
+)
+@node_plugin_options
+def driver_command(
+    node: NodePluginFlags,
+    driver_name: str,
+    use_token_request: bool,
+    issue_timeout: float,
+    pod_readiness_gates: tuple[Gate, ...],
+    continue_on_not_ready: bool,
+    gate_backoff_duration: float,
+    gate_backoff_factor: float,
+    gate_backoff_jitter: float,
+    gate_backoff_cap: float,
+) -> None:
+    """Run the csi.cert-manager.io node driver."""
+    from certcsi.drivers.certmanager import CertManagerDriver
+    from certcsi.nodeplugin import run_node_plugin
+
+    gate_backoff = _gate_options(
+        pod_readiness_gates,
+        continue_on_not_ready=continue_on_not_ready,
+        duration=gate_backoff_duration,
+        factor=gate_backoff_factor,
+        jitter=gate_backoff_jitter,
+        cap=gate_backoff_cap,
+    )
+    configure_logging(max(node.verbosity, 1))
+    options = dataclasses.replace(
+        node.node_options(),
+        use_token_request=use_token_request,
+        issue_timeout=issue_timeout,
+        pod_readiness_gates=pod_readiness_gates,
+        continue_on_not_ready=continue_on_not_ready,
+        gate_backoff=gate_backoff,
+    )
+    driver = CertManagerDriver(name=driver_name)
+    run_until_signalled(lambda stop: run_node_plugin(driver=driver, options=options, stop=stop))
+
+
+@click.command("spiffe-driver")
+@click.option("--csi-driver-name", default="spiffe.csi.cert-manager.io", show_default=True, help="CSI driver name.")
+@click.option(
+    "--trust-domain", default="cluster.local", show_default=True, help="Trust domain of every SPIFFE ID issued."
+)
+@click.option(
+    "--certificate-request-duration",
+    type=GoDuration(),
+    default="1h",
+    show_default=True,
+    help="spec.duration of every CertificateRequest (the approver enforces the same value).",
+)
+@click.option("--issuer-name", default="", help="Issuer for requests while no runtime ConfigMap says otherwise.")
+@click.option("--issuer-kind", default="ClusterIssuer", show_default=True, help="Kind of --issuer-name.")
+@click.option("--issuer-group", default="cert-manager.io", show_default=True, help="API group of --issuer-name.")
+@click.option(
+    "--runtime-issuance-config-map-name",
+    default="",
+    help="ConfigMap (keys issuer-name, issuer-kind, issuer-group) whose issuer, while valid, overrides --issuer-*.",
+)
+@click.option(
+    "--runtime-issuance-config-map-namespace", default="", help="Namespace of --runtime-issuance-config-map-name."
+)
+@click.option(
+    "--extra-certificate-request-annotations",
+    default="",
+    metavar="K=V,...",
+    help="Annotations added to every CertificateRequest (spiffe.csi.cert-manager.io keys are dropped).",
+)
+@click.option("--file-name-certificate", default="tls.crt", show_default=True, help="Certificate chain file name.")
+@click.option("--file-name-key", default="tls.key", show_default=True, help="Private key file name (PKCS#8).")
+@click.option("--file-name-ca", default="ca.crt", show_default=True, help="CA bundle file name (with a bundle source).")
+@click.option(
+    "--source-ca-bundle",
+    default=None,
+    callback=optional_path,
+    help="PEM file written to every volume as --file-name-ca, and rewritten there whenever it changes.",
+)
+@click.option(
+    "--use-own-service-account",
+    is_flag=True,
+    help="Create requests as the driver's own service account instead of the pod's (the approver must agree).",
+)
+@click.option("--log-level", type=int, default=0, help="Upstream's log level (1-5); same as that many -v.")
+@node_plugin_options
+def spiffe_driver_command(
+    node: NodePluginFlags,
+    csi_driver_name: str,
+    trust_domain: str,
+    certificate_request_duration: float,
+    issuer_name: str,
+    issuer_kind: str,
+    issuer_group: str,
+    runtime_issuance_config_map_name: str,
+    runtime_issuance_config_map_namespace: str,
+    extra_certificate_request_annotations: str,
+    file_name_certificate: str,
+    file_name_key: str,
+    file_name_ca: str,
+    source_ca_bundle: Path | None,
+    use_own_service_account: bool,
+    log_level: int,
+) -> None:
+    """Run the spiffe.csi.cert-manager.io node driver: every pod gets an X.509 SVID for its service account."""
+    from datetime import timedelta
+
+    from certcsi.drivers.spiffe import parse_extra_annotations
+    from certcsi.drivers.spiffe.plugin import SpiffeOptions, build_plugin
+    from certcsi.nodeplugin import run_node_plugin
+    from certcsi.volumes.driver import IssuerRef
+
+    configure_logging(max(node.verbosity, log_level, 1))
+    try:
+        extra = parse_extra_annotations(extra_certificate_request_annotations)
+        plugin = build_plugin(
+            SpiffeOptions(
+                driver_name=csi_driver_name,
+                trust_domain=trust_domain,
+                certificate_duration=timedelta(seconds=certificate_request_duration),
+                issuer=IssuerRef(name=issuer_name, kind=issuer_kind, group=issuer_group) if issuer_name else None,
+                configmap_name=runtime_issuance_config_map_name,
+                configmap_namespace=runtime_issuance_config_map_namespace,
+                extra_annotations=extra.annotations,
+                use_own_service_account=use_own_service_account,
+                certificate_file=file_name_certificate,
+                key_file=file_name_key,
+                ca_file=file_name_ca,
+                source_ca_bundle=source_ca_bundle,
+            )
+        )
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    if extra.dropped:
+        logging.getLogger("certcsi.spiffe").warning(
+            "dropped reserved keys from --extra-certificate-request-annotations: %s", ", ".join(extra.dropped)
+        )
+    # The driver's request plan carries the pod's token itself (none with --use-own-service-account).
+    options = dataclasses.replace(node.node_options(), use_token_request=False)
+    run_until_signalled(
+        lambda stop: run_node_plugin(driver=plugin.driver, options=options, stop=stop, hooks=plugin.hooks)
+    )
