@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from certcsi.install._errors import ValuesError
 from certcsi.install._objects import (
     CERT_MANAGER,
     Obj,
@@ -54,7 +56,7 @@ def driver_rules(values: Values, *, creates_requests: bool, watches_pods: bool =
     rules = [
         # The one label-selected list + watch of this node's CertificateRequests.
         rule(CERT_MANAGER, ["certificaterequests"], ["list", "watch"]),
-        # Pruning superseded requests and cleaning up after unpublish.
+        # Pruning superseded and failed requests (the pod's deletion takes the rest: owner reference).
         rule(CERT_MANAGER, ["certificaterequests"], ["delete"]),
         # Events on the Pod (create, then patch the count of a repeat; list finds one after a restart).
         rule("", ["events"], ["create", "patch", "list"]),
@@ -186,7 +188,30 @@ def _driver(values: Values, plugin: NodePlugin, *, pods_dir: str) -> Obj:
             "timeoutSeconds": 5,
         },
     }
-    return with_optional(container, resources=dict(plugin.resources), securityContext=values.mapping("securityContext"))
+    return with_optional(container, resources=dict(plugin.resources), securityContext=driver_security_context(values))
+
+
+# The driver mounts tmpfs and read-only bind mounts that must reach the host (Bidirectional
+# propagation, which the API server allows only in privileged containers), so it must be privileged
+# and root whatever the image's USER is: unset, these are filled in; set otherwise, an error.
+_DRIVER_REQUIRED = {"privileged": True, "runAsUser": 0}
+# Either would stop the container: kube-apiserver rejects privileged without privilege escalation,
+# and kubelet refuses to start a root container that must run as non-root.
+_DRIVER_CONFLICTS = {"allowPrivilegeEscalation": False, "runAsNonRoot": True}
+_WHY_ROOT = "the driver container must run privileged as root (it mounts tmpfs and bind mounts for pods)"
+
+
+def driver_security_context(values: Values) -> Obj:
+    """`securityContext` for the driver container, with what the driver cannot run without."""
+    context = values.mapping("securityContext")
+    broken = [(f"securityContext.{k}", context[k]) for k, v in _DRIVER_REQUIRED.items() if context.get(k, v) != v]
+    broken += [(f"securityContext.{k}", v) for k, v in _DRIVER_CONFLICTS.items() if context.get(k) == v]
+    if values.mapping("podSecurityContext").get("runAsNonRoot") is True:
+        broken.append(("podSecurityContext.runAsNonRoot", True))
+    if broken:
+        key, got = broken[0]
+        raise ValuesError(f"value {key}: {_WHY_ROOT}, got {json.dumps(got)}", key=key)
+    return {**context, **_DRIVER_REQUIRED}
 
 
 def _host_path(name: str, path: str, kind: str) -> Obj:

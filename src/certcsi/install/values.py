@@ -190,7 +190,8 @@ def _common(release_name: str) -> Tree:
         "nodeSelector": _string_map({"kubernetes.io/os": "linux"}),
         "affinity": _object(),
         "tolerations": _array(),
-        # Newer upstream charts make the security contexts configurable; null removes one.
+        # Newer upstream charts make the security contexts configurable; null removes one (the driver's
+        # keeps privileged and runAsUser 0, without which it cannot mount).
         "podSecurityContext": _object({"seccompProfile": {"type": "RuntimeDefault"}}),
         "securityContext": _object(_DRIVER_SECURITY_CONTEXT),
         "nodeDriverRegistrarSecurityContext": _object(_SIDECAR_SECURITY_CONTEXT),

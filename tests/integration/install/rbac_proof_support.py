@@ -2,12 +2,12 @@
 
     objects = rendered(CONFIGS["csi-driver"])                 # `certcsi install` output, as dicts
     line = command_line(container, pod_fields=..., volumes=...)  # the container's argv on this machine
-    audit = AuditLog()                                        # sandbox.api.authorizer.audit = audit
-    denied = replay(without_verb(objects, rule), audit.allowed_for(accounts))
+    audit = AuditLog()                                        # sandbox.authorizer.audit = audit
+    refused = replay(without_verb(objects, rule), [c for c in audit.checks(accounts) if c.allowed])
 
 `replay` asks the real `Authorizer` again, over the rendered RBAC objects alone (no store, no
-server), whether each recorded request would still be allowed: dropping a verb that no recorded
-request needed denies nothing, which is how an unused (superfluous) rule shows up.
+server), whether each recorded check would still pass: dropping a verb that no recorded check
+needed refuses nothing, which is how an unused (superfluous) rule shows up.
 """
 
 from __future__ import annotations
@@ -54,10 +54,6 @@ class Config:
     # its calls is refused); the rules it shares with `base` are proven by the base's run.
     base: str | None = None
 
-    @property
-    def token_request(self) -> bool:
-        return "app.driver.useTokenRequest=true" in self.sets
-
 
 SPIFFE_DURATION = "3s"  # --certificate-request-duration of driver and approver: a renewal after 2s
 SANDBOX_ISSUER = "sandbox-ca"
@@ -72,6 +68,16 @@ CONFIGS = {
             "spiffe-issuer",
             "csi-driver-spiffe",
             (f"app.issuer.name={SANDBOX_ISSUER}", f"app.certificateRequestDuration={SPIFFE_DURATION}"),
+        ),
+        Config(
+            "spiffe-own-service-account",
+            "csi-driver-spiffe",
+            (
+                f"app.issuer.name={SANDBOX_ISSUER}",
+                f"app.certificateRequestDuration={SPIFFE_DURATION}",
+                "app.driver.useOwnServiceAccount=true",
+            ),
+            "spiffe-issuer",
         ),
         Config(
             "spiffe-runtime-config-map",
@@ -126,7 +132,11 @@ def command_line(
     """
     env = {entry["name"]: _env_value(entry, pod_fields) for entry in spec.get("env", [])}
     mounts = sorted(
-        ((m["mountPath"].rstrip("/"), volumes[m["name"]]) for m in spec.get("volumeMounts", []) if m["name"] in volumes),
+        (
+            (m["mountPath"].rstrip("/"), volumes[m["name"]])
+            for m in spec.get("volumeMounts", [])
+            if m["name"] in volumes
+        ),
         key=lambda pair: -len(pair[0]),
     )
 
@@ -155,18 +165,54 @@ def _env_value(entry: Mapping[str, Any], pod_fields: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True)
 class Decided:
-    """One authorization decision of the sandbox: who asked for what, and the answer."""
+    """One authorization decision of the sandbox, as its audit hook saw it."""
 
     user: UserInfo
     attrs: RequestAttributes
     allowed: bool
 
+
+@dataclass(frozen=True)
+class Check:
+    """One permission check an account had to pass, passed when any of `asked` is allowed.
+
+    An API request asks one thing. cert-manager's webhook, when an account sets Approved or Denied,
+    asks `approve` on each of the issuer's `signers` names in turn (the wildcard first) and stops
+    at the first one allowed: a refused wildcard followed by the allowed exact name is one check,
+    passed.
+    """
+
+    user: UserInfo
+    asked: tuple[RequestAttributes, ...]
+    allowed: bool
+
+    @property
+    def wants(self) -> set[tuple[str, str]]:
+        """(verb, resource[/subresource]) of what it asked."""
+        return {(a.verb, a.combined_resource) for a in self.asked}
+
     def __str__(self) -> str:
-        a = self.attrs
-        where = f" in {a.namespace}" if a.namespace else ""
-        name = f" {a.name}" if a.name else ""
-        answer = "allowed" if self.allowed else "DENIED"
-        return f"{self.user.username}: {a.verb} {a.combined_resource}.{a.api_group}{name}{where} -> {answer}"
+        def one(a: RequestAttributes) -> str:
+            where = f" in {a.namespace}" if a.namespace else ""
+            return f"{a.verb} {a.combined_resource}.{a.api_group}{f' {a.name}' if a.name else ''}{where}"
+
+        answer = "allowed" if self.allowed else "REFUSED"
+        return f"{self.user.username}: {' or '.join(one(a) for a in self.asked)} -> {answer}"
+
+
+def _signers_probe(attrs: RequestAttributes) -> bool:
+    return (attrs.verb, attrs.api_group, attrs.resource) == ("approve", "cert-manager.io", "signers")
+
+
+def _continues(check: Check, decided: Decided) -> bool:
+    """Whether `decided` is the webhook's next ask of the same check (its first ask is the wildcard)."""
+    return (
+        not check.allowed
+        and check.user == decided.user
+        and _signers_probe(check.asked[-1])
+        and _signers_probe(decided.attrs)
+        and not decided.attrs.name.endswith("/*")
+    )
 
 
 class AuditLog:
@@ -178,9 +224,16 @@ class AuditLog:
     def __call__(self, user: UserInfo, attrs: RequestAttributes, decision: Decision) -> None:
         self.decisions.append(Decided(user, attrs, decision.allowed))
 
-    def of(self, usernames: Iterable[str]) -> list[Decided]:
+    def checks(self, usernames: Iterable[str]) -> list[Check]:
+        """The checks of these users, in order (the webhook asks synchronously, so its asks are adjacent)."""
         wanted = set(usernames)
-        return [d for d in self.decisions if d.user.username in wanted]
+        found: list[Check] = []
+        for d in (d for d in self.decisions if d.user.username in wanted):
+            if found and _continues(found[-1], d):
+                found[-1] = Check(d.user, (*found[-1].asked, d.attrs), d.allowed)
+            else:
+                found.append(Check(d.user, (d.attrs,), d.allowed))
+        return found
 
 
 @dataclass(frozen=True)
@@ -234,11 +287,13 @@ class RenderedRbac:
 
     def list(self, resource: str, namespace: str | None) -> list[dict[str, Any]]:
         return [
-            o for o in self._objects.get(resource, []) if namespace is None or o["metadata"].get("namespace") == namespace
+            o
+            for o in self._objects.get(resource, [])
+            if namespace is None or o["metadata"].get("namespace") == namespace
         ]
 
 
-def replay(objects: Iterable[Obj], decisions: Iterable[Decided]) -> list[Decided]:
-    """The recorded decisions that the RBAC in `objects` alone would answer differently."""
+def replay(objects: Iterable[Obj], checks: Iterable[Check]) -> list[Check]:
+    """The recorded checks that the RBAC in `objects` alone would answer differently."""
     authorizer = Authorizer(RenderedRbac(objects))
-    return [d for d in decisions if authorizer.authorize(d.user, d.attrs).allowed != d.allowed]
+    return [c for c in checks if any(authorizer.authorize(c.user, a).allowed for a in c.asked) != c.allowed]

@@ -3,7 +3,7 @@
     async with installed(CONFIGS["csi-driver"]) as env:   # objects applied, driver (+ approver) running
         await env.kubelet.apply(env.pod_yaml("web", APP_NAMESPACE))
         await env.kubelet.wait_ready(APP_NAMESPACE, "web")
-        env.audit.of(env.accounts)                          # every authorization decision for them
+        env.audit.checks(env.accounts)                      # every permission check of theirs
 
 What runs is what `certcsi install` renders: the RBAC objects, ServiceAccounts and CSIDriver are
 created through the API; the driver container's (and the approver container's) command and args
@@ -17,8 +17,8 @@ the chart's own values (`metrics.port`, ...), never by editing the rendered flag
 csi.cert-manager.io runs with cert-manager's approver off and a stand-in for an approval policy
 (approver-policy, say) that denies every request in REJECTED_NAMESPACE, so that a pod's issuance
 can fail (and be reported on the Pod) without waiting for a timeout. csi-driver-spiffe runs with
-its own approver, and cert-manager's webhook check that the approver may `approve` the issuer's
-`signers` is asked of the same (audited) authorizer.
+its own approver; the sandbox asks the same (audited) authorizer whether it may `approve` for the
+issuer's `signers`, as cert-manager's webhook does.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from rbac_proof_support import (
@@ -54,11 +53,9 @@ from rbac_proof_support import (
 )
 
 from certcsi.kube import Kube, connect
-from certcsi.sandbox.apiserver.rbac import Authorizer, RequestAttributes
 from certcsi.sandbox.apiserver.resources import BY_KEY, CERT_MANAGER
 from certcsi.sandbox.apiserver.storage import Store, Watch, now_rfc3339
 from certcsi.sandbox.certmanager import conditions as cond
-from certcsi.sandbox.certmanager.admission import CertificateRequestAdmission
 from certcsi.sandbox.certmanager.approver import needs_approval
 from certcsi.sandbox.certmanager.watching import key_of, run_watch, write_status
 from certcsi.sandbox.cluster import Sandbox
@@ -142,27 +139,13 @@ class PolicyApprover:
         write_status(self._store, REQUESTS, current, decide, log=log)
 
 
-def signer_check(authorizer: Authorizer) -> Callable[[Any, Sequence[str]], bool]:
-    """cert-manager's webhook: may `user` approve for any of these signer names (asked of RBAC)?
-
-    cert-manager allows when any name is allowed. The exact signer is asked first so that a granted
-    approval leaves one allowed decision in the audit log, not a refused wildcard probe before it.
-    """
-
-    def check(user: Any, names: Sequence[str]) -> bool:
-        return any(
-            authorizer.authorize(user, RequestAttributes("approve", CERT_MANAGER, "signers", name=name)).allowed
-            for name in reversed(names)
-        )
-
-    return check
-
-
 # -- the processes, as the rendered containers ----------------------------------------------------
 
 
 @contextlib.asynccontextmanager
-async def approver_process(*, argv: Sequence[str], log_path: Path, readiness_port: int) -> AsyncIterator[Any]:
+async def approver_process(
+    *, argv: Sequence[str], log_path: Path, readiness_port: int
+) -> AsyncIterator[asyncio.subprocess.Process]:
     """`certcsi approver ...` as a child process, once its /readyz answers 200."""
     with log_path.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
@@ -200,11 +183,11 @@ class Installed:
     objects: list[Obj]
     cluster: Sandbox
     kubelet: Kubelet
-    admin: Kube
     audit: AuditLog
-    accounts: tuple[str, ...]
+    accounts: tuple[str, ...]  # usernames of the driver's (and the approver's) ServiceAccount
     workdir: Path
-    approver: Any = None  # the approver's asyncio.subprocess.Process (csi-driver-spiffe)
+    admin: Kube | None = None  # a client as the cluster admin
+    approver: asyncio.subprocess.Process | None = None  # csi-driver-spiffe's approver
 
     @property
     def driver_name(self) -> str:
@@ -283,7 +266,12 @@ def _may_request(namespace: str) -> list[Obj]:
     rbac = "rbac.authorization.k8s.io"
     rule = {"apiGroups": [CERT_MANAGER], "resources": ["certificaterequests"], "verbs": ["create"]}
     return [
-        {"apiVersion": f"{rbac}/v1", "kind": "Role", "metadata": _meta("request-certificates", namespace), "rules": [rule]},
+        {
+            "apiVersion": f"{rbac}/v1",
+            "kind": "Role",
+            "metadata": _meta("request-certificates", namespace),
+            "rules": [rule],
+        },
         {
             "apiVersion": f"{rbac}/v1",
             "kind": "RoleBinding",
@@ -304,62 +292,82 @@ def _token_kubeconfig(cluster: Sandbox, username: str, path: Path) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def installed(config: Config, *, drop: RuleVerb | None = None) -> AsyncIterator[Installed]:
-    """Render `config` (without the `drop`ped verb), apply it, and run its driver (and approver)."""
+async def installed(config: Config, *, drop: Sequence[RuleVerb] = ()) -> AsyncIterator[Installed]:
+    """Render `config` (without the `drop`ped verbs), apply it, and run its driver (and approver)."""
     # Unix socket paths are limited to 108 bytes; pytest's tmp_path can be longer.
     workdir = Path(tempfile.mkdtemp(prefix="install-rbac-", dir="/tmp"))
     ports, readiness_port = port_values(config)
     objects = rendered(config, ports)
-    if drop is not None:
-        objects = without_verb(objects, drop)
-    spiffe = config.chart == "csi-driver-spiffe"
+    for dropped in drop:
+        objects = without_verb(objects, dropped)
+    kinds = ("DaemonSet", "Deployment") if readiness_port is not None else ("DaemonSet",)
+    accounts = tuple(workload_account(objects, kind) for kind in kinds)
     try:
-        async with Sandbox(approve=False) as cluster:
-            audit = AuditLog()
-            cluster.api.authorizer.audit = audit
-            policy = PolicyApprover(cluster.store)
-            if spiffe:
-                store = cluster.store
-                checked = CertificateRequestAdmission(can_approve=signer_check(cluster.api.authorizer))
-                store.admission[store.admission.index(cluster.cert_manager.admission)] = checked
-            else:
-                policy.start()
+        async with Sandbox(approve=False) as cluster, _approval(cluster, config) as audit:
             admin_config = workdir / "admin.kubeconfig"
             cluster.write_kubeconfig(admin_config)
-            driver_socket = f"unix://{workdir / _PLUGIN_DIR / 'csi.sock'}"
-            driver_name = find(objects, "CSIDriver")["metadata"]["name"]
+            await _apply(admin_config, _cluster_objects(config, objects))
+            endpoint = f"unix://{workdir / _PLUGIN_DIR / 'csi.sock'}"
             kubelet = Kubelet(
-                node_name=NODE, root_dir=workdir / "kubelet", drivers={driver_name: driver_socket}, kubeconfig=admin_config
+                node_name=NODE,
+                root_dir=workdir / "kubelet",
+                drivers={find(objects, "CSIDriver")["metadata"]["name"]: endpoint},
+                kubeconfig=admin_config,
             )
-            async with kubelet, await connect(kubeconfig=str(admin_config), qps=0, burst=1) as admin:
-                await kubelet.apply(_cluster_objects(config, objects))
-                kinds = ("DaemonSet", "Deployment") if spiffe else ("DaemonSet",)
-                accounts = tuple(workload_account(objects, kind) for kind in kinds)
-                env = Installed(config, objects, cluster, kubelet, admin, audit, accounts, workdir)
-                try:
-                    async with _driver(env, driver_socket), _approver(env, readiness_port) as approver:
-                        env.approver = approver
-                        yield env
-                except BaseException:
-                    print(env.log_text())  # shown by pytest for a failing test only
-                    raise
-            await policy.stop()
+            env = Installed(config, objects, cluster, kubelet, audit, accounts, workdir)
+            try:
+                # The kubelet stops first: in-flight CSI calls end with it, not after the driver's grace.
+                async with (
+                    await connect(kubeconfig=str(admin_config), qps=0, burst=1) as env.admin,
+                    _driver(env, endpoint),
+                    _approver(env, readiness_port) as env.approver,
+                    kubelet,
+                ):
+                    yield env
+            except BaseException:
+                print(env.log_text())  # pytest shows it for a failing test only
+                raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextlib.asynccontextmanager
+async def _approval(cluster: Sandbox, config: Config) -> AsyncIterator[AuditLog]:
+    """The audit log on the sandbox's authorizer; for csi.cert-manager.io, the approval policy stand-in."""
+    audit = AuditLog()
+    cluster.authorizer.audit = audit
+    if config.chart == "csi-driver-spiffe":
+        yield audit  # the install's own approver decides
+        return
+    policy = PolicyApprover(cluster.store)
+    policy.start()
+    try:
+        yield audit
+    finally:
+        await policy.stop()
+
+
+async def _apply(admin_config: Path, objects: list[Obj]) -> None:
+    """Create `objects` through the API as the cluster admin would (`kubectl apply`)."""
+    applier = Kubelet(
+        node_name="applier", root_dir=admin_config.parent / "applier", drivers={}, kubeconfig=admin_config
+    )
+    async with applier:
+        await applier.apply(objects)
+
+
+@contextlib.asynccontextmanager
 async def _driver(env: Installed, endpoint: str) -> AsyncIterator[None]:
     daemonset = find(env.objects, "DaemonSet")
-    spec = container(daemonset, daemonset["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"])
+    default = daemonset["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"]
     command, args = command_line(
-        spec,
+        container(daemonset, default),
         pod_fields={"spec.nodeName": NODE},
         volumes={"plugin-dir": env.workdir / _PLUGIN_DIR, "csi-data-dir": env.workdir / "csi-data-dir"},
     )
     assert command[0] == "certcsi" and f"--endpoint={endpoint}" in args, (command, args)
     kubeconfig = _token_kubeconfig(env.cluster, env.accounts[0], env.workdir / "driver.kubeconfig")
-    # driver_process repeats --node-id, --endpoint and --data-root before these args with the same values.
+    # driver_process puts --node-id, --endpoint and --data-root first, with the values the args repeat.
     async with driver_process(
         workdir=env.workdir,
         kubeconfig=kubeconfig,
@@ -372,15 +380,19 @@ async def _driver(env: Installed, endpoint: str) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def _approver(env: Installed, readiness_port: int | None) -> AsyncIterator[Any]:
+async def _approver(env: Installed, readiness_port: int | None) -> AsyncIterator[asyncio.subprocess.Process | None]:
     if readiness_port is None:
         yield None
         return
     deployment = find(env.objects, "Deployment")
     [spec] = deployment["spec"]["template"]["spec"]["containers"]
-    command, args = command_line(spec, pod_fields={"metadata.namespace": deployment["metadata"]["namespace"]}, volumes={})
+    command, args = command_line(
+        spec, pod_fields={"metadata.namespace": deployment["metadata"]["namespace"]}, volumes={}
+    )
     assert command[0] == "certcsi", command
     kubeconfig = _token_kubeconfig(env.cluster, env.accounts[1], env.workdir / "approver.kubeconfig")
     argv = [*command[1:], *args, f"--kubeconfig={kubeconfig}"]
-    async with approver_process(argv=argv, log_path=env.workdir / "approver.log", readiness_port=readiness_port) as proc:
+    async with approver_process(
+        argv=argv, log_path=env.workdir / "approver.log", readiness_port=readiness_port
+    ) as proc:
         yield proc

@@ -14,6 +14,8 @@ LIST_WATCH = {"apiGroups": [CR], "resources": ["certificaterequests"], "verbs": 
 CREATE = {"apiGroups": [CR], "resources": ["certificaterequests"], "verbs": ["create"]}
 DELETE = {"apiGroups": [CR], "resources": ["certificaterequests"], "verbs": ["delete"]}
 EVENTS = {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch", "list"]}
+# The approver records each decision once (decisions are final), so it never patches an event.
+APPROVER_EVENTS = {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "list"]}
 STATUS = {"apiGroups": [CR], "resources": ["certificaterequests/status"], "verbs": ["patch"]}
 LEASE_CREATE = {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]}
 
@@ -80,7 +82,7 @@ def test_approver_default_rules() -> None:
         LIST_WATCH,
         STATUS,
         _signers(["clusterissuers.cert-manager.io/spiffe-ca"]),
-        EVENTS,
+        APPROVER_EVENTS,
     ]
     assert _rules(found, "Role", "cert-manager-csi-driver-spiffe-approver") == [
         LEASE_CREATE,
