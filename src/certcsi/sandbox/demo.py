@@ -30,6 +30,7 @@ from certcsi.csi._gen import csi_pb2, csi_pb2_grpc
 from certcsi.pki.certs import parse_pem_chain
 from certcsi.sandbox.cluster import CA_ISSUER, Sandbox
 from certcsi.sandbox.kubelet import Kubelet
+from certcsi.volumes.mount import read_mountinfo, topmost_mount
 
 NODE = "sandbox-node"
 NAMESPACE = "sandbox"
@@ -46,6 +47,8 @@ spec:
   fsGroupPolicy: File
   volumeLifecycleModes: [Ephemeral]
 """
+
+KEYSTORE_PASSWORD = "demo-keystore-password"
 
 PODS_YAML = f"""
 apiVersion: v1
@@ -77,7 +80,7 @@ spec:
           csi.cert-manager.io/dns-names: ${{POD_NAME}}.${{POD_NAMESPACE}}.svc.cluster.local
           csi.cert-manager.io/key-usages: server auth,client auth,digital signature,key encipherment
           csi.cert-manager.io/pkcs12-enable: "true"
-          csi.cert-manager.io/pkcs12-password: demo-keystore-password
+          csi.cert-manager.io/pkcs12-password: {KEYSTORE_PASSWORD}
 ---
 apiVersion: v1
 kind: Pod
@@ -152,11 +155,29 @@ def openssl_verify(ca: Path, cert: Path) -> str:
 
 
 def show_files(progress: Progress, directory: Path) -> None:
+    mount = topmost_mount(read_mountinfo(), str(directory))
+    if mount is not None:
+        mode = "read-only" if "ro" in mount.options else "READ-WRITE"
+        progress.info(f"mount:    {mode} bind of a {mount.fs_type} ({mount.root.rsplit('/', 2)[-2][:16]}…/data)")
     for entry in sorted(directory.iterdir(), key=lambda p: p.name):
         if entry.name.startswith(".."):
             continue
         st = entry.stat()
         progress.info(f"{entry.name:<14} {oct(st.st_mode & 0o777)} gid={st.st_gid} {st.st_size} bytes")
+
+
+def keytool_list(keystore: Path, password: str) -> str:
+    """What Java sees in the PKCS#12 keystore (the password is the demo's own, printed nowhere)."""
+    if shutil.which("keytool") is None:
+        return "keytool not installed: skipped"
+    result = subprocess.run(
+        ["keytool", "-list", "-storetype", "PKCS12", "-keystore", str(keystore), "-storepass", password],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    entries = [line.strip(", ") for line in result.stdout.splitlines() if "Entry" in line]
+    return "; ".join(entries) if result.returncode == 0 and entries else (result.stderr or result.stdout).strip()
 
 
 PeerCheck = Callable[[x509.Certificate], str]
@@ -369,6 +390,8 @@ async def run_pods(kubelet: Kubelet, cluster: Sandbox, progress: Progress) -> No
         for line in describe_certificate((directory / "tls.crt").read_bytes()):
             progress.info(line)
         progress.info("openssl verify: " + openssl_verify(directory / "ca.crt", directory / "tls.crt"))
+        if (directory / "keystore.p12").exists():
+            progress.info("keytool -list: " + keytool_list(directory / "keystore.p12", KEYSTORE_PASSWORD))
 
     short = dirs["my-csi-app-short-lived"] / "tls.crt"
     old = parse_pem_chain(short.read_bytes())[0]
