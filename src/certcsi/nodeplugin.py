@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from certcsi import __version__
-from certcsi.approver.health import BindAddress
 from certcsi.csi.identity import IdentityServicer
 from certcsi.csi.node import NodeServicer
 from certcsi.csi.server import CsiServer
@@ -30,6 +30,9 @@ from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import DirectoryMounter, Mounter, SyscallMounter
 from certcsi.volumes.schedule import RateBudget
 from certcsi.volumes.store import Store
+
+if TYPE_CHECKING:  # its aiohttp server is imported only when an address is served
+    from certcsi.approver.health import BindAddress
 
 log = logging.getLogger(__name__)
 

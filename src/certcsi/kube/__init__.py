@@ -1,6 +1,7 @@
-"""The thin typed adapter over kubernetes_asyncio that all product code uses to talk to Kubernetes.
+"""The thin typed adapter that all product code uses to talk to Kubernetes: plain HTTP over aiohttp.
 
-    connect(kubeconfig=..., qps=..., burst=...) -> Kube     (config.py)
+    connect(kubeconfig=..., qps=..., burst=...) -> Kube     (config.py: _access.py reads the kubeconfig
+                                                             or the pod's service account, _http.py sends)
     Kube                                                    (client.py)
         create_certificate_request / delete_certificate_request
         list_certificate_requests / watch_certificate_requests   (requests.py)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from certcsi.kube._transport import ApiTransport, Transport
+from certcsi.kube._transport import BaseTransport, Transport
 from certcsi.kube.approvals import Approvals
 from certcsi.kube.configmaps import ConfigMaps
 from certcsi.kube.events import EventKind, EventRecorder, InvolvedObject
@@ -25,7 +25,7 @@ class Kube(CertificateRequests, Pods, ConfigMaps, Leases, Approvals):
         self._events = EventRecorder(transport)
 
     async def close(self) -> None:
-        if isinstance(self._transport, ApiTransport):
+        if isinstance(self._transport, BaseTransport):
             await self._transport.close()
 
     async def __aenter__(self) -> Kube:

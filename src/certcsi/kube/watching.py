@@ -7,9 +7,10 @@
 The first list yields every object as ADDED and then SYNCED ("the consumer's view is complete").
 The watch resumes from the last resourceVersion seen (bookmarks included, never yielded). When the
 server says that version is gone (410 Expired/Gone, as a status code or an ERROR event) the list is
-redone and only the difference is yielded (objects now missing come as DELETED with the metadata
-last seen), then SYNCED again. Any other failure is logged and retried with jittered exponential
-backoff, forever; the iterator ends only when the consumer stops iterating (cancel / aclose).
+redone and only the difference is yielded (objects now missing come as DELETED with the identifying
+part of the metadata last seen: `IDENTITY`), then SYNCED again. Any other failure is logged and
+retried with jittered exponential backoff, forever; the iterator ends only when the consumer stops
+iterating (cancel / aclose).
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ class WatchEvent(NamedTuple):
 
 SYNCED = WatchEvent("SYNCED", {})
 
+# What the reflector keeps of each object's metadata between relists. Not the rest: managedFields,
+# annotations (kubectl's last-applied-configuration) and owner references can be kilobytes per
+# object, for every pod of the node and every request of its volumes.
+IDENTITY = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp", "labels")
+
 
 @dataclass(frozen=True)
 class Backoff:
@@ -60,6 +66,10 @@ def _meta(obj: Obj) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
+def _identity(meta: dict[str, Any]) -> dict[str, Any]:
+    return {field: meta[field] for field in IDENTITY if field in meta}
+
+
 def _key(obj: Obj) -> _Key:
     meta = _meta(obj)
     return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
@@ -77,7 +87,7 @@ class _Reflector:
         self.path = path
         self.selectors = selectors
         self.version: str | None = None
-        # key -> last metadata seen; enough to diff a relist and to describe a vanished object.
+        # key -> identity last seen; enough to diff a relist and to describe a vanished object.
         self.known: dict[_Key, dict[str, Any]] = {}
 
     async def relist(self) -> list[WatchEvent]:
@@ -87,7 +97,7 @@ class _Reflector:
         seen: dict[_Key, dict[str, Any]] = {}
         for item in items:
             key = _key(item)
-            seen[key] = _meta(item)
+            seen[key] = _identity(_meta(item))
             old = self.known.get(key)
             if old is None:
                 events.append(WatchEvent("ADDED", item))
@@ -119,7 +129,7 @@ class _Reflector:
             self.known.pop(key, None)
             return WatchEvent("DELETED", obj)
         if kind in ("ADDED", "MODIFIED"):
-            self.known[key] = _meta(obj)
+            self.known[key] = _identity(_meta(obj))
             return WatchEvent(kind, obj)
         log.warning("ignoring watch event of unknown type", extra={"path": self.path, "type": kind})
         return None

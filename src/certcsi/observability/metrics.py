@@ -40,8 +40,6 @@ work at all between scrapes.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -60,7 +58,6 @@ from certcsi.errors import (
     NotReady,
 )
 from certcsi.observability.hooks import VolumeView
-from certcsi.pki.certs import leaf_validity
 from certcsi.volumes.driver import IssuerRef, Volume
 from certcsi.volumes.issuance import RequestState
 
@@ -184,9 +181,6 @@ class EngineCollector(Collector):
         self._engine = engine
         self._requests = requests
         self._now = now
-        # Not-after of requests whose certificate is not the one the engine holds (older requests kept by
-        # max-requests-per-volume): parsed once, since a request's certificate never changes.
-        self._expiry: dict[tuple[str, str], tuple[str, float]] = {}
 
     def describe(self) -> Iterable[Metric]:
         # Registering must not scrape: the engine may not be started yet.
@@ -199,7 +193,6 @@ class EngineCollector(Collector):
         volumes.add_metric([self._node], len(views))
         window.add_metric([], sum(1 for view in views if view.in_renewal_window(now)))
         expired.add_metric([], sum(1 for view in views if view.expired(now)))
-        seen: set[tuple[str, str]] = set()
         count = 0
         for view in views:
             states = self._requests.requests_of(view.volume) if self._requests is not None else []
@@ -216,26 +209,15 @@ class EngineCollector(Collector):
                     )
                 expiration.add_metric(labels, self._expires(view, state))
                 renewal.add_metric(labels, renew_at)
-                seen.add(state.key)
         requests.add_metric([self._node], count)
-        for key in self._expiry.keys() - seen:
-            del self._expiry[key]
         return [ready, expiration, renewal, volumes, requests, window, expired]
 
-    def _expires(self, view: VolumeView, state: RequestState) -> float:
+    @staticmethod
+    def _expires(view: VolumeView, state: RequestState) -> float:
         if view.status.request_name == state.name and view.status.not_after is not None:
             return view.status.not_after.timestamp()
-        if not state.certificate:
-            return 0.0
-        cached = self._expiry.get(state.key)
-        if cached is not None and cached[0] == state.certificate:
-            return cached[1]
-        try:
-            value = leaf_validity(base64.b64decode(state.certificate, validate=True)).not_after.timestamp()
-        except (ValueError, binascii.Error):
-            value = 0.0  # upstream leaves the series out; a zero says "no usable certificate" just as well
-        self._expiry[state.key] = (state.certificate, value)
-        return value
+        # Upstream leaves the series out without a usable certificate; a zero says just as much.
+        return state.issued.not_after.timestamp() if state.issued is not None else 0.0
 
     @staticmethod
     def _families() -> Sequence[GaugeMetricFamily]:

@@ -5,6 +5,9 @@ issuance = Issuance(kube=telemetry.requests, ...)       # so /readyz knows when 
 manager = Manager(..., observer=telemetry.observer)     # metrics and Pod events on every issuance
 telemetry.attach(manager=manager, issuance=issuance, now=clock.now)
 await telemetry.start() ... await telemetry.stop()
+
+Metrics exist only when they are served (`metrics_address`): without it nobody could read them, so
+no per-volume series is kept, and neither prometheus_client nor aiohttp's server is even imported.
 """
 
 from __future__ import annotations
@@ -12,16 +15,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from certcsi.approver.health import BindAddress, HttpEndpoint
 from certcsi.kube import WatchEvent
 from certcsi.kube.events import EventKind, InvolvedObject
 from certcsi.observability.events import PodEvents
-from certcsi.observability.metrics import EngineView, NodeMetrics, RequestsView
+from certcsi.observability.hooks import VolumeView
 from certcsi.observability.observer import NodeObserver
-from certcsi.observability.serving import Health, node_endpoints
 from certcsi.volumes.issuance import fnv_hash_label
+
+if TYPE_CHECKING:
+    from certcsi.approver.health import BindAddress, HttpEndpoint
+    from certcsi.observability.metrics import NodeMetrics, RequestsView
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +49,11 @@ class KubeApi(Protocol):
     ) -> None: ...
 
 
-class ReadyEngine(EngineView, Protocol):
+class ReadyEngine(Protocol):
+    """The engine as telemetry reads it (`Manager`); `snapshot` is `metrics.EngineView`'s."""
+
+    def snapshot(self) -> list[VolumeView]: ...
+
     def ready(self) -> str | None: ...
 
 
@@ -87,7 +96,11 @@ class NodeTelemetry:
         readiness_address: BindAddress | None,
     ) -> None:
         self.requests = WatchedRequests(kube)
-        self.metrics = NodeMetrics(node_hash=fnv_hash_label(node_id))
+        self.metrics: NodeMetrics | None = None
+        if metrics_address is not None:
+            from certcsi.observability.metrics import NodeMetrics
+
+            self.metrics = NodeMetrics(node_hash=fnv_hash_label(node_id))
         self.events = PodEvents(api=kube, component=component)
         self.observer = NodeObserver(metrics=self.metrics, events=self.events)
         self._addresses = (metrics_address, readiness_address)
@@ -98,7 +111,8 @@ class NodeTelemetry:
     def attach(self, *, manager: ReadyEngine, issuance: RequestsView, now: Callable[[], datetime]) -> None:
         """Compute the gauges from `manager` and `issuance` at each scrape; answer /readyz from them."""
         self._engine = manager
-        self.metrics.attach(engine=manager, requests=issuance, now=now)
+        if self.metrics is not None:
+            self.metrics.attach(engine=manager, requests=issuance, now=now)
 
     def alive(self) -> str | None:
         if self._stopping:
@@ -123,9 +137,13 @@ class NodeTelemetry:
     async def start(self) -> None:
         """Listen on the configured addresses (before the engine starts, so probes answer meanwhile)."""
         metrics_address, readiness_address = self._addresses
+        if metrics_address is None and readiness_address is None:
+            return
+        from certcsi.observability.serving import Health, node_endpoints
+
         self._endpoints = node_endpoints(
             health=Health(alive=self.alive, ready=self.ready),
-            metrics=self.metrics.exposition,
+            metrics=self.metrics.exposition if self.metrics is not None else None,
             metrics_address=metrics_address,
             readiness_address=readiness_address,
         )

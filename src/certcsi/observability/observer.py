@@ -10,11 +10,15 @@ Routine renewals produce no event: `certcsi_renewals_total` counts them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from certcsi.observability.events import PodEvent, PodEvents, issuance_event
 from certcsi.observability.hooks import IssuanceDone
-from certcsi.observability.metrics import NodeMetrics
 from certcsi.volumes.driver import Volume
 from certcsi.volumes.store import format_rfc3339
+
+if TYPE_CHECKING:  # prometheus_client is imported only by a process that serves metrics
+    from certcsi.observability.metrics import NodeMetrics
 
 
 class NodeObserver:

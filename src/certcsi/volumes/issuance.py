@@ -109,15 +109,20 @@ class Condition:
 
 @dataclass(frozen=True)
 class RequestState:
-    """What the cache keeps of one request: enough to decide and to answer, not the CSR."""
+    """What the cache keeps of one request: enough to decide and to answer, not the CSR.
+
+    A certificate is kept decoded, never as the API's base64 text: `issued` is the very object a
+    waiter receives, so the engine and the cache share one copy of it for as long as both hold it.
+    """
 
     namespace: str
     name: str
     volume_hash: str
     created: str
     conditions: Mapping[str, Condition] = field(default_factory=dict)
-    certificate: str = ""
-    ca: str = ""
+    # status.certificate (with status.ca) once set; `unreadable` says why it could not be decoded.
+    issued: Issued | None = None
+    unreadable: str | None = None
 
     @property
     def key(self) -> _Key:
@@ -132,14 +137,16 @@ class RequestState:
             for c in status.get("conditions") or []
             if isinstance(c, dict)
         }
+        name = str(meta.get("name", ""))
+        issued, unreadable = _certificate(name, status, conditions.get("Ready"))
         return cls(
             namespace=str(meta.get("namespace", "")),
-            name=str(meta.get("name", "")),
+            name=name,
             volume_hash=str((meta.get("labels") or {}).get(VOLUME_ID_HASH_LABEL, "")),
             created=str(meta.get("creationTimestamp", "")),
             conditions=conditions,
-            certificate=str(status.get("certificate") or ""),
-            ca=str(status.get("ca") or ""),
+            issued=issued,
+            unreadable=unreadable,
         )
 
     def is_terminal(self) -> bool:
@@ -161,6 +168,33 @@ def _decode_pem(value: str) -> bytes:
     return base64.b64decode(value, validate=True) if value else b""
 
 
+def _is_issued(ready: Condition | None) -> bool:
+    return ready is not None and ready.status == "True" and ready.reason == "Issued"
+
+
+def _certificate(name: str, status: Mapping[str, Any], ready: Condition | None) -> tuple[Issued | None, str | None]:
+    """(issued, None), or (None, why it cannot be read); (None, None) while there is no certificate."""
+    certificate = str(status.get("certificate") or "")
+    if not certificate and not _is_issued(ready):
+        return None, None
+    try:
+        chain = _decode_pem(certificate)
+        validity = leaf_validity(chain)
+        ca = _decode_pem(str(status.get("ca") or ""))
+    except (ValueError, binascii.Error) as exc:
+        return None, str(exc)
+    return (
+        Issued(
+            certificate_pem=chain,
+            ca_pem=ca,
+            not_before=validity.not_before,
+            not_after=validity.not_after,
+            request_name=name,
+        ),
+        None,
+    )
+
+
 def outcome(state: RequestState) -> Issued | IssuanceError | None:
     """What a request's status means for its waiter: a certificate, an error, or "keep waiting"."""
     name = state.name
@@ -172,20 +206,10 @@ def outcome(state: RequestState) -> Issued | IssuanceError | None:
         return None
     if ready.status == "False" and ready.reason == "Failed":
         return IssuanceFailed(f'request "{name}" has failed: {ready.message}')
-    if ready.status == "True" and ready.reason == "Issued":
-        try:
-            certificate = _decode_pem(state.certificate)
-            validity = leaf_validity(certificate)
-            ca = _decode_pem(state.ca)
-        except (ValueError, binascii.Error) as exc:
-            return IssuanceFailed(f'request "{name}" is Issued but its certificate cannot be read: {exc}')
-        return Issued(
-            certificate_pem=certificate,
-            ca_pem=ca,
-            not_before=validity.not_before,
-            not_after=validity.not_after,
-            request_name=name,
-        )
+    if _is_issued(ready):
+        if state.issued is None:
+            return IssuanceFailed(f'request "{name}" is Issued but its certificate cannot be read: {state.unreadable}')
+        return state.issued
     return None
 
 

@@ -9,28 +9,29 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from kube_support import FakeApiServer
-from kubernetes_asyncio import config as kube_config
-from kubernetes_asyncio.client import Configuration
 
 from certcsi.errors import KubernetesError
-from certcsi.kube import connect
-from certcsi.kube.config import anonymous
+from certcsi.kube import _access, connect
+from certcsi.kube._access import Access, ClientCertificate
+from certcsi.kube._credentials import NO_CREDENTIALS, Static
 from certcsi.pki.signing import create_ca
 
 
-async def test_in_cluster_when_no_kubeconfig(api_server: FakeApiServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    loaded: list[Any] = []
-
-    def fake_incluster(client_configuration: Configuration, **_: Any) -> None:
-        loaded.append(client_configuration)
-        client_configuration.host = api_server.url
-        client_configuration.api_key = {"BearerToken": "Bearer in-cluster-sa-token"}
-
-    monkeypatch.setattr(kube_config, "load_incluster_config", fake_incluster)
-    async with await connect(kubeconfig=None, qps=0, burst=1) as kube:
-        await kube.get_pod("ns", "p")
-    assert len(loaded) == 1
-    assert api_server.seen[0].headers["Authorization"] == "Bearer in-cluster-sa-token"
+async def test_in_cluster_when_no_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, cert = create_ca(common_name="unused-client-ca")
+    server = FakeApiServer(client_ca_pem=cert.public_bytes(Encoding.PEM))  # HTTPS, as in a cluster
+    await server.start()
+    (tmp_path / "ca.crt").write_bytes(server.ca_pem)
+    (tmp_path / "token").write_text("in-cluster-sa-token\n")
+    monkeypatch.setattr(_access, "SERVICE_ACCOUNT_DIR", tmp_path)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", server.url.rsplit(":", 1)[1])
+    try:
+        async with await connect(kubeconfig=None, qps=0, burst=1) as kube:
+            await kube.get_pod("ns", "p")
+    finally:
+        await server.stop()
+    assert server.seen[0].headers["Authorization"] == "Bearer in-cluster-sa-token"
 
 
 async def test_missing_kubeconfig_is_a_kubernetes_error(tmp_path: Path) -> None:
@@ -39,16 +40,29 @@ async def test_missing_kubeconfig_is_a_kubernetes_error(tmp_path: Path) -> None:
     assert caught.value.status is None
 
 
+async def test_outside_a_pod_without_kubeconfig_is_a_kubernetes_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(KubernetesError, match="cannot load in-cluster configuration: KUBERNETES_SERVICE_HOST"):
+        await connect(kubeconfig=None, qps=0, burst=1)
+
+
 def test_anonymous_keeps_the_server_and_trust_but_no_credential() -> None:
-    configuration = Configuration(host="https://10.0.0.1:6443")
-    configuration.ssl_ca_cert = "/ca.crt"
-    configuration.cert_file = "/client.crt"
-    configuration.key_file = "/client.key"
-    configuration.api_key = {"BearerToken": "Bearer driver"}
-    bare = anonymous(configuration)
-    assert (bare.host, bare.ssl_ca_cert, bare.verify_ssl) == ("https://10.0.0.1:6443", "/ca.crt", True)
-    assert (bare.cert_file, bare.key_file, bare.api_key) == (None, None, {})
-    assert configuration.api_key == {"BearerToken": "Bearer driver"}  # the original is untouched
+    access = Access(
+        server="https://10.0.0.1:6443",
+        ca_pem=b"ca",
+        tls_server_name="kubernetes",
+        client_certificate=ClientCertificate(certificate_pem=b"cert", key_pem=b"key"),
+        credentials=Static("Bearer driver"),
+    )
+    bare = access.anonymous()
+    assert (bare.server, bare.ca_pem, bare.verify, bare.tls_server_name) == (
+        "https://10.0.0.1:6443",
+        b"ca",
+        True,
+        "kubernetes",
+    )
+    assert (bare.client_certificate, bare.credentials) == (None, NO_CREDENTIALS)
+    assert access.credentials == Static("Bearer driver")  # the original is untouched
 
 
 async def test_client_certificate_users_send_pod_tokens_without_their_certificate(tmp_path: Path) -> None:

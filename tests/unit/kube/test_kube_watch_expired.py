@@ -57,3 +57,33 @@ async def test_gone_status_on_the_watch_request_relists() -> None:
     # The second list changed nothing, so only SYNCED comes out of it.
     assert got == [("ADDED", "a"), ("SYNCED", ""), ("SYNCED", ""), ("ADDED", "b")]
     assert len([r for r in transport.requests if r[0] == "GET"]) == 2
+
+
+async def test_only_the_identity_of_an_object_is_kept_for_a_vanished_one() -> None:
+    bulky = obj("gone", "3", namespace="team-a")
+    bulky["metadata"].update(
+        uid="u-1",
+        creationTimestamp="2030-01-01T00:00:00Z",
+        labels={"app": "web"},
+        annotations={"kubectl.kubernetes.io/last-applied-configuration": "{...}"},
+        managedFields=[{"manager": "kubectl", "fieldsV1": {}}],
+        ownerReferences=[{"kind": "Pod", "name": "web", "uid": "p-1"}],
+    )
+    transport = ScriptedTransport()
+    transport.responses[PATH] = [listing("10"), listing("20")]
+    transport.streams = [[line("ADDED", bulky), EXPIRED]]
+    events = watch(transport, PATH, sleep=Sleeps())
+    seen = []
+    async for kind, o in events:
+        seen.append((kind, o))
+        if kind == "DELETED":
+            break
+    await events.aclose()  # type: ignore[attr-defined]
+    assert seen[-1][1]["metadata"] == {
+        "name": "gone",
+        "namespace": "team-a",
+        "uid": "u-1",
+        "resourceVersion": "3",
+        "creationTimestamp": "2030-01-01T00:00:00Z",
+        "labels": {"app": "web"},
+    }

@@ -17,7 +17,7 @@ from certcsi.observability.status import VolumeStatus
 from certcsi.pki.csr import CsrSpec, build_csr, load_csr
 from certcsi.pki.signing import certificate_pem, create_ca, sign_csr
 from certcsi.volumes.driver import IssuerRef, Volume
-from certcsi.volumes.issuance import Condition, RequestState, fnv_hash_label
+from certcsi.volumes.issuance import RequestState, fnv_hash_label
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 NODE = fnv_hash_label("node-1")
@@ -52,10 +52,11 @@ class FakeRequests:
 
 
 def request(name: str, *, ready: str | None, certificate: str = "") -> RequestState:
-    conditions = {} if ready is None else {"Ready": Condition(ready, "Issued" if ready == "True" else "Pending", "")}
-    return RequestState(
-        namespace="team", name=name, volume_hash="h", created="", conditions=conditions, certificate=certificate
-    )
+    """The cache's state of a request, parsed from the object as the watch delivers it."""
+    reason = "Issued" if ready == "True" else "Pending"
+    conditions = [] if ready is None else [{"type": "Ready", "status": ready, "reason": reason, "message": ""}]
+    status = {"conditions": conditions, "certificate": certificate}
+    return RequestState.of({"metadata": {"name": name, "namespace": "team"}, "status": status})
 
 
 def sample(metrics: NodeMetrics, metric: str, /, **labels: str) -> float | None:
