@@ -4,7 +4,7 @@
                                         [--watchers 100] [--writes 200] [--interval-ms 10] [--in-process]
 
 (a) throughput: N CertificateRequests (ECDSA P-256 CSRs made before the clock starts) are created over
-    HTTPS with certcsi.kube (kubernetes_asyncio, plain-dict path) by `--concurrency` workers, with
+    HTTPS with certcsi.kube (its aiohttp transport, plain dicts) by `--concurrency` workers, with
     cert-manager's built-in approver on; one label-filtered watch sees each become Ready=True reason
     Issued. Timed from the first create to the moment the N-th request is seen Issued.
 (b) watch latency: `--watchers` concurrent watches (each its own HTTP connection) on one ConfigMap;
