@@ -31,13 +31,11 @@ import grpc
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from kubernetes_asyncio.client import ApiClient
 
 from certcsi.csi._gen import csi_pb2, csi_pb2_grpc
 from certcsi.kube import Backoff
-from certcsi.kube._ratelimit import RateLimiter
-from certcsi.kube._transport import ApiTransport
-from certcsi.kube.config import load_configuration
+from certcsi.kube._transport import Transport
+from certcsi.kube.config import open_transport
 from certcsi.pki.certs import parse_pem_chain
 from certcsi.sandbox.cluster import CA_ISSUER, Sandbox
 from certcsi.sandbox.demo import CSIDRIVER_YAML, DRIVER, NODE, Progress, driver_process, openssl_verify
@@ -364,9 +362,8 @@ class DriverRunner:
 # --- the environment ---------------------------------------------------------------------------------
 
 
-async def _api_transport(kubeconfig: Path) -> ApiTransport:
-    configuration = await load_configuration(kubeconfig=str(kubeconfig))
-    return ApiTransport(ApiClient(configuration), limiter=RateLimiter(qps=0, burst=1))
+async def _api_transport(kubeconfig: Path) -> Transport:
+    return open_transport(kubeconfig=str(kubeconfig), qps=0, burst=1)
 
 
 @dataclass
@@ -378,7 +375,7 @@ class E2E:
     kubeconfig: Path
     driver: DriverRunner
     kubelet: Kubelet
-    api: ApiTransport
+    api: Transport
 
     @property
     def data_root(self) -> Path:

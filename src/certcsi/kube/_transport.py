@@ -2,13 +2,11 @@
 
 `BaseTransport` does everything but open the HTTP exchange itself: the client-side rate limit,
 turning a non-2xx answer or a network failure into `errors.KubernetesError`, decoding answers into
-plain dicts (never model classes), and reading a watch stream line by line. Its subclasses open:
-- `certcsi.kube._http.HttpTransport`: aiohttp directly (what `connect()` gives every product process);
-- `ApiTransport`: kubernetes_asyncio's `ApiClient.call_api`, for the sandbox's kubelet stand-in and
-  the e2e harness, which build their own ApiClient. kubernetes_asyncio is only imported by them.
+plain dicts (never model classes), and reading a watch stream line by line. The subclass that opens
+the exchange is `certcsi.kube._http.HttpTransport` (aiohttp); tests substitute in-memory ones.
 
 A call made on behalf of a pod passes `token`, which REPLACES the client's own credential for that
-one call (see each subclass for how a TLS client certificate is kept out of such calls).
+one call (the subclass keeps a TLS client certificate out of such calls).
 """
 
 from __future__ import annotations
@@ -17,16 +15,13 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import aiohttp
 
 from certcsi.errors import KubernetesError
 from certcsi.kube import _errors
 from certcsi.kube._ratelimit import RateLimiter
-
-if TYPE_CHECKING:
-    from kubernetes_asyncio.client import ApiClient
 
 Obj = dict[str, Any]
 Query = Sequence[tuple[str, str]]
@@ -170,55 +165,6 @@ class BaseTransport(ABC):
             raise _errors.from_connection_error(exc, host=self.host) from None
         except ValueError as exc:  # a line longer than aiohttp's buffer
             raise KubernetesError(f"watch stream broken: {exc}", status=None) from None
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"in": "header", "key": "authorization", "type": "api_key", "value": f"Bearer {token}"}
-
-
-class ApiTransport(BaseTransport):
-    """Over one kubernetes_asyncio ApiClient, plus an optional credential-less one for pod tokens.
-
-    `_request_auth` replaces the client's own bearer token for one call; when the client presents a
-    TLS client certificate (which kube-apiserver would prefer over any bearer token) such calls go
-    through `token_api` instead, as client-go's `AnonymousClientConfig` does.
-    """
-
-    def __init__(self, api: ApiClient, *, limiter: RateLimiter, token_api: ApiClient | None = None) -> None:
-        super().__init__(host=str(api.configuration.host), limiter=limiter)
-        self._api = api
-        self._token_api = token_api or api
-
-    async def close(self) -> None:
-        await self._api.close()
-        if self._token_api is not self._api:
-            await self._token_api.close()
-
-    async def _open(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: Query,
-        body: Mapping[str, Any] | None,
-        content_type: str,
-        token: str | None,
-        limits: aiohttp.ClientTimeout,
-    ) -> aiohttp.ClientResponse:
-        # Any: the library's own hints type `_request_auth` as a string; it is the auth-setting dict.
-        call_api: Any = (self._token_api if token else self._api).call_api
-        response: aiohttp.ClientResponse = await call_api(
-            path,
-            method,
-            query_params=list(query),
-            header_params={"Accept": JSON, "Content-Type": content_type},
-            body=dict(body) if body is not None else None,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=limits,
-            _request_auth=_bearer(token) if token else None,
-        )
-        return response
 
 
 async def delete(transport: Transport, path: str) -> None:

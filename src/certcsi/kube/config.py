@@ -4,15 +4,12 @@
 and who we are, `certcsi.kube._http` talks to it over aiohttp. kubernetes_asyncio is not involved
 (importing it builds every generated model class: ~36 MB of a node driver's memory for nothing).
 
-`load_configuration()` is for the sandbox's kubelet stand-in and the e2e harness, which still build
-their own kubernetes_asyncio ApiClient; it imports kubernetes_asyncio when called.
+`open_transport()` is the same connection without the typed face, for the sandbox's kubelet.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import certcsi
 from certcsi.errors import KubernetesError
@@ -21,15 +18,7 @@ from certcsi.kube._http import HttpTransport
 from certcsi.kube._ratelimit import RateLimiter
 from certcsi.kube.client import Kube
 
-if TYPE_CHECKING:
-    from kubernetes_asyncio.client import Configuration
-
 USER_AGENT = f"certcsi/{certcsi.__version__}"
-
-# kubernetes_asyncio logs whole response bodies at DEBUG from this logger; a TokenRequest answer
-# is a token. Its users here read responses themselves (so nothing is logged today), and keep it
-# that way even when someone turns on DEBUG for everything.
-_BODY_LOGGER = "kubernetes_asyncio.client.rest"
 
 
 def _failure(kubeconfig: str | None, exc: Exception) -> KubernetesError:
@@ -47,32 +36,17 @@ def load_access(*, kubeconfig: str | None, context: str | None = None) -> _acces
         raise _failure(kubeconfig, exc) from None
 
 
-async def connect(*, kubeconfig: str | None, qps: float, burst: int, context: str | None = None) -> Kube:
-    """A `Kube` for the cluster: from `kubeconfig` when given, else in-cluster."""
+def open_transport(
+    *, kubeconfig: str | None, qps: float, burst: int, context: str | None = None, user_agent: str = USER_AGENT
+) -> HttpTransport:
+    """The raw plain-dict transport (the sandbox's kubelet uses it directly); make it inside the loop."""
     access = load_access(kubeconfig=kubeconfig, context=context)
-    limiter = RateLimiter(qps=qps, burst=burst)
     try:
-        transport = HttpTransport(access, limiter=limiter, user_agent=USER_AGENT)
+        return HttpTransport(access, limiter=RateLimiter(qps=qps, burst=burst), user_agent=user_agent)
     except ValueError as exc:
         raise _failure(kubeconfig, exc) from None
-    return Kube(transport)
 
 
-async def load_configuration(*, kubeconfig: str | None, context: str | None = None) -> Configuration:
-    """A kubernetes_asyncio client configuration from `kubeconfig`, or the in-cluster one when it is None."""
-    from kubernetes_asyncio import config as kube_config
-    from kubernetes_asyncio.client import Configuration
-
-    logging.getLogger(_BODY_LOGGER).setLevel(logging.INFO)
-    configuration = Configuration()
-    try:
-        if kubeconfig:
-            await kube_config.load_kube_config(
-                config_file=kubeconfig, context=context, client_configuration=configuration, persist_config=False
-            )
-        else:
-            kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except (kube_config.ConfigException, OSError, ValueError) as exc:
-        raise _failure(kubeconfig, exc) from None
-    configuration.debug = False
-    return configuration
+async def connect(*, kubeconfig: str | None, qps: float, burst: int, context: str | None = None) -> Kube:
+    """A `Kube` for the cluster: from `kubeconfig` when given, else in-cluster."""
+    return Kube(open_transport(kubeconfig=kubeconfig, qps=qps, burst=burst, context=context))

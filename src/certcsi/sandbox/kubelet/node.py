@@ -17,12 +17,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from kubernetes_asyncio.client import ApiClient
-
 from certcsi.kube import Backoff, watch
-from certcsi.kube._ratelimit import RateLimiter
-from certcsi.kube._transport import ApiTransport, Obj
-from certcsi.kube.config import load_configuration
+from certcsi.kube._http import HttpTransport
+from certcsi.kube._transport import Obj
+from certcsi.kube.config import open_transport
 from certcsi.sandbox.kubelet import paths
 from certcsi.sandbox.kubelet.addressing import PodAddresses
 from certcsi.sandbox.kubelet.api import KubeletApi
@@ -70,8 +68,7 @@ class Kubelet:
         node_name: str,
         root_dir: Path,
         drivers: Mapping[str, str],
-        api_client: ApiClient | None = None,
-        kubeconfig: Path | None = None,
+        kubeconfig: Path,
         republish_period: float = 60.0,
         publish_backoff: Backoff = PUBLISH_BACKOFF,
         csi_timeout: float = DEFAULT_TIMEOUT,
@@ -79,13 +76,10 @@ class Kubelet:
         pod_subnets: Sequence[str] = ("10.244.0.0/16",),
         host_ip: str = "10.0.0.10",
     ) -> None:
-        if (api_client is None) == (kubeconfig is None):
-            raise ValueError("Kubelet: give exactly one of api_client and kubeconfig")
         if republish_period <= 0:
             raise ValueError("republish_period: must be positive")
         self.node_name = node_name
         self.root_dir = Path(root_dir)
-        self._api_client = api_client
         self._kubeconfig = kubeconfig
         self._drivers = DriverRegistry(drivers, timeout=csi_timeout)
         self._republish_period = republish_period
@@ -100,7 +94,7 @@ class Kubelet:
         self._synced = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self._watch_task: asyncio.Task[None] | None = None
-        self._transport: ApiTransport | None = None
+        self._transport: HttpTransport | None = None
         self._node: NodeContext | None = None
         self._mapper: RestMapper | None = None
 
@@ -108,10 +102,9 @@ class Kubelet:
 
     async def start(self) -> None:
         """Connect, start the pod watch, and return once the pods already bound here are being handled."""
-        api = self._api_client
-        if api is None:
-            api = ApiClient(await load_configuration(kubeconfig=str(self._kubeconfig)))
-        self._transport = ApiTransport(api, limiter=RateLimiter(qps=0, burst=1))
+        self._transport = open_transport(
+            kubeconfig=str(self._kubeconfig), qps=0, burst=1, user_agent="certcsi-sandbox-kubelet"
+        )
         kube_api = KubeletApi(self._transport, node_name=self.node_name, now=self._clock.now)
         self._mapper = RestMapper(self._transport)
         self._node = NodeContext(
@@ -148,8 +141,7 @@ class Kubelet:
         await asyncio.gather(*self._background, return_exceptions=True)
         await self._drivers.close()
         if self._transport is not None:
-            if self._api_client is None:
-                await self._transport.close()
+            await self._transport.close()
             self._transport = None
 
     async def __aenter__(self) -> Kubelet:
