@@ -129,14 +129,13 @@ class _RpcGuard(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def _guard(self, method: str, behaviour: Behaviour) -> Behaviour:
         async def guarded(request: Any, context: ServicerContext) -> Any:
             started = self._clock()
-            code: object = grpc.StatusCode.OK
+            code: grpc.StatusCode = grpc.StatusCode.OK
             error = ""
             try:
                 result = behaviour(request, context)
                 return await result if inspect.isawaitable(result) else result
             except CertcsiError as exc:
                 code, error = exc.grpc_code, scrub(str(exc))
-                await context.abort(exc.grpc_code, error)
             except grpc.aio.AbortError:
                 code = context.code()  # the handler aborted on its own; keep its status
                 raise
@@ -146,9 +145,10 @@ class _RpcGuard(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             except Exception:
                 code, error = grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE
                 _log.exception("unexpected error in %s", method, extra={"event": "rpc.crash", "method": method})
-                await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
             finally:
+                # Logged before the answer leaves, so the log never lags what the caller saw.
                 self._record(method, request, code, error, self._clock() - started)
+            await context.abort(code, error)
 
         return guarded
 
