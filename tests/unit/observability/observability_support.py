@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from publish_requests import volume_context
+
 from certcsi.drivers.certmanager import CertManagerDriver
 from certcsi.errors import IssuanceDenied
 from certcsi.observability.hooks import IssuanceDone, IssuanceObserver
@@ -83,31 +85,8 @@ class RecordingObserver:
         return [kind for kind, _ in self.calls]
 
 
-@dataclass(frozen=True)
-class Req:
-    volume_id: str
-    target_path: str
-    volume_context: dict[str, str]
-    readonly: bool = True
-    secrets: dict[str, str] = field(default_factory=dict)
-    volume_mount_group: str = ""
-
-
 def context(**attrs: str) -> dict[str, str]:
-    ctx = {
-        "csi.storage.k8s.io/ephemeral": "true",
-        "csi.storage.k8s.io/pod.name": "app-0",
-        "csi.storage.k8s.io/pod.namespace": "team",
-        "csi.storage.k8s.io/pod.uid": POD_UID,
-        "csi.storage.k8s.io/serviceAccount.name": "default",
-        "csi.cert-manager.io/issuer-name": "ca",
-        "csi.cert-manager.io/issuer-kind": "ClusterIssuer",
-        "csi.cert-manager.io/dns-names": "${POD_NAME}.${POD_NAMESPACE}.svc",
-        "csi.cert-manager.io/duration": "1h",
-        "csi.cert-manager.io/key-algorithm": "ECDSA",
-    }
-    ctx.update({f"csi.cert-manager.io/{k.replace('_', '-')}": v for k, v in attrs.items()})
-    return ctx
+    return volume_context(pod_uid=POD_UID, issuer_kind="ClusterIssuer", **attrs)
 
 
 @dataclass

@@ -10,7 +10,8 @@ import shutil
 from pathlib import Path
 
 from click.testing import CliRunner
-from observability_support import Engine, Req, context, settle
+from observability_support import Engine, context, settle
+from publish_requests import Req
 
 from certcsi.cli import main
 from certcsi.inspecting import run, scan

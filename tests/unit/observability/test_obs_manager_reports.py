@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from observability_support import Engine, Req, context, settle
+from observability_support import Engine, context, settle
+from publish_requests import Req
 
 from certcsi.errors import IssuanceDenied
 from certcsi.observability.hooks import IssuanceDone

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from publish_requests import Req, volume_context
 
 from certcsi.drivers.certmanager import CertManagerDriver
 from certcsi.errors import InvalidVolume, InvalidVolumeAttribute, IssuanceDenied, IssuanceTimeout
@@ -72,30 +73,8 @@ class FakeIssuance:
         )
 
 
-@dataclass(frozen=True)
-class Req:
-    volume_id: str
-    target_path: str
-    volume_context: Mapping[str, str]
-    readonly: bool = True
-    secrets: Mapping[str, str] = field(default_factory=dict)
-    volume_mount_group: str = ""
-
-
 def context(**attrs: str) -> dict[str, str]:
-    ctx = {
-        "csi.storage.k8s.io/ephemeral": "true",
-        "csi.storage.k8s.io/pod.name": "app-0",
-        "csi.storage.k8s.io/pod.namespace": "team",
-        "csi.storage.k8s.io/pod.uid": "6f1c0f6e-0000-4000-8000-000000000001",
-        "csi.storage.k8s.io/serviceAccount.name": "default",
-        "csi.cert-manager.io/issuer-name": "ca",
-        "csi.cert-manager.io/dns-names": "${POD_NAME}.${POD_NAMESPACE}.svc",
-        "csi.cert-manager.io/duration": "1h",
-        "csi.cert-manager.io/key-algorithm": "ECDSA",
-    }
-    ctx.update({f"csi.cert-manager.io/{k.replace('_', '-')}": v for k, v in attrs.items()})
-    return ctx
+    return volume_context(**attrs)
 
 
 @dataclass
