@@ -22,3 +22,4 @@ test: install
 lint: install
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy --strict src
+	$(BIN)/lint-imports

@@ -3,7 +3,7 @@
 For each `<data-root>/inmemfs/<volume-id>/`:
 - metadata.json (csi-lib's): the pod (namespace, name, uid from the volume context), the target
   path, and the next renewal (`nextIssuanceTime`);
-- status.json (certcsi's, see `certcsi.observability.status`): last error, consecutive failures,
+- status.json (certcsi's, see `certcsi.volumes.status`): last error, consecutive failures,
   the request and issuer of the current certificate, and the file name the driver wrote it under;
 - the certificate itself, parsed from `data/<file>`: identity, SANs, validity.
 
@@ -29,8 +29,8 @@ from typing import Any, TextIO
 
 from cryptography import x509
 
-from certcsi.observability.status import VolumeStatus, read_status
 from certcsi.pki.certs import parse_pem_chain
+from certcsi.volumes.status import VolumeStatus, read_status
 from certcsi.volumes.store import DATA_DIR, INMEMFS, METADATA_FILE, Metadata, format_rfc3339
 
 __all__ = ["Certificate", "DataRootError", "VolumeReport", "render_json", "render_table", "run", "scan"]

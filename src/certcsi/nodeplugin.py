@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,12 +18,13 @@ from certcsi import __version__
 from certcsi.csi.identity import IdentityServicer
 from certcsi.csi.node import NodeServicer
 from certcsi.csi.server import CsiServer
-from certcsi.kube import Kube, connect
+from certcsi.kube import connect
 from certcsi.observability.node import NodeTelemetry
 from certcsi.redact import SecretScrubber
 from certcsi.volumes.clock import Clock, SystemClock
 from certcsi.volumes.driver import Driver
 from certcsi.volumes.gates import Gate, GateBackoff, GateSet, PodGates, PodsApi
+from certcsi.volumes.hooks import NodeHook, NodeServices
 from certcsi.volumes.issuance import Issuance
 from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import DirectoryMounter, Mounter, SyscallMounter
@@ -32,7 +32,7 @@ from certcsi.volumes.schedule import RateBudget
 from certcsi.volumes.store import Store
 
 if TYPE_CHECKING:  # its aiohttp server is imported only when an address is served
-    from certcsi.approver.health import BindAddress
+    from certcsi.endpoints import BindAddress
 
 log = logging.getLogger(__name__)
 
@@ -59,20 +59,6 @@ class NodeOptions:
     # (--readiness-probe-bind-address). None: not served.
     metrics_address: BindAddress | None = None
     readiness_address: BindAddress | None = None
-
-
-@dataclass(frozen=True)
-class NodeServices:
-    """What a driver's own background work may use: the process's API client, volume store and clock."""
-
-    kube: Kube
-    store: Store
-    clock: Clock
-
-
-# A driver's background work (the SPIFFE runtime issuer watch, the CA bundle watcher): entered once
-# the volume state is loaded and before the CSI socket serves, exited after it stopped serving.
-NodeHook = Callable[[NodeServices], AbstractAsyncContextManager[None]]
 
 
 def install_log_scrubber() -> None:

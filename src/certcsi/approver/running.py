@@ -16,10 +16,10 @@ from pathlib import Path
 
 from certcsi.approver.controller import Approver, ControllerOptions, EventPolicy
 from certcsi.approver.evaluator import Policy
-from certcsi.approver.health import BindAddress, Handler, HttpEndpoint, metrics_handler, probe
 from certcsi.approver.leader import ElectionConfig, default_identity
 from certcsi.approver.metrics import CONTENT_TYPE_LATEST
 from certcsi.drivers.spiffe.issuer import RuntimeIssuer
+from certcsi.endpoints import BindAddress, Handler, HttpEndpoint, metrics_handler, probe
 from certcsi.kube import connect
 from certcsi.kube.watching import WatchEvent
 from certcsi.redact import SecretScrubber

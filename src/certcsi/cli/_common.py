@@ -16,7 +16,7 @@ import click
 from certcsi.logs import verbosity_option
 
 if TYPE_CHECKING:
-    from certcsi.approver.health import BindAddress
+    from certcsi.endpoints import BindAddress
     from certcsi.nodeplugin import NodeOptions
 
 
@@ -58,7 +58,7 @@ class GoDuration(click.ParamType[float]):
 
 def bind_address(value: str, flag: str) -> BindAddress | None:
     """A `--*-bind-address` value; a bad one is a usage error naming `flag`."""
-    from certcsi.approver.health import parse_bind_address
+    from certcsi.endpoints import parse_bind_address
 
     try:
         return parse_bind_address(value, flag=flag)

@@ -57,9 +57,9 @@ from certcsi.errors import (
     KubernetesError,
     NotReady,
 )
-from certcsi.observability.hooks import VolumeView
 from certcsi.volumes.driver import IssuerRef, Volume
 from certcsi.volumes.issuance import RequestState
+from certcsi.volumes.reporting import VolumeView
 
 __all__ = ["FAILURE_REASONS", "EngineCollector", "EngineView", "NodeMetrics", "RequestsView", "failure_reason"]
 

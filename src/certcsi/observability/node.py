@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from certcsi.kube import WatchEvent
 from certcsi.kube.events import EventKind, InvolvedObject
 from certcsi.observability.events import PodEvents
-from certcsi.observability.hooks import VolumeView
 from certcsi.observability.observer import NodeObserver
 from certcsi.volumes.issuance import fnv_hash_label
+from certcsi.volumes.reporting import VolumeView
 
 if TYPE_CHECKING:
-    from certcsi.approver.health import BindAddress, HttpEndpoint
+    from certcsi.endpoints import BindAddress, HttpEndpoint
     from certcsi.observability.metrics import NodeMetrics, RequestsView
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from certcsi.observability.events import PodEvent, PodEvents, issuance_event
-from certcsi.observability.hooks import IssuanceDone
 from certcsi.volumes.driver import Volume
+from certcsi.volumes.reporting import IssuanceDone
 from certcsi.volumes.store import format_rfc3339
 
 if TYPE_CHECKING:  # prometheus_client is imported only by a process that serves metrics
@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # prometheus_client is imported only by a process that serves
 
 
 class NodeObserver:
-    """Implements `certcsi.observability.hooks.IssuanceObserver`; either part may be absent."""
+    """Implements `certcsi.volumes.reporting.IssuanceObserver`; either part may be absent."""
 
     def __init__(self, *, metrics: NodeMetrics | None, events: PodEvents | None) -> None:
         self._metrics = metrics

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from certcsi.approver.health import BindAddress, Handler, HttpEndpoint, metrics_handler
+from certcsi.endpoints import BindAddress, Handler, HttpEndpoint, metrics_handler
 
 __all__ = ["Health", "node_endpoints"]
 

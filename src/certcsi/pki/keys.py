@@ -12,8 +12,6 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from certcsi.volumes.driver import PrivateKey
-
 __all__ = [
     "DEFAULT_ECDSA_SIZE",
     "DEFAULT_RSA_SIZE",
@@ -27,6 +25,9 @@ __all__ = [
     "load_private_key",
     "signature_hash",
 ]
+
+# Every key type certcsi generates and reads back; the engine and the drivers pass it around.
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 KeyAlgorithm = Literal["RSA", "ECDSA", "Ed25519"]
 KeyEncoding = Literal["PKCS1", "PKCS8"]

@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+from certcsi.pki.keys import PrivateKey
 
 # 2^32 - 2: chown(2) reads (gid_t)-1 = 4294967295 as "leave the group alone", so that value would
 # silently leave the files in root's group where the pod cannot read them.

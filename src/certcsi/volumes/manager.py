@@ -44,13 +44,14 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from certcsi.errors import CertcsiError, IncompatiblePublish, InvalidVolume, IssuerUnavailable, NotReady
-from certcsi.observability.hooks import IssuanceDone, IssuanceObserver, NullObserver, VolumeView
-from certcsi.observability.status import VolumeStatus, read_status, write_status
+from certcsi.pki.keys import PrivateKey
 from certcsi.volumes.clock import Cancellable, Clock
-from certcsi.volumes.driver import Driver, Issued, IssuerRef, PrivateKey, RequestPlan, Volume, parse_group_id
+from certcsi.volumes.driver import Driver, Issued, IssuerRef, RequestPlan, Volume, parse_group_id
 from certcsi.volumes.gates import PodGates
 from certcsi.volumes.mount import Mounter
+from certcsi.volumes.reporting import IssuanceDone, IssuanceObserver, NullObserver, VolumeView
 from certcsi.volumes.schedule import Backoff, RateBudget, Scheduler, jittered
+from certcsi.volumes.status import VolumeStatus, read_status, write_status
 from certcsi.volumes.store import Metadata, Store
 
 log = logging.getLogger(__name__)

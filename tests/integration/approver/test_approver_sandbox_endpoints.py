@@ -8,8 +8,8 @@ import aiohttp
 from approver_sandbox_support import APP_NAMESPACE, ApproverWorld, eventually, request_body, spiffe_id
 
 from certcsi.approver.controller import Approver, ControllerOptions
-from certcsi.approver.health import BindAddress
 from certcsi.approver.running import endpoints_for
+from certcsi.endpoints import BindAddress
 
 LOOPBACK = BindAddress(host="127.0.0.1", port=0)
 

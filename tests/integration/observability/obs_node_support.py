@@ -20,8 +20,8 @@ import aiohttp
 from kubernetes_asyncio.client import CoreV1Api
 from kubernetes_asyncio.config import new_client_from_config
 
-from certcsi.approver.health import BindAddress
 from certcsi.drivers.certmanager import CertManagerDriver
+from certcsi.endpoints import BindAddress
 from certcsi.kube import Kube, connect
 from certcsi.observability.node import NodeTelemetry
 from certcsi.sandbox.apiserver.resources import BY_KEY

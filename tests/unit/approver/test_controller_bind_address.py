@@ -9,8 +9,8 @@ from approver_support import POLICY
 from controller_support import FakeApprovalApi
 
 from certcsi.approver.controller import Approver
-from certcsi.approver.health import BindAddress, parse_bind_address
 from certcsi.approver.running import default_namespace, endpoints_for
+from certcsi.endpoints import BindAddress, parse_bind_address
 
 
 @pytest.mark.parametrize(

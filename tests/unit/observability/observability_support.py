@@ -12,13 +12,13 @@ from publish_requests import volume_context
 
 from certcsi.drivers.certmanager import CertManagerDriver
 from certcsi.errors import IssuanceDenied
-from certcsi.observability.hooks import IssuanceDone, IssuanceObserver
 from certcsi.pki.csr import load_csr
 from certcsi.pki.signing import certificate_pem, create_ca, sign_csr
 from certcsi.volumes.clock import FakeClock
 from certcsi.volumes.driver import Issued, RequestPlan, Volume
 from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.reporting import IssuanceDone, IssuanceObserver
 from certcsi.volumes.schedule import RateBudget
 from certcsi.volumes.store import Store
 

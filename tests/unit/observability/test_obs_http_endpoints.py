@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 
-from certcsi.approver.health import BindAddress, HttpEndpoint
+from certcsi.endpoints import BindAddress, HttpEndpoint
 from certcsi.observability.serving import Health, node_endpoints
 
 LOOPBACK = BindAddress(host="127.0.0.1", port=0)

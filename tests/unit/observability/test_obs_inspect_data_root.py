@@ -15,7 +15,7 @@ from publish_requests import Req
 
 from certcsi.cli import main
 from certcsi.inspecting import run, scan
-from certcsi.observability.status import STATUS_FILE
+from certcsi.volumes.status import STATUS_FILE
 from certcsi.volumes.store import Metadata
 
 

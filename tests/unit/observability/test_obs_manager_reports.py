@@ -7,9 +7,9 @@ from observability_support import Engine, context, settle
 from publish_requests import Req
 
 from certcsi.errors import IssuanceDenied
-from certcsi.observability.hooks import IssuanceDone
-from certcsi.observability.status import STATUS_FILE, read_status
 from certcsi.volumes.driver import IssuerRef
+from certcsi.volumes.reporting import IssuanceDone
+from certcsi.volumes.status import STATUS_FILE, read_status
 
 
 async def test_first_publish_reports_issuing_then_issued_with_time_to_first(engine: Engine) -> None:

@@ -11,13 +11,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certcsi.errors import IssuanceDenied, IssuanceTimeout, IssuerUnavailable, KubernetesError
-from certcsi.observability.hooks import VolumeView
 from certcsi.observability.metrics import FAILURE_REASONS, NodeMetrics, failure_reason
-from certcsi.observability.status import VolumeStatus
 from certcsi.pki.csr import CsrSpec, build_csr, load_csr
 from certcsi.pki.signing import certificate_pem, create_ca, sign_csr
 from certcsi.volumes.driver import IssuerRef, Volume
 from certcsi.volumes.issuance import RequestState, fnv_hash_label
+from certcsi.volumes.reporting import VolumeView
+from certcsi.volumes.status import VolumeStatus
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 NODE = fnv_hash_label("node-1")

@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from certcsi.approver.health import BindAddress
+from certcsi.endpoints import BindAddress
 from certcsi.errors import IssuerUnavailable
 from certcsi.kube import WatchEvent
 from certcsi.kube.events import EventKind, InvolvedObject

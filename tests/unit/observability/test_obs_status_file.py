@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from certcsi.observability.status import STATUS_FILE, VolumeStatus, read_status, write_status
 from certcsi.volumes.driver import IssuerRef
+from certcsi.volumes.status import STATUS_FILE, VolumeStatus, read_status, write_status
 
 FULL = VolumeStatus(
     request_name="req-1",

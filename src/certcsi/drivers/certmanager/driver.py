@@ -21,9 +21,9 @@ from certcsi.drivers.certmanager.attributes import (
 from certcsi.errors import IssuanceError
 from certcsi.pki.certs import parse_pem_chain
 from certcsi.pki.csr import CsrSpec, build_csr
-from certcsi.pki.keys import ECDSA_CURVES, KeySpec, encode_private_key, generate_private_key
+from certcsi.pki.keys import ECDSA_CURVES, KeySpec, PrivateKey, encode_private_key, generate_private_key
 from certcsi.pki.pkcs12 import encode_pkcs12
-from certcsi.volumes.driver import Issued, PrivateKey, RequestPlan, Volume
+from certcsi.volumes.driver import Issued, RequestPlan, Volume
 from certcsi.volumes.schedule import default_renewal_time, renew_before_time
 
 DRIVER_NAME = "csi.cert-manager.io"

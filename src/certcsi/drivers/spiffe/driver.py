@@ -15,8 +15,8 @@ from certcsi.drivers.spiffe.identity import IDENTITY_ANNOTATION, USAGES, check_t
 from certcsi.drivers.spiffe.issuer import RuntimeIssuer
 from certcsi.errors import InvalidVolumeAttribute
 from certcsi.pki.csr import CsrSpec, build_csr
-from certcsi.pki.keys import KeySpec, encode_private_key, generate_private_key
-from certcsi.volumes.driver import Issued, PrivateKey, RequestPlan, Volume, parse_group_id
+from certcsi.pki.keys import KeySpec, PrivateKey, encode_private_key, generate_private_key
+from certcsi.volumes.driver import Issued, RequestPlan, Volume, parse_group_id
 from certcsi.volumes.schedule import default_renewal_time
 
 __all__ = ["DEFAULT_DURATION", "DRIVER_NAME", "FS_GROUP", "SpiffeDriver"]

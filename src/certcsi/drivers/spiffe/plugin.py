@@ -1,7 +1,7 @@
 """The spiffe.csi.cert-manager.io node process: the driver plus its two background watchers.
 
 `SpiffeOptions` is what `certcsi spiffe-driver` parsed; `build_plugin` turns it into the driver
-and the node hooks (`certcsi.nodeplugin.NodeHook`) that run beside the engine:
+and the node hooks (`certcsi.volumes.hooks.NodeHook`) that run beside the engine:
 - the runtime issuer ConfigMap watch, when a ConfigMap is named (start waits briefly for its
   first list, so the first pods already see the ConfigMap's issuer);
 - the CA bundle watcher, when `--source-ca-bundle` is set.
@@ -25,8 +25,8 @@ from certcsi.drivers.spiffe.bundle import BundleWatcher, CaBundle
 from certcsi.drivers.spiffe.driver import DEFAULT_DURATION, DRIVER_NAME, SpiffeDriver
 from certcsi.drivers.spiffe.issuer import RuntimeIssuer
 from certcsi.drivers.spiffe.runtime import check_issuer_sources, watch_runtime_issuer
-from certcsi.nodeplugin import NodeHook, NodeServices
 from certcsi.volumes.driver import IssuerRef
+from certcsi.volumes.hooks import NodeHook, NodeServices
 from certcsi.volumes.store import check_file_name
 
 __all__ = ["SpiffeOptions", "SpiffePlugin", "build_plugin"]

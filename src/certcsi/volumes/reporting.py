@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from certcsi.observability.status import VolumeStatus
 from certcsi.volumes.driver import Issued, Volume
+from certcsi.volumes.status import VolumeStatus
 
 
 @dataclass(frozen=True)
