@@ -1,4 +1,4 @@
-"""Small HTTP servers for probes and metrics (`/readyz`, `/healthz`, `/metrics`), shared by the node drivers and the approver.
+"""Small HTTP servers for probes and metrics, shared by the node drivers and the approver.
 
 Addresses are written as upstream's flags take them: `host:port`, `[v6]:port`, or `:port` for every
 interface; `0` (upstream's convention for the metrics flag) or an empty value turns a server off.
