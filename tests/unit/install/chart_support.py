@@ -1,24 +1,26 @@
-"""Helpers for the `certcsi install` tests: render to objects, find objects, representative values."""
+"""Representative values for the chart tests: defaults, everything switched on, and a quiet variant."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-import yaml
+from helm_charts import Chart, Obj, render
 
-from certcsi.install import Chart, render
-
-Obj = dict[str, Any]
-
-# Representative --set combinations per chart: defaults, everything switched on, and the quiet variant.
+DIGEST = "sha256:0e072dddd1f7f8fc8909a2ca6f65e76c5f0d2fcfb8be47935ae3457e8bbceb20"
 CONFIGS: dict[Chart, dict[str, list[str]]] = {
     "csi-driver": {
         "defaults": [],
         "everything": [
             "app.driver.useTokenRequest=true",
+            "app.driver.continueOnNotReady=true",
             "app.driver.podReadinessGates={pod-ip:any,pod-condition:Ready=True}",
+            "app.driver.gateBackoff.duration=2s",
+            "app.driver.gateBackoff.factor=1.5",
+            "app.driver.gateBackoff.cap=30s",
+            "app.driver.kubernetesAPIQPS=20",
+            "app.driver.kubernetesAPIBurst=40",
+            "app.driver.strictAttributes=true",
             "app.kubeletRootDir=/var/data/kubelet",
             "app.driver.csiDataDir=/run/certcsi",
             "app.livenessProbe.port=19809",
@@ -31,7 +33,7 @@ CONFIGS: dict[Chart, dict[str, list[str]]] = {
             "metrics.podmonitor.endpointAdditionalProperties.relabelings[0].targetLabel=instance",
             "image.registry=registry.example.com",
             "image.repository=platform/certcsi",
-            "image.digest=sha256:0e072dddd1f7f8fc8909a2ca6f65e76c5f0d2fcfb8be47935ae3457e8bbceb20",
+            f"image.digest={DIGEST}",
             "imagePullSecrets[0].name=pull-secret",
             "commonLabels.team=platform",
             "podLabels.tier=node",
@@ -45,12 +47,11 @@ CONFIGS: dict[Chart, dict[str, list[str]]] = {
             "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]"
             ".matchExpressions[0].operator=Exists",
             "priorityClassName=system-node-critical",
+            "hostNetwork=true",
             "openshift.securityContextConstraint.enabled=true",
-            "release.name=edge",
-            "release.namespace=certcsi-system",
             "nameOverride=edge-csi",
         ],
-        "quiet": ["metrics.enabled=false", "app.logLevel=0", "nodeSelector=null", "securityContext.runAsUser=null"],
+        "quiet": ["metrics.enabled=false", "app.logLevel=0", "nodeSelector=null"],
     },
     "csi-driver-spiffe": {
         "defaults": [],
@@ -68,9 +69,10 @@ CONFIGS: dict[Chart, dict[str, list[str]]] = {
             "app.driver.volumeMounts[0].mountPath=/var/run/secrets/spiffe.io",
             "app.driver.volumeFileName.ca=bundle.pem",
             "app.driver.useOwnServiceAccount=true",
+            "app.driver.strictAttributes=true",
             "app.driver.resources.requests.cpu=10m",
             "app.approver.replicaCount=2",
-            "app.approver.autoApproveNonSpiffe=true",
+            "app.approver.autoApproveNonSPIFFE=true",
             "app.approver.resources.requests.memory=64Mi",
             "app.approver.metrics.service.type=NodePort",
             "app.approver.metrics.service.servicemonitor.enabled=true",
@@ -79,7 +81,7 @@ CONFIGS: dict[Chart, dict[str, list[str]]] = {
             "image.repository.driver=acme/certcsi",
             "image.repository.approver=acme/certcsi",
             "image.tag=v9.9.9",
-            "approverImage.digest=sha256:0e072dddd1f7f8fc8909a2ca6f65e76c5f0d2fcfb8be47935ae3457e8bbceb20",
+            f"approverImage.digest={DIGEST}",
             "topologySpreadConstraints[0].maxSkew=1",
             "topologySpreadConstraints[0].topologyKey=kubernetes.io/hostname",
             "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
@@ -91,27 +93,11 @@ CONFIGS: dict[Chart, dict[str, list[str]]] = {
         "quiet": ["app.approver.metrics.service.enabled=false", "app.approver.signerName=example.com/my-signer"],
     },
 }
-
 ALL_CONFIGS = [(chart, name) for chart, configs in CONFIGS.items() for name in configs]
 
 
-def objects(chart: Chart, sets: Sequence[str] = (), files: Sequence[Path] = ()) -> list[Obj]:
-    """Render through the public text API and parse it back, as `kubectl apply` would read it."""
-    return [doc for doc in yaml.safe_load_all(render(chart, values_files=files, sets=sets)) if doc is not None]
-
-
 def config_objects(chart: Chart, config: str) -> list[Obj]:
-    return objects(chart, CONFIGS[chart][config])
-
-
-def only(found: Sequence[Obj], kind: str, name: str | None = None) -> Obj:
-    matches = [o for o in found if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
-    assert len(matches) == 1, f"expected one {kind} {name or ''}, found {[o['metadata']['name'] for o in matches]}"
-    return matches[0]
-
-
-def kinds(found: Sequence[Obj]) -> list[str]:
-    return [o["kind"] for o in found]
+    return render(chart, sets=CONFIGS[chart][config])
 
 
 def containers(workload: Obj) -> dict[str, Obj]:
@@ -129,9 +115,3 @@ def all_strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from all_strings(item)
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
