@@ -60,8 +60,9 @@ def user_values(*, values_files: Iterable[Path] = (), sets: Iterable[str] = ()) 
     values: dict[str, Any] = {}
     for path in values_files:
         merge(values, yaml.safe_load(path.read_text()) or {})
-    for expression in sets:
-        merge(values, helm.parse_set_string(expression))
+    if sets:
+        # One expression, as Helm parses every --set into the same map (list items merge by index).
+        merge(values, helm.parse_set_string(",".join(sets)))
     return values
 
 
