@@ -106,7 +106,11 @@ def _all_differences(chart: Chart) -> list[tuple[str, str, str]]:
     ours = {key(o): o for o in render(chart, values_files=[upstream_values_file(chart)], sets=UPSTREAM_SETS[chart])}
     theirs = {key(o): o for o in upstream_objects(chart)}
     assert sorted(ours) == sorted(theirs)
-    return [(kind, name, path) for (kind, name) in sorted(ours) for path, _, _ in _differences(theirs[kind, name], ours[kind, name])]
+    return [
+        (kind, name, path)
+        for (kind, name) in sorted(ours)
+        for path, _, _ in _differences(theirs[kind, name], ours[kind, name])
+    ]
 
 
 @pytest.mark.parametrize("chart", CHARTS)

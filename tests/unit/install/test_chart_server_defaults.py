@@ -1,4 +1,4 @@
-"""Rendered objects carry the forms the API server stores, so `kubectl apply --server-side` has nothing to conflict on."""
+"""Rendered objects carry the forms the API server stores: `kubectl apply --server-side` finds no conflict."""
 
 from __future__ import annotations
 
@@ -50,7 +50,9 @@ def test_the_csidriver_carries_every_server_default(chart: Chart, config: str) -
         ("csi-driver-spiffe", [], True),
     ],
 )
-def test_tokens_travel_in_secrets_exactly_when_tokens_are_requested(chart: Chart, sets: list[str], tokens: bool) -> None:
+def test_tokens_travel_in_secrets_exactly_when_tokens_are_requested(
+    chart: Chart, sets: list[str], tokens: bool
+) -> None:
     spec = find(render(chart, sets=sets), "CSIDriver")["spec"]
     assert ("tokenRequests" in spec) is tokens
     assert spec.get("serviceAccountTokenInSecrets", False) is tokens

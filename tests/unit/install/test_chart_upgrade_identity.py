@@ -21,7 +21,9 @@ def _ours(chart: Chart, *, with_upstream_values: bool) -> list[Obj]:
 
 
 def _identity(objects: list[Obj]) -> list[tuple[str, str, str, str]]:
-    return sorted((o["apiVersion"], o["kind"], o["metadata"]["name"], o["metadata"].get("namespace", "")) for o in objects)
+    return sorted(
+        (o["apiVersion"], o["kind"], o["metadata"]["name"], o["metadata"].get("namespace", "")) for o in objects
+    )
 
 
 def _by_key(objects: list[Obj], kind: str) -> dict[tuple[str, str], Obj]:

@@ -36,7 +36,11 @@ def test_an_unknown_key_fails_naming_it(chart: Chart, assignment: str, where: st
         ("csi-driver", "app.logLevel=loud", "at '/app/logLevel': got string, want integer"),
         ("csi-driver", "nodeSelector.zone=1", "at '/nodeSelector/zone': got number, want string"),
         ("csi-driver-spiffe", "app.issuer=spiffe-ca", "at '/app/issuer': got string, want object"),
-        ("csi-driver-spiffe", "app.approver.replicaCount=two", "at '/app/approver/replicaCount': got string, want integer"),
+        (
+            "csi-driver-spiffe",
+            "app.approver.replicaCount=two",
+            "at '/app/approver/replicaCount': got string, want integer",
+        ),
     ],
 )
 def test_a_wrong_type_fails_naming_the_key_and_the_type(chart: Chart, assignment: str, message: str) -> None:
