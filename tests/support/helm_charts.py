@@ -117,3 +117,21 @@ def container(workload: Obj, name: str) -> Obj:
 def notes(chart: Chart, *, values_files: Sequence[Path] = (), sets: Sequence[str] = ()) -> str:
     manifests = render_text(chart, values_files=values_files, sets=sets)
     return next(text for template, text in manifests.items() if template.endswith("NOTES.txt"))
+
+
+def demo_install_yaml() -> str:
+    """What `certcsi sandbox demo --spiffe` applies (src/certcsi/sandbox/data/, kept current by a test):
+    the accounts, RBAC and CSIDriver of csi-driver-spiffe at the demo's values."""
+    from certcsi.sandbox.demo_spiffe import INSTALL_FILE, INSTALL_SETS, INSTALLED_KINDS
+
+    objects = [o for o in render("csi-driver-spiffe", sets=INSTALL_SETS) if o["kind"] in INSTALLED_KINDS]
+    header = (
+        f"# Generated from deploy/charts/csi-driver-spiffe (--set {' --set '.join(INSTALL_SETS)}): the objects\n"
+        f"# `certcsi sandbox demo --spiffe` applies. Regenerate: python tests/support/helm_charts.py > "
+        f"src/certcsi/sandbox/data/{INSTALL_FILE}\n"
+    )
+    return header + yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True)
+
+
+if __name__ == "__main__":
+    print(demo_install_yaml(), end="")

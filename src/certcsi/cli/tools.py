@@ -1,31 +1,10 @@
-"""The operator's tools: `certcsi install` (manifests for a chart) and `certcsi inspect` (this node's volumes)."""
+"""The operator's tools: `certcsi inspect` (this node's volumes). Installing is Helm's job (deploy/charts)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
-
-
-@click.command("install")
-@click.argument("chart", type=click.Choice(["csi-driver", "csi-driver-spiffe"]))
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Set a value (Helm syntax); repeatable.")
-@click.option(
-    "-f",
-    "--values",
-    "values_files",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A values file (upstream Helm values work); repeatable, later wins.",
-)
-def install_command(chart: str, sets: tuple[str, ...], values_files: tuple[Path, ...]) -> None:
-    """Print the manifests to install CHART: `certcsi install csi-driver | kubectl apply -f -`."""
-    from certcsi.install import ValuesError, render
-
-    try:
-        click.echo(render(chart, values_files=values_files, sets=sets), nl=False)  # type: ignore[arg-type]
-    except ValuesError as e:
-        raise click.UsageError(str(e)) from None
 
 
 def _parse_pod(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, str] | None:

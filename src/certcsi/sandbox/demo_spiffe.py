@@ -3,8 +3,8 @@
 cert-manager's built-in approver is off and its webhook's `signers`/`approve` check is on, so only
 an account allowed to approve for the SPIFFE CA may decide. `certcsi approver` and
 `certcsi spiffe-driver` run as separate processes, each authenticated as its own ServiceAccount
-holding exactly the RBAC that `certcsi install csi-driver-spiffe` renders: every API call either
-makes is checked against that least privilege. Two pods of two service accounts get their X.509
+holding exactly the RBAC that the csi-driver-spiffe Helm chart (deploy/charts) renders: every API
+call either makes is checked against that least privilege. Two pods of two service accounts get their X.509
 SVIDs, talk mTLS with each side checking the other's SPIFFE ID, and a request forged with one
 account's token for the other's identity is denied by the approver.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import importlib.resources
 import socket
 import ssl
 import sys
@@ -24,10 +25,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
+import yaml
 from cryptography import x509
 
 from certcsi.drivers.spiffe.identity import IDENTITY_ANNOTATION, USAGES, spiffe_id
-from certcsi.install import build, load_values
 from certcsi.kube import connect
 from certcsi.pki.certs import certificate_pem, parse_pem_chain
 from certcsi.pki.csr import CsrSpec, build_csr
@@ -69,6 +70,9 @@ MOUNT_PATH = "/var/run/secrets/spiffe.io"
 INSTALL_SETS = (f"app.trustDomain={TRUST_DOMAIN}", f"app.issuer.name={SPIFFE_ISSUER}")
 # From the chart: the accounts and their RBAC, and the CSIDriver; the workloads run here as processes.
 INSTALLED_KINDS = frozenset({"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "CSIDriver"})
+# Those objects as the chart renders them at INSTALL_SETS, generated into the package so the demo needs
+# no Helm engine (a test fails when the chart and this file disagree).
+INSTALL_FILE = "csi-driver-spiffe.install.yaml"
 REQUESTS = BY_KEY[f"{CERT_MANAGER}/certificaterequests"]
 
 
@@ -118,16 +122,16 @@ class Account:
 
 
 def installed_objects() -> list[dict[str, Any]]:
-    """What `certcsi install csi-driver-spiffe --set ...` renders, minus the DaemonSet/Deployment/Service."""
-    objects = build(load_values("csi-driver-spiffe", sets=INSTALL_SETS))
-    return [obj for obj in objects if obj["kind"] in INSTALLED_KINDS]
+    """What the chart renders at INSTALL_SETS, minus the DaemonSet/Deployment/Service."""
+    text = importlib.resources.files("certcsi.sandbox").joinpath("data", INSTALL_FILE).read_text(encoding="utf-8")
+    return [obj for obj in yaml.safe_load_all(text) if obj and obj["kind"] in INSTALLED_KINDS]
 
 
 def component_account(objects: Iterable[dict[str, Any]], component: str) -> Account:
-    """The chart's ServiceAccount for `component` ("driver" or "approver")."""
+    """The chart's ServiceAccount for `component` ("driver" or "approver"; the approver's ends in -approver)."""
     for obj in objects:
         meta = obj["metadata"]
-        if obj["kind"] == "ServiceAccount" and meta["labels"].get("app.kubernetes.io/component") == component:
+        if obj["kind"] == "ServiceAccount" and meta["name"].endswith("-approver") == (component == "approver"):
             return Account(namespace=meta["namespace"], name=meta["name"])
     raise LookupError(f"the rendered chart has no ServiceAccount for the {component}")
 
@@ -298,7 +302,9 @@ async def run_spiffe_demo(*, workdir: Path, out: Callable[[str], None] = print) 
 
 async def _install(applier: Kubelet, progress: Progress) -> tuple[Account, Account]:
     """Apply the chart's accounts, RBAC and CSIDriver; the approver's and driver's accounts."""
-    progress.step(f"Applying what `certcsi install csi-driver-spiffe --set {' --set '.join(INSTALL_SETS)}` renders")
+    progress.step(
+        f"Applying what `helm template deploy/charts/csi-driver-spiffe --set {' --set '.join(INSTALL_SETS)}` renders"
+    )
     objects = installed_objects()
     await applier.apply(objects)
     for obj in objects:

@@ -1,6 +1,6 @@
 """The pure half of the least-privilege proof: what was rendered, what was asked, what a rule set allows.
 
-    objects = rendered(CONFIGS["csi-driver"])                 # `certcsi install` output, as dicts
+    objects = rendered(CONFIGS["csi-driver"])                 # the chart as Helm renders it, as dicts
     line = command_line(container, pod_fields=..., volumes=...)  # the container's argv on this machine
     audit = AuditLog()                                        # sandbox.authorizer.audit = audit
     refused = replay(without_verb(objects, rule), [c for c in audit.checks(accounts) if c.allowed])
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from certcsi.install import Chart, build, load_values
+from helm_charts import Chart, find, render
+
 from certcsi.sandbox.apiserver.authn import UserInfo, service_account_username
 from certcsi.sandbox.apiserver.rbac import (
     CLUSTER_ROLE_BINDINGS,
@@ -63,7 +64,12 @@ CONFIGS = {
     for config in (
         Config("csi-driver", "csi-driver"),
         Config("csi-driver-token-request", "csi-driver", ("app.driver.useTokenRequest=true",)),
-        Config("csi-driver-pod-ip-gate", "csi-driver", ("app.driver.podReadinessGates={pod-ip:any}",), "csi-driver"),
+        Config(
+            "csi-driver-pod-ip-gate",
+            "csi-driver",
+            ("app.driver.podReadinessGates={pod-ip:any}", "app.driver.continueOnNotReady=true"),
+            "csi-driver",
+        ),
         Config(
             "spiffe-issuer",
             "csi-driver-spiffe",
@@ -93,21 +99,8 @@ CONFIGS = {
 
 
 def rendered(config: Config, extra_sets: Sequence[str] = ()) -> list[Obj]:
-    """What `certcsi install <chart> --set ...` prints, as objects."""
-    return build(load_values(config.chart, sets=[*config.sets, *extra_sets]))
-
-
-def find(objects: Iterable[Obj], kind: str, name: str | None = None) -> Obj:
-    """The one object of `kind` (named `name`, when given)."""
-    found = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
-    if len(found) != 1:
-        raise LookupError(f"expected one {kind} {name or ''}, found {len(found)}")
-    return found[0]
-
-
-def container(workload: Obj, name: str) -> Obj:
-    containers: list[Obj] = workload["spec"]["template"]["spec"]["containers"]
-    return next(c for c in containers if c["name"] == name)
+    """What `helm template deploy/charts/<chart> --set ...` prints, as objects."""
+    return render(config.chart, sets=[*config.sets, *extra_sets])
 
 
 def workload_account(objects: Iterable[Obj], kind: str) -> str:
@@ -128,7 +121,8 @@ def command_line(
     `$(VAR)` references are expanded from the container's env (a fieldRef from `pod_fields`, by
     field path), as kubelet expands them; then every path under one of the container's volume
     mounts is moved to that volume's directory in `volumes` (keyed by volume name), as the mount
-    would. Nothing else is touched: the result is exactly the rendered flags.
+    would. A relative path (upstream's `--data-root=csi-data-dir`, `unix://plugin/csi.sock`) is
+    the container's working directory's, `/`. Nothing else is touched.
     """
     env = {entry["name"]: _env_value(entry, pod_fields) for entry in spec.get("env", [])}
     mounts = sorted(
@@ -145,13 +139,42 @@ def command_line(
         flag, equals, value = word.partition("=") if word.startswith("-") else ("", "", word)
         scheme = "unix://" if value.startswith("unix://") else ""
         path = value.removeprefix(scheme)
+        relative = not path.startswith("/") and bool(flag or scheme)
+        in_container = "/" + path if relative else path
         for mount_path, host in mounts:
-            if path == mount_path or path.startswith(mount_path + "/"):
-                value = scheme + str(host) + path[len(mount_path) :]
+            if in_container == mount_path or in_container.startswith(mount_path + "/"):
+                value = scheme + str(host) + in_container[len(mount_path) :]
                 break
         return f"{flag}{equals}{value}"
 
     return [place(w) for w in spec.get("command", [])], [place(w) for w in spec.get("args", [])]
+
+
+# Upstream's flags in the forms certcsi accepts today: Go's `--flag=true|false` booleans, `--log-level=N`
+# (certcsi: -v=N), 0 for "the client's default" rate limits, an empty --source-ca-bundle= (none).
+_BOOLEANS = ("--use-token-request", "--continue-on-not-ready", "--use-own-service-account")
+_DEFAULTS_WHEN_ZERO = ("--kube-api-qps=0", "--kube-api-burst=0", "--source-ca-bundle=")
+
+
+def todays_flags(args: Sequence[str]) -> list[str]:
+    """The rendered args (upstream's, exactly) as the certcsi of this branch takes them.
+
+    A bridge until certcsi's commands accept every upstream flag in Go's grammar (issue 9, item 1);
+    the RBAC proof is about API calls, not flag syntax, which the command-line tests cover. Delete it
+    (and its two callers) once `certcsi driver --use-token-request=false --log-level=1` starts.
+    """
+    translated: list[str] = []
+    for arg in args:
+        name, _, value = arg.partition("=")
+        if arg in _DEFAULTS_WHEN_ZERO:
+            continue
+        if name in _BOOLEANS:
+            translated += [name] if value == "true" else []
+        elif name == "--log-level":
+            translated.append(f"-v={value}")
+        else:
+            translated.append(arg)
+    return translated
 
 
 def _env_value(entry: Mapping[str, Any], pod_fields: Mapping[str, str]) -> str:

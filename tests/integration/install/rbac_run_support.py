@@ -5,7 +5,7 @@
         await env.kubelet.wait_ready(APP_NAMESPACE, "web")
         env.audit.checks(env.accounts)                      # every permission check of theirs
 
-What runs is what `certcsi install` renders: the RBAC objects, ServiceAccounts and CSIDriver are
+What runs is what the Helm chart (deploy/charts) renders: the RBAC objects, ServiceAccounts and CSIDriver are
 created through the API; the driver container's (and the approver container's) command and args
 are taken from the rendered DaemonSet (Deployment), with `$(NODE_ID)`-style references expanded
 and the container's mount paths moved to a temporary directory; each process authenticates with a
@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from helm_charts import container, find
 from rbac_proof_support import (
     RUNTIME_CONFIG_MAP,
     SANDBOX_ISSUER,
@@ -45,9 +46,8 @@ from rbac_proof_support import (
     Obj,
     RuleVerb,
     command_line,
-    container,
-    find,
     rendered,
+    todays_flags,
     without_verb,
     workload_account,
 )
@@ -374,7 +374,7 @@ async def _driver(env: Installed, endpoint: str) -> AsyncIterator[None]:
         unsafe=True,
         progress=Progress(lambda _: None),
         command=tuple(command[1:]),
-        extra_args=args,
+        extra_args=todays_flags(args),
     ):
         yield
 
@@ -391,7 +391,7 @@ async def _approver(env: Installed, readiness_port: int | None) -> AsyncIterator
     )
     assert command[0] == "certcsi", command
     kubeconfig = _token_kubeconfig(env.cluster, env.accounts[1], env.workdir / "approver.kubeconfig")
-    argv = [*command[1:], *args, f"--kubeconfig={kubeconfig}"]
+    argv = [*command[1:], *todays_flags(args), f"--kubeconfig={kubeconfig}"]
     async with approver_process(
         argv=argv, log_path=env.workdir / "approver.log", readiness_port=readiness_port
     ) as proc:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rbac_proof_support import CONFIGS, AuditLog, command_line, container, find, rendered
+from helm_charts import container, find
+from rbac_proof_support import CONFIGS, AuditLog, command_line, rendered, todays_flags
 
 from certcsi.sandbox.apiserver.authn import UserInfo
 from certcsi.sandbox.apiserver.rbac import Decision, RequestAttributes
@@ -42,11 +43,25 @@ def test_the_driver_s_command_line_is_the_rendered_one_moved_onto_this_machine(t
         pod_fields={"spec.nodeName": "node-7"},
         volumes={"plugin-dir": tmp_path / "plugin", "csi-data-dir": tmp_path / "data"},
     )
-    assert command == spec["command"]
+    assert command == spec["command"] == ["certcsi", "driver"]
+    # Upstream's relative paths (the container's working directory is /) land in the mounted volumes.
     assert args == [
         arg.replace("$(NODE_ID)", "node-7")
         .replace("$(CSI_ENDPOINT)", f"unix://{tmp_path}/plugin/csi.sock")
-        .replace("=/csi-data-dir", f"={tmp_path}/data")
+        .replace("=csi-data-dir", f"={tmp_path}/data")
         for arg in spec["args"]
     ]
     assert f"--data-root={tmp_path}/data" in args
+    assert f"--endpoint=unix://{tmp_path}/plugin/csi.sock" in args
+
+
+def test_todays_flags_only_restate_upstream_s_flags() -> None:
+    args = ["--log-level=2", "--use-token-request=false", "--continue-on-not-ready=true", "--kube-api-qps=0"]
+    args += ["--kube-api-burst=5", "--source-ca-bundle=", "--driver-name=x", "--use-own-service-account=true"]
+    assert todays_flags(args) == [
+        "-v=2",
+        "--continue-on-not-ready",
+        "--kube-api-burst=5",
+        "--driver-name=x",
+        "--use-own-service-account",
+    ]

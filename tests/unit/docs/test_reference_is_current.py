@@ -22,5 +22,5 @@ def test_reference_md_is_current() -> None:
 
 def test_every_command_has_a_section() -> None:
     text = docs.render()
-    for command in ("certcsi driver", "certcsi sandbox up", "certcsi sandbox demo", "certcsi install"):
+    for command in ("certcsi driver", "certcsi sandbox up", "certcsi sandbox demo", "certcsi inspect"):
         assert f"## `{command}`" in text
