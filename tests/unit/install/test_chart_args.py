@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from chart_support import ALL_CONFIGS, all_strings, config_objects
 from helm_charts import Chart, container, find, render, upstream_objects
 
 CONTAINERS: list[tuple[Chart, str, str]] = [
@@ -87,3 +88,9 @@ def test_spiffe_flags_follow_their_values() -> None:
         "--use-own-service-account=true",
         "--driver-service-account=system:serviceaccount:cert-manager:cert-manager-csi-driver-spiffe",
     ]
+
+
+@pytest.mark.parametrize(("chart", "config"), ALL_CONFIGS)
+def test_no_configuration_renders_the_demo_only_unsafe_flag(chart: Chart, config: str) -> None:
+    words = [word for obj in config_objects(chart, config) for word in all_strings(obj)]
+    assert words and not [word for word in words if "unsafe" in word]

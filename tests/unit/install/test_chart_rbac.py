@@ -52,7 +52,7 @@ def test_csi_driver_with_token_requests_does_not_create_as_itself() -> None:
 
 
 def test_csi_driver_reads_pods_only_for_readiness_gates() -> None:
-    gated = objects("csi-driver", ["app.driver.podReadinessGates={pod-ip:any}"])
+    gated = objects("csi-driver", ["app.driver.podReadinessGates={pod-ip:any}", "app.driver.continueOnNotReady=true"])
     watch = {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}
     get = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}
     assert _rules(gated, "ClusterRole", "cert-manager-csi-driver")[-2:] == [watch, get]
