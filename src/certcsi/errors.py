@@ -14,12 +14,41 @@
                                                                                INVALID_ARGUMENT (400, 422)
 
 Messages never contain a private key, a token or a password: callers build them from field
-names and rules, never from the rejected value when that value is a secret.
+names and rules, never from the rejected value when that value is a secret. A rejected value is
+shown through `quoted`, which cuts a long one short.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import grpc
+
+# Characters of a rejected value an error shows: enough to find it in a manifest. A whole 70 kB
+# value in an error once made gRPC drop the reply (its status must fit in the response trailers).
+ECHO_LIMIT = 64
+# A volume attribute's key shows whole up to the longest valid annotation key (253 + "/" + 63).
+KEY_ECHO_LIMIT = 317
+# A rejected list shows this many items.
+ECHO_ITEMS = 5
+TRUNCATED = "…"
+
+
+def quoted(value: str, *, limit: int = ECHO_LIMIT, dump: Callable[[str], str] = repr) -> str:
+    """`value` as an error shows what it rejected: `dump(value)` (repr by default), cut after `limit` characters.
+
+    `'aaaaaaaa'… (70000 characters)` for a long one; the length says how much was left out.
+    """
+    if len(value) <= limit:
+        return dump(value)
+    return f"{dump(value[:limit])}{TRUNCATED} ({len(value)} characters)"
+
+
+def quoted_items(values: Sequence[str], *, dump: Callable[[str], str] = repr, most: int = ECHO_ITEMS) -> str:
+    """Rejected list items as an error shows them: the first `most`, each `quoted`, then how many more."""
+    shown = ", ".join(quoted(value, dump=dump) for value in values[:most])
+    rest = len(values) - most
+    return f"{shown} and {rest} more" if rest > 0 else shown
 
 
 class CertcsiError(Exception):
@@ -38,7 +67,8 @@ class InvalidVolumeAttribute(InvalidVolume):
     """One volume attribute breaks a rule; the message names the attribute and the rule."""
 
     def __init__(self, attribute: str, rule: str) -> None:
-        super().__init__(f"volume attribute {attribute!r}: {rule}")
+        # An unknown key is chosen by the pod's author and may be as long as a value.
+        super().__init__(f"volume attribute {quoted(attribute, limit=KEY_ECHO_LIMIT)}: {rule}")
         self.attribute = attribute
         self.rule = rule
 

@@ -312,8 +312,8 @@ def _subject_fields(values: Mapping[str, str], expanded: Callable[[str], str | N
     if literal is not None:
         try:
             subject = parse_rfc4514(literal)
-        except ValueError as exc:
-            raise InvalidVolumeAttribute(LITERAL_SUBJECT, f"not an RFC 4514 subject: {exc}") from None
+        except ValueError as exc:  # its message says whether the syntax or a value's string type is wrong
+            raise InvalidVolumeAttribute(LITERAL_SUBJECT, str(exc)) from None
         cns = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         cn = str(cns[0].value) if cns else None
         return _Subject(literal_subject=literal, subject=subject, common_name=cn)
