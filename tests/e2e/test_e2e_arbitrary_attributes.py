@@ -37,7 +37,8 @@ DEFAULT_FILE_ATTRIBUTES = (P + "certificate-file", P + "privatekey-file", P + "c
 
 # Values a user would plausibly write, per attribute (without the prefix); anything else is random text.
 PLAUSIBLE: dict[str, tuple[str, ...]] = {
-    "issuer-name": (CA_ISSUER,),
+    # An issuer no object can be named (issue 8): refused before any request exists.
+    "issuer-name": (CA_ISSUER, "CN=x", "-1"),
     "issuer-kind": ("ClusterIssuer", "Issuer"),
     "issuer-group": ("cert-manager.io", ""),
     "common-name": ("${POD_NAME}", "app"),
@@ -58,10 +59,15 @@ PLAUSIBLE: dict[str, tuple[str, ...]] = {
     "pkcs12-password": (PASSWORD,),
     "pkcs12-filename": ("store.p12",),
     "certificate-file": ("cert.pem",),
-    "literal-subject": ("CN=app,O=example",),
+    "literal-subject": ("CN=app,O=example", "CN=app,SERIALNUMBER=a_b", "CN=app,C=U@", "DC=é"),
     "organizations": ("Example",),
-    "countries": ("DE",),
+    "countries": ("DE", "U@"),
+    # Values cryptography would encode as PrintableString but that hold other characters (issue 8).
+    "serialnumber": ("1234", "abc_123", "é", ";"),
+    "postalcodes": ("80331", "9" * 41),
 }
+# A value far beyond any rule: the reply must still arrive, with the value cut short in its message.
+HUGE = "é" * 70_000
 # A valid start (ECDSA: key generation stays fast) that examples override, extend or strip.
 BASE = {
     P + "issuer-name": CA_ISSUER,
@@ -75,7 +81,8 @@ short_text = st.text(max_size=24)
 
 def _known_entry(key: str) -> st.SearchStrategy[tuple[str, str]]:
     plausible = st.sampled_from(PLAUSIBLE.get(key.removeprefix(P), ("",)))
-    return st.tuples(st.just(key), st.one_of(plausible, plausible, plausible, short_text))
+    rare = st.one_of(short_text, short_text, short_text, st.just(HUGE))
+    return st.tuples(st.just(key), st.one_of(plausible, plausible, plausible, rare))
 
 
 known_entries = st.sampled_from(sorted(KNOWN_ATTRIBUTES)).flatmap(_known_entry)
@@ -145,6 +152,7 @@ class Rig:
         assert code in ACCEPTED, (code, details)
         assert not (code is Code.INTERNAL and details == INTERNAL_MESSAGE), "unexpected exception in the driver"
         assert PASSWORD not in details
+        assert len(details.encode()) < 4096, "the error echoes a value whole"
         await self.identity.Probe(csi_pb2.ProbeRequest(), timeout=5)
         assert os.path.exists(f"/proc/{self.env.driver.pid}"), "the driver process is gone"
 

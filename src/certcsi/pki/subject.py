@@ -77,8 +77,7 @@ def check_name_attribute(oid: ObjectIdentifier, value: str) -> str | None:
         bad = _NOT_IA5.search(value)
     if bad is not None:
         return (
-            f"must be a {rule.string_type} ({_ALPHABETS[rule.string_type]}, RFC 5280); "
-            f"{bad.group()!r} is not allowed"
+            f"must be a {rule.string_type} ({_ALPHABETS[rule.string_type]}, RFC 5280); {bad.group()!r} is not allowed"
         )
     try:
         encoded = value.encode("utf-8")

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
+from certcsi.errors import quoted_items
+
 __all__ = [
     "ALL_USAGES",
     "DEFAULT_USAGES",
@@ -64,7 +66,7 @@ def _check_known(usages: Iterable[str]) -> list[str]:
     listed = list(usages)
     unknown = [u for u in listed if u not in _KEY_USAGE_FIELDS and u not in _EXT_KEY_USAGE_OIDS]
     if unknown:
-        raise ValueError(f"unknown key usage(s) {unknown}; valid usages are {list(ALL_USAGES)}")
+        raise ValueError(f"unknown key usage(s) {quoted_items(unknown)}; valid usages are {list(ALL_USAGES)}")
     return listed
 
 

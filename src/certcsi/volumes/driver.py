@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from certcsi.errors import quoted
 from certcsi.pki.keys import PrivateKey
 
 # 2^32 - 2: chown(2) reads (gid_t)-1 = 4294967295 as "leave the group alone", so that value would
@@ -22,10 +23,10 @@ def parse_group_id(text: str, *, minimum: int = 1) -> int:
     """A group id for the volume's files; ValueError stating the rule (and the bad value) otherwise."""
     rule = f"must be an integer from {minimum} to {MAX_GROUP_ID}"
     if not text.isascii() or not text.isdigit():
-        raise ValueError(f"{rule}, got {text!r}")
+        raise ValueError(f"{rule}, got {quoted(text)}")
     value = int(text)
     if not minimum <= value <= MAX_GROUP_ID:
-        raise ValueError(f"{rule}, got {text!r}")
+        raise ValueError(f"{rule}, got {quoted(text)}")
     return value
 
 

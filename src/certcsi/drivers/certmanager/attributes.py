@@ -33,7 +33,9 @@ from cryptography.x509.oid import NameOID
 
 from certcsi.drivers.certmanager.variables import expand, pod_variables
 from certcsi.durations import parse_go_duration
-from certcsi.errors import InvalidVolumeAttribute
+from certcsi.errors import InvalidVolumeAttribute, quoted
+from certcsi.kube.names import CERT_MANAGER_GROUP as CERT_MANAGER
+from certcsi.kube.names import issuer_ref_problem
 from certcsi.pki.keys import DEFAULT_ECDSA_SIZE, DEFAULT_RSA_SIZE, ECDSA_CURVES, KeyAlgorithm, KeyEncoding, KeySpec
 from certcsi.pki.subject import build_subject, parse_rfc4514, split_list
 from certcsi.pki.usages import DEFAULT_USAGES, key_usage_extension, split_usages
@@ -172,8 +174,8 @@ def parse_attributes(context: Mapping[str, str], *, pod_ip: str | None = None) -
 
 def _secret_forms(secret: str) -> set[str]:
     """The secret as a message could show it: raw, or escaped by repr() (either quote) or JSON."""
-    quoted = repr(secret)[1:-1].replace("\\'", "'")
-    return {secret, quoted, quoted.replace("'", "\\'"), json.dumps(secret, ensure_ascii=False)[1:-1]}
+    escaped = repr(secret)[1:-1].replace("\\'", "'")
+    return {secret, escaped, escaped.replace("'", "\\'"), json.dumps(secret, ensure_ascii=False)[1:-1]}
 
 
 def _scrubbed(err: InvalidVolumeAttribute, forms: set[str]) -> InvalidVolumeAttribute:
@@ -254,6 +256,10 @@ class _Files(TypedDict):
     pkcs12_password: str
 
 
+def _go_quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
 def _check_keys(context: Mapping[str, str]) -> None:
     for key in context:
         group = key.split("/", 1)[0] if "/" in key else None
@@ -294,14 +300,14 @@ def _issuer(values: Mapping[str, str]) -> IssuerRef:
     name = values.get(ISSUER_NAME)
     if name is None:
         raise InvalidVolumeAttribute(ISSUER_NAME, "required: the name of the cert-manager issuer to sign with")
-    kind = values.get(ISSUER_KIND, "Issuer")
-    group = values.get(ISSUER_GROUP, "cert-manager.io")
-    if group == "cert-manager.io" and kind not in ("Issuer", "ClusterIssuer"):
-        # External issuers choose their kinds; cert-manager's own group has exactly these two.
-        raise InvalidVolumeAttribute(
-            ISSUER_KIND, f'must be "Issuer" or "ClusterIssuer" for issuer group cert-manager.io, got {kind!r}'
-        )
-    return IssuerRef(name=name, kind=kind, group=group)
+    ref = IssuerRef(name=name, kind=values.get(ISSUER_KIND, "Issuer"), group=values.get(ISSUER_GROUP, CERT_MANAGER))
+    # A request naming an issuer that cannot exist would only wait out the issue timeout.
+    problem = issuer_ref_problem(name=ref.name, kind=ref.kind, group=ref.group)
+    if problem is not None:
+        field, rule = problem
+        attribute = {"name": ISSUER_NAME, "kind": ISSUER_KIND, "group": ISSUER_GROUP}[field]
+        raise InvalidVolumeAttribute(attribute, f"{rule}, got {quoted(getattr(ref, field))}")
+    return ref
 
 
 # ---- subject ---------------------------------------------------------------------------------
@@ -370,7 +376,7 @@ _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 def _check_dns_name(name: str) -> str | None:
     if not _PRINTABLE_ASCII.fullmatch(name):
         return (
-            f"DNS name {name!r} must be ASCII without spaces or control characters "
+            f"DNS name {quoted(name)} must be ASCII without spaces or control characters "
             "(write internationalised names in their xn-- form)"
         )
     return None
@@ -378,11 +384,11 @@ def _check_dns_name(name: str) -> str | None:
 
 def _check_uri(uri: str) -> str | None:
     if not _PRINTABLE_ASCII.fullmatch(uri):
-        return f"URI {uri!r} must be ASCII without spaces or control characters (percent-encode them)"
+        return f"URI {quoted(uri)} must be ASCII without spaces or control characters (percent-encode them)"
     if not _URI_SCHEME.match(uri):
-        return f"URI {uri!r} must be an absolute URI starting with a scheme, e.g. spiffe://trust.domain/path"
+        return f"URI {quoted(uri)} must be an absolute URI starting with a scheme, e.g. spiffe://trust.domain/path"
     if _BAD_PERCENT.search(uri):
-        return f"URI {uri!r} has a '%' not followed by two hex digits"
+        return f"URI {quoted(uri)} has a '%' not followed by two hex digits"
     return None
 
 
@@ -394,10 +400,10 @@ _EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*")
 def _check_email(email: str) -> str | None:
     local, at, domain = email.partition("@")
     if not at or not local or not domain or "@" in domain:
-        return f"email address {email!r} must have exactly one '@' with a non-empty part on each side"
+        return f"email address {quoted(email)} must have exactly one '@' with a non-empty part on each side"
     if not (_EMAIL_LOCAL.fullmatch(local) and _EMAIL_DOMAIN.fullmatch(domain)):
         return (
-            f"email address {email!r} must be a plain ASCII address: no spaces, display name, <>, "
+            f"email address {quoted(email)} must be a plain ASCII address: no spaces, display name, <>, "
             "quotes or comments, and a host name after the '@'"
         )
     return None
@@ -409,8 +415,8 @@ def _ip(text: str) -> IPAddress:
             raise ValueError(text)
         address = ipaddress.ip_address(text)
     except ValueError:
-        quoted = json.dumps(text, ensure_ascii=False)  # Go's %q, as upstream words it
-        raise InvalidVolumeAttribute(IP_SANS, f"failed to parse IP address {quoted}") from None
+        shown = quoted(text, dump=_go_quote)  # Go's %q, as upstream words it
+        raise InvalidVolumeAttribute(IP_SANS, f"failed to parse IP address {shown}") from None
     # Go writes an IPv4-mapped IPv6 address as the 4-byte IPv4 address; do the same.
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
@@ -427,10 +433,10 @@ def _duration(values: Mapping[str, str], key: str) -> timedelta | None:
     try:
         value = parse_go_duration(text)
     except (ValueError, OverflowError):
-        rule = f'must be a Go duration such as "2160h" or "1h30m" (units h, m, s, ms, us, ns), got {text!r}'
+        rule = f'must be a Go duration such as "2160h" or "1h30m" (units h, m, s, ms, us, ns), got {quoted(text)}'
         raise InvalidVolumeAttribute(key, rule) from None
     if value <= timedelta(0):
-        raise InvalidVolumeAttribute(key, f"must be greater than zero, got {text!r}")
+        raise InvalidVolumeAttribute(key, f"must be greater than zero, got {quoted(text)}")
     return value
 
 
@@ -439,7 +445,7 @@ def _bool(values: Mapping[str, str], key: str, *, default: bool) -> bool:
     if text is None:
         return default
     if text not in ("true", "false"):
-        raise InvalidVolumeAttribute(key, f'must be exactly "true" or "false", got {text!r}')
+        raise InvalidVolumeAttribute(key, f'must be exactly "true" or "false", got {quoted(text)}')
     return text == "true"
 
 
@@ -462,7 +468,7 @@ _INTEGER = re.compile(r"[0-9]{1,20}")
 
 def _integer(key: str, text: str, rule: str) -> int:
     if not _INTEGER.fullmatch(text):
-        raise InvalidVolumeAttribute(key, f"{rule}, got {text!r}")
+        raise InvalidVolumeAttribute(key, f"{rule}, got {quoted(text)}")
     return int(text)
 
 
@@ -470,7 +476,8 @@ def _key_spec(values: Mapping[str, str]) -> KeySpec:
     raw_algorithm = values.get(KEY_ALGORITHM, "RSA")
     algorithm = _ALGORITHMS.get(raw_algorithm.lower())
     if algorithm is None:
-        raise InvalidVolumeAttribute(KEY_ALGORITHM, f"must be RSA, ECDSA or Ed25519 (any case), got {raw_algorithm!r}")
+        rule = f"must be RSA, ECDSA or Ed25519 (any case), got {quoted(raw_algorithm)}"
+        raise InvalidVolumeAttribute(KEY_ALGORITHM, rule)
     size_text = values.get(KEY_SIZE)
     size: int | None
     if algorithm == "Ed25519":
@@ -481,16 +488,16 @@ def _key_spec(values: Mapping[str, str]) -> KeySpec:
         rule = "RSA key size must be an integer from 2048 to 8192"
         size = DEFAULT_RSA_SIZE if size_text is None else _integer(KEY_SIZE, size_text, rule)
         if not 2048 <= size <= 8192:
-            raise InvalidVolumeAttribute(KEY_SIZE, f"{rule}, got {size_text!r}")
+            raise InvalidVolumeAttribute(KEY_SIZE, f"{rule}, got {size}")
     else:
         rule = "ECDSA key size must be 256, 384 or 521"
         size = DEFAULT_ECDSA_SIZE if size_text is None else _integer(KEY_SIZE, size_text, rule)
         if size not in ECDSA_CURVES:
-            raise InvalidVolumeAttribute(KEY_SIZE, f"{rule}, got {size_text!r}")
+            raise InvalidVolumeAttribute(KEY_SIZE, f"{rule}, got {size}")
     encoding_text = values.get(KEY_ENCODING, "PKCS1" if algorithm == "RSA" else "PKCS8")
     encoding = _ENCODINGS.get(encoding_text)
     if encoding is None:
-        raise InvalidVolumeAttribute(KEY_ENCODING, f'must be "PKCS1" or "PKCS8", got {encoding_text!r}')
+        raise InvalidVolumeAttribute(KEY_ENCODING, f'must be "PKCS1" or "PKCS8", got {quoted(encoding_text)}')
     if encoding == "PKCS1" and algorithm != "RSA":
         raise InvalidVolumeAttribute(KEY_ENCODING, f"PKCS1 can only encode RSA keys; use PKCS8 with {algorithm}")
     return KeySpec(algorithm, size, encoding)
@@ -532,7 +539,7 @@ def _files(values: Mapping[str, str]) -> _Files:
         _check_file_name(key, name)
         if name in owners:
             raise InvalidVolumeAttribute(
-                key, f"file name {name!r} is already used by {owners[name]}; every file needs its own name"
+                key, f"file name {quoted(name)} is already used by {owners[name]}; every file needs its own name"
             )
         owners[name] = key
     return _Files(
@@ -560,4 +567,4 @@ def _check_file_name(key: str, name: str) -> None:
     elif name != name.strip():
         problem = "must not start or end with whitespace"
     if problem is not None:
-        raise InvalidVolumeAttribute(key, f"{problem}, got {name!r}")
+        raise InvalidVolumeAttribute(key, f"{problem}, got {quoted(name)}")

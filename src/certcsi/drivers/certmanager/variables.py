@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from certcsi.errors import InvalidVolumeAttribute
+from certcsi.errors import ECHO_ITEMS, InvalidVolumeAttribute, quoted
 
 POD_NAME_KEY = "csi.storage.k8s.io/pod.name"
 POD_NAMESPACE_KEY = "csi.storage.k8s.io/pod.namespace"
@@ -71,7 +71,10 @@ def expand(text: str, variables: Mapping[str, str], *, attribute: str) -> str:
             "until the pod has an address",
         )
     if undefined:
-        listed = ", ".join(f"undefined variable {_go_quote(name)}" for name in undefined)
+        # Upstream's wording, one entry per reference, bounded for a value full of references.
+        listed = ", ".join(f"undefined variable {quoted(name, dump=_go_quote)}" for name in undefined[:ECHO_ITEMS])
+        if len(undefined) > ECHO_ITEMS:
+            listed += f" and {len(undefined) - ECHO_ITEMS} more"
         known = " ".join(sorted(variables))
         raise InvalidVolumeAttribute(attribute, f"{listed}, known variables: [{known}]")
     return "".join(out)

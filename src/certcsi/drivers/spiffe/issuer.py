@@ -11,15 +11,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from certcsi.errors import IssuerUnavailable
+from certcsi.errors import IssuerUnavailable, quoted
+from certcsi.kube.names import issuer_ref_problem
 from certcsi.volumes.driver import IssuerRef
 
-__all__ = ["CONFIGMAP_KEYS", "IssuerConfig", "RuntimeIssuer"]
+__all__ = ["CONFIGMAP_KEYS", "FLAGS", "IssuerConfig", "RuntimeIssuer", "check_issuer_ref"]
 
 ISSUER_NAME_KEY = "issuer-name"
 ISSUER_KIND_KEY = "issuer-kind"
 ISSUER_GROUP_KEY = "issuer-group"
 CONFIGMAP_KEYS: tuple[str, ...] = (ISSUER_NAME_KEY, ISSUER_KIND_KEY, ISSUER_GROUP_KEY)
+FLAGS = {"name": "--issuer-name", "kind": "--issuer-kind", "group": "--issuer-group"}
+_KEYS = {"name": f"key {ISSUER_NAME_KEY}", "kind": f"key {ISSUER_KIND_KEY}", "group": f"key {ISSUER_GROUP_KEY}"}
+
+
+def check_issuer_ref(ref: IssuerRef, *, sources: Mapping[str, str]) -> None:
+    """ValueError naming where the bad part came from (`sources`: name/kind/group to a flag or key).
+
+    A request to an issuer that cannot exist would only wait out the issue timeout of every pod.
+    """
+    problem = issuer_ref_problem(name=ref.name, kind=ref.kind, group=ref.group)
+    if problem is not None:
+        field, rule = problem
+        raise ValueError(f"{sources[field]}: {rule}, got {quoted(getattr(ref, field))}")
 
 
 @dataclass(frozen=True)
@@ -32,7 +46,7 @@ class IssuerConfig:
 
     @classmethod
     def from_configmap(cls, data: Mapping[str, object] | None) -> IssuerConfig:
-        """From a ConfigMap's `data`; ValueError naming every missing or empty key.
+        """From a ConfigMap's `data`; ValueError naming every missing or empty key, or the invalid one.
 
         Values are trimmed: `kubectl create configmap --from-file` keeps a file's trailing newline.
         """
@@ -44,7 +58,12 @@ class IssuerConfig:
                 f"runtime issuer ConfigMap: missing or empty key(s) {', '.join(missing)} "
                 f"(all of {', '.join(CONFIGMAP_KEYS)} are required)"
             )
-        return cls(name=trimmed[ISSUER_NAME_KEY], kind=trimmed[ISSUER_KIND_KEY], group=trimmed[ISSUER_GROUP_KEY])
+        config = cls(name=trimmed[ISSUER_NAME_KEY], kind=trimmed[ISSUER_KIND_KEY], group=trimmed[ISSUER_GROUP_KEY])
+        try:
+            check_issuer_ref(config.issuer_ref, sources=_KEYS)
+        except ValueError as e:
+            raise ValueError(f"runtime issuer ConfigMap: {e}") from None
+        return config
 
     @property
     def issuer_ref(self) -> IssuerRef:

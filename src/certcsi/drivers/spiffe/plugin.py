@@ -23,7 +23,8 @@ from typing import Any
 
 from certcsi.drivers.spiffe.bundle import BundleWatcher, CaBundle
 from certcsi.drivers.spiffe.driver import DEFAULT_DURATION, DRIVER_NAME, SpiffeDriver
-from certcsi.drivers.spiffe.issuer import RuntimeIssuer
+from certcsi.drivers.spiffe.issuer import FLAGS as ISSUER_FLAGS
+from certcsi.drivers.spiffe.issuer import RuntimeIssuer, check_issuer_ref
 from certcsi.drivers.spiffe.runtime import check_issuer_sources, watch_runtime_issuer
 from certcsi.volumes.driver import IssuerRef
 from certcsi.volumes.hooks import NodeHook, NodeServices
@@ -74,6 +75,8 @@ def build_plugin(options: SpiffeOptions) -> SpiffePlugin:
         configmap_name=options.configmap_name,
         configmap_namespace=options.configmap_namespace,
     )
+    if options.issuer is not None:
+        check_issuer_ref(options.issuer, sources=ISSUER_FLAGS)
     for flag, name in (
         ("--file-name-certificate", options.certificate_file),
         ("--file-name-key", options.key_file),

@@ -29,3 +29,11 @@ def test_a_configmap_without_namespace() -> None:
     code, output = _run("--runtime-issuance-config-map-name", "spiffe-issuer")
     assert code == 2
     assert "--runtime-issuance-config-map-namespace must be set" in output
+
+
+def test_an_issuer_flag_kubernetes_could_not_name_is_refused_naming_the_flag() -> None:
+    for flag, value in (("--issuer-name", "CN=x"), ("--issuer-kind", "Cluster Issuer"), ("--issuer-group", "A.io")):
+        args = ["--issuer-name", "ca", flag, value] if flag != "--issuer-name" else [flag, value]
+        code, output = _run(*args)
+        assert code == 2, output
+        assert f"Error: {flag}: " in output

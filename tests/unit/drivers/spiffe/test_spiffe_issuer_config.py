@@ -38,3 +38,19 @@ def test_a_missing_or_empty_key_is_named(key: str, value: object) -> None:
 def test_every_missing_key_is_named() -> None:
     with pytest.raises(ValueError, match="issuer-name, issuer-kind, issuer-group"):
         IssuerConfig.from_configmap(None)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("issuer-name", "CN=x", "DNS subdomain"),
+        ("issuer-name", "-1", "DNS subdomain"),
+        ("issuer-kind", "Cluster Issuer", "kind"),
+        ("issuer-group", "Cert-Manager.io", "DNS subdomain"),
+    ],
+)
+def test_a_value_kubernetes_could_not_name_is_refused_naming_the_key(key: str, value: str, fragment: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        IssuerConfig.from_configmap({**DATA, key: value})
+    assert f"key {key}" in str(caught.value)
+    assert fragment in str(caught.value)
