@@ -15,6 +15,7 @@ from typing import Protocol
 from certcsi.errors import InvalidVolume
 
 from ._gen import csi_pb2, csi_pb2_grpc
+from .limits import check_sizes
 from .server import ServicerContext, Unimplemented
 
 
@@ -64,7 +65,7 @@ def _require_target_path(target_path: str) -> None:
 
 
 def _publish_request(request: csi_pb2.NodePublishVolumeRequest) -> PublishRequest:
-    """Checks volume_id, target_path and volume_capability, in that order, before anything else."""
+    """Checks volume_id, target_path and volume_capability, in that order, before anything else; then sizes."""
     _require(request.volume_id, "volume_id")
     _require_target_path(request.target_path)
     if not request.HasField("volume_capability"):
@@ -75,6 +76,7 @@ def _publish_request(request: csi_pb2.NodePublishVolumeRequest) -> PublishReques
         raise InvalidVolume("block volumes are not supported")
     if access_type != "mount":
         raise InvalidVolume("volume_capability.mount is required")
+    check_sizes(volume_context=request.volume_context, secrets=request.secrets)
     return PublishRequest(
         volume_id=request.volume_id,
         target_path=request.target_path,

@@ -1,7 +1,7 @@
 """The gRPC server on the CSI unix socket, and the one place where errors become status codes.
 
 Every RPC, including calls to methods this plugin does not serve, passes through `_RpcGuard`:
-  - a `CertcsiError` becomes its `grpc_code` with its (scrubbed) message;
+  - a `CertcsiError` becomes its `grpc_code` with its (scrubbed) message, cut to fit the reply;
   - any other exception becomes INTERNAL with a generic message, its traceback logged (scrubbed);
   - one log event per RPC: method, volume id, pod, code, duration. Never volume context values,
     never `secrets`.
@@ -25,6 +25,7 @@ from certcsi.errors import CertcsiError
 from certcsi.redact import SecretScrubber, scrub
 
 from ._gen import csi_pb2_grpc
+from .limits import MAX_REQUEST_BYTES, bounded_message
 
 ServicerContext = grpc.aio.ServicerContext[Any, Any]
 # Handlers take the generated request type and an aio context; the stubs type them loosely.
@@ -135,7 +136,7 @@ class _RpcGuard(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 result = behaviour(request, context)
                 return await result if inspect.isawaitable(result) else result
             except CertcsiError as exc:
-                code, error = exc.grpc_code, scrub(str(exc))
+                code, error = exc.grpc_code, bounded_message(scrub(str(exc)))
             except grpc.aio.AbortError:
                 code = context.code()  # the handler aborted on its own; keep its status
                 raise
@@ -211,7 +212,10 @@ class CsiServer:
         if self._server is not None:
             raise RuntimeError("CsiServer already started")
         _remove_stale_socket(self.socket_path)
-        server = grpc.aio.server(interceptors=[_RpcGuard(self._clock)])
+        server = grpc.aio.server(
+            interceptors=[_RpcGuard(self._clock)],
+            options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
+        )
         csi_pb2_grpc.add_IdentityServicer_to_server(self._identity, server)
         csi_pb2_grpc.add_NodeServicer_to_server(self._node, server)
         try:
