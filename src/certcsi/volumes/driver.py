@@ -119,3 +119,6 @@ class Driver(Protocol):
 
     def next_issuance(self, volume: Volume, issued: Issued) -> datetime:
         """When to renew, before jitter (the engine adds documented jitter)."""
+
+    def forget(self, volume_id: str) -> None:
+        """The volume is gone (unpublished, or its first publish failed): drop whatever is kept for it."""

@@ -273,6 +273,7 @@ class Manager:
             if state is not None:
                 self._drop_gate_wake(state)
             self._pending.pop(volume_id, None)
+            self._driver.forget(volume_id)
             self._observer.forgotten(volume_id)
             log.info("volume unpublished", extra={"volume_id": volume_id})
 
@@ -344,6 +345,7 @@ class Manager:
             self._scheduler.cancel(volume.volume_id)
             self._drop_gate_wake(state)
             self._states.pop(volume.volume_id, None)
+            self._driver.forget(volume.volume_id)
             self._mounter.unmount(volume.target_path, remove=True)
             self._store.remove_volume(volume.volume_id)
             raise

@@ -1,12 +1,12 @@
 """The csi.cert-manager.io driver: volume attributes in, CertificateRequest plan and files out.
 
-Pure: no Kubernetes, no gRPC, no disk. The engine calls it once per issuance (validate, key,
-request, files, renewal time), so attributes are parsed once per distinct volume context and cached.
+Pure: no Kubernetes, no gRPC, no disk. The engine calls it several times per issuance (validate,
+key, request, files, renewal time), so each volume's attributes are parsed once and kept until its
+context changes or the engine forgets the volume (`parse_cache`).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -18,6 +18,7 @@ from certcsi.drivers.certmanager.attributes import (
     parse_attributes,
     request_annotations,
 )
+from certcsi.drivers.certmanager.parse_cache import ContextKey, ParseCache
 from certcsi.errors import IssuanceError
 from certcsi.pki.certs import parse_pem_chain
 from certcsi.pki.csr import CsrSpec, build_csr
@@ -27,12 +28,12 @@ from certcsi.volumes.driver import Issued, RequestPlan, Volume
 from certcsi.volumes.schedule import default_renewal_time, renew_before_time
 
 DRIVER_NAME = "csi.cert-manager.io"
-DEFAULT_CACHE_SIZE = 4096
+# Contexts of live volumes are a few KiB each: 16 MiB keeps thousands, and bounds a flood of huge ones.
+DEFAULT_CACHE_BYTES = 16 * 1024 * 1024
 
-_ContextKey = tuple[tuple[str, str], ...]
 
-
-def _parse_context(items: _ContextKey, pod_ip: str | None) -> CertAttributes:
+def _parse_context(key: ContextKey) -> CertAttributes:
+    items, pod_ip = key
     return parse_attributes(dict(items), pod_ip=pod_ip)
 
 
@@ -41,19 +42,22 @@ class CertManagerDriver:
 
     secret_attributes: frozenset[str] = frozenset({PKCS12_PASSWORD})
 
-    def __init__(self, *, name: str = DRIVER_NAME, cache_size: int = DEFAULT_CACHE_SIZE) -> None:
+    def __init__(self, *, name: str = DRIVER_NAME, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.name = name
         # Per instance, so the cache (which holds PKCS#12 passwords in memory) dies with the driver.
-        self._parse = functools.lru_cache(maxsize=cache_size)(_parse_context)
+        self._parsed = ParseCache(_parse_context, max_bytes=cache_bytes)
 
     def attributes(self, volume: Volume) -> CertAttributes:
         """The volume's parsed attributes; raises InvalidVolumeAttribute."""
         context = dict(volume.attributes)
         context.update((k, v) for k, v in volume.secrets.items() if k in self.secret_attributes)
-        return self._parse(tuple(sorted(context.items())), volume.pod_ip)
+        return self._parsed.get(volume.volume_id, (tuple(sorted(context.items())), volume.pod_ip))
 
     def validate(self, volume: Volume) -> None:
         self.attributes(volume)
+
+    def forget(self, volume_id: str) -> None:
+        self._parsed.forget(volume_id)
 
     def generate_key(self, volume: Volume, previous: PrivateKey | None) -> PrivateKey:
         attrs = self.attributes(volume)

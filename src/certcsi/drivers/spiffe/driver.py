@@ -122,6 +122,9 @@ class SpiffeDriver:
     def next_issuance(self, volume: Volume, issued: Issued) -> datetime:
         return default_renewal_time(issued.not_before, issued.not_after)
 
+    def forget(self, volume_id: str) -> None:
+        pass  # nothing is kept per volume
+
 
 def _fs_group(volume: Volume) -> int | None:
     text = volume.attributes.get(FS_GROUP)

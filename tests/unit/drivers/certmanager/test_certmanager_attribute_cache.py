@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -40,3 +42,60 @@ def test_name_is_configurable() -> None:
 def test_validate_raises_for_a_bad_volume(volume_for: Callable[..., Volume]) -> None:
     with pytest.raises(InvalidVolumeAttribute):
         CertManagerDriver().validate(volume_for({"csi.cert-manager.io/issuer-name": None}))
+
+
+def _big_volume(volume_for: Callable[..., Volume], i: int) -> Volume:
+    # Valid (a foreign key is an annotation), distinct and about 1 MB: what a failing issuer leaves behind.
+    return replace(volume_for({"example.com/blob": f"{i}" + "x" * 1_000_000}), volume_id=f"csi-{i}")
+
+
+def test_memory_held_by_parsed_contexts_is_bounded(volume_for: Callable[..., Volume]) -> None:
+    driver = CertManagerDriver(cache_bytes=8 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        for i in range(150):
+            driver.validate(_big_volume(volume_for, i))
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 2 * 8 * 1024 * 1024, f"{held / 2**20:.0f} MiB still held after 150 contexts of 1 MB"
+
+
+def test_a_forgotten_volume_leaves_the_cache(
+    monkeypatch: pytest.MonkeyPatch, volume_for: Callable[..., Volume]
+) -> None:
+    calls: list[int] = []
+
+    def counting(context: dict[str, str], *, pod_ip: str | None = None) -> CertAttributes:
+        calls.append(1)
+        return parse_attributes(context, pod_ip=pod_ip)
+
+    monkeypatch.setattr(driver_module, "parse_attributes", counting)
+    driver = CertManagerDriver()
+    volume = _big_volume(volume_for, 1)
+    driver.validate(volume)
+    driver.forget(volume.volume_id)
+    tracemalloc.start()
+    try:
+        driver.validate(volume_for({}))
+        assert tracemalloc.get_traced_memory()[0] < 500_000
+    finally:
+        tracemalloc.stop()
+    driver.validate(volume)
+    assert len(calls) == 3
+
+
+def test_a_failed_parse_is_not_kept(monkeypatch: pytest.MonkeyPatch, volume_for: Callable[..., Volume]) -> None:
+    calls: list[int] = []
+
+    def counting(context: dict[str, str], *, pod_ip: str | None = None) -> CertAttributes:
+        calls.append(1)
+        return parse_attributes(context, pod_ip=pod_ip)
+
+    monkeypatch.setattr(driver_module, "parse_attributes", counting)
+    driver = CertManagerDriver()
+    bad = volume_for({"csi.cert-manager.io/duration": "soon"})
+    for _ in range(2):
+        with pytest.raises(InvalidVolumeAttribute):
+            driver.validate(bad)
+    assert len(calls) == 2
