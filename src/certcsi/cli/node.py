@@ -45,6 +45,14 @@ def _gate_options(
         raise click.BadParameter(err.detail, param_hint=f"'{err.flag}'") from None
 
 
+_strict_attributes = click.option(
+    "--strict-attributes",
+    is_flag=True,
+    help="Refuse a volume with an unknown attribute in the driver's namespace (by default it is ignored, as "
+    "upstream does, and a Warning Event on the Pod names it and the nearest known attribute).",
+)
+
+
 @click.command("driver")
 @click.option("--driver-name", default="csi.cert-manager.io", show_default=True, help="CSI driver name.")
 @click.option(
@@ -83,6 +91,7 @@ def _gate_options(
 @click.option(
     "--gate-backoff-cap", type=GoDuration(), default="10s", show_default=True, help="Longest re-check delay; 0: none."
 )
+@_strict_attributes
 @node_plugin_options
 def driver_command(
     node: NodePluginFlags,
@@ -95,6 +104,7 @@ def driver_command(
     gate_backoff_factor: float,
     gate_backoff_jitter: float,
     gate_backoff_cap: float,
+    strict_attributes: bool,
 ) -> None:
     """Run the csi.cert-manager.io node driver."""
     from certcsi.drivers.certmanager import CertManagerDriver
@@ -117,7 +127,7 @@ def driver_command(
         continue_on_not_ready=continue_on_not_ready,
         gate_backoff=gate_backoff,
     )
-    driver = CertManagerDriver(name=driver_name)
+    driver = CertManagerDriver(name=driver_name, strict_attributes=strict_attributes)
     run_until_signalled(lambda stop: run_node_plugin(driver=driver, options=options, stop=stop))
 
 
@@ -165,6 +175,7 @@ def driver_command(
     help="Create requests as the driver's own service account instead of the pod's (the approver must agree).",
 )
 @click.option("--log-level", type=int, default=0, help="Upstream's log level (1-5); same as that many -v.")
+@_strict_attributes
 @node_plugin_options
 def spiffe_driver_command(
     node: NodePluginFlags,
@@ -183,6 +194,7 @@ def spiffe_driver_command(
     source_ca_bundle: Path | None,
     use_own_service_account: bool,
     log_level: int,
+    strict_attributes: bool,
 ) -> None:
     """Run the spiffe.csi.cert-manager.io node driver: every pod gets an X.509 SVID for its service account."""
     from datetime import timedelta
@@ -209,6 +221,7 @@ def spiffe_driver_command(
                 key_file=file_name_key,
                 ca_file=file_name_ca,
                 source_ca_bundle=source_ca_bundle,
+                strict_attributes=strict_attributes,
             )
         )
     except ValueError as err:

@@ -4,16 +4,19 @@ Events, kept few on purpose (renewals happen every few dozen minutes on every po
 - Warning `IssuanceDenied` / `IssuanceFailed` / `IssuanceTimeout` / `IssuerUnavailable` on each failed
   attempt, carrying the approver's, issuer's or API server's message (repeats aggregate into a count);
 - Normal `CertificateIssued` once per volume, when its first certificate is written;
-- Normal `CertificateRenewed` only when a renewal succeeds after failures (the Warning's all-clear).
+- Normal `CertificateRenewed` only when a renewal succeeds after failures (the Warning's all-clear);
+- a Warning per driver warning about a newly published volume (e.g. `UnknownVolumeAttribute`).
 Routine renewals produce no event: `certcsi_renewals_total` counts them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from certcsi.observability.events import PodEvent, PodEvents, issuance_event
-from certcsi.volumes.driver import Volume
+from certcsi.redact import scrub
+from certcsi.volumes.driver import Volume, VolumeWarning
 from certcsi.volumes.reporting import IssuanceDone
 from certcsi.volumes.store import format_rfc3339
 
@@ -58,3 +61,9 @@ class NodeObserver:
     def forgotten(self, volume_id: str) -> None:
         if self._metrics is not None:
             self._metrics.forget(volume_id)
+
+    def warned(self, volume: Volume, warnings: Sequence[VolumeWarning]) -> None:
+        if self._events is None:
+            return
+        for warning in warnings:
+            self._events.emit(volume, PodEvent(type="Warning", reason=warning.reason, message=scrub(warning.message)))

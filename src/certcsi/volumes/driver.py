@@ -6,7 +6,7 @@ everything else: locking, storage, mounting, issuance, renewal.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -22,9 +22,10 @@ MAX_GROUP_ID = 4294967294
 def parse_group_id(text: str, *, minimum: int = 1) -> int:
     """A group id for the volume's files; ValueError stating the rule (and the bad value) otherwise."""
     rule = f"must be an integer from {minimum} to {MAX_GROUP_ID}"
-    if not text.isascii() or not text.isdigit():
+    digits = text.removeprefix("+")  # Go's ParseInt, which csi-lib uses, takes a "+" sign
+    if not digits.isascii() or not digits.isdigit():
         raise ValueError(f"{rule}, got {quoted(text)}")
-    value = int(text)
+    value = int(digits)
     if not minimum <= value <= MAX_GROUP_ID:
         raise ValueError(f"{rule}, got {quoted(text)}")
     return value
@@ -60,6 +61,17 @@ class Volume:
     @property
     def pod_uid(self) -> str:
         return self.attributes.get("csi.storage.k8s.io/pod.uid", "")
+
+
+@dataclass(frozen=True)
+class VolumeWarning:
+    """Something in a volume the driver accepts but its author should fix (e.g. an attribute it ignores).
+
+    Shown to the pod's owner as a Warning Event: the message names keys and rules, never a value.
+    """
+
+    reason: str  # CamelCase, the Event's reason
+    message: str
 
 
 @dataclass(frozen=True)
@@ -102,8 +114,8 @@ class Driver(Protocol):
     # The engine always treats csi.storage.k8s.io/serviceAccount.tokens as secret as well.
     secret_attributes: frozenset[str]
 
-    def validate(self, volume: Volume) -> None:
-        """Raise InvalidVolume / InvalidVolumeAttribute naming the attribute and the rule."""
+    def validate(self, volume: Volume) -> Sequence[VolumeWarning]:
+        """Raise InvalidVolume / InvalidVolumeAttribute naming the attribute and the rule; else the warnings."""
 
     def generate_key(self, volume: Volume, previous: PrivateKey | None) -> PrivateKey:
         """A fresh key, or `previous` when the volume asks to reuse it."""

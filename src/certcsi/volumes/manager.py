@@ -256,12 +256,20 @@ class Manager:
         if (why := self.ready()) is not None:
             raise NotReady(why)
         volume = self._volume_from(request)
-        self._driver.validate(self._for_driver(volume, pod=None))
+        warnings = self._driver.validate(self._for_driver(volume, pod=None))
         async with self._volume_lock(volume.volume_id):
             state = self._states.get(volume.volume_id)
             if state is not None and state.live:
                 await self._republish(state, volume)
                 return
+            if warnings:
+                # Once per publish of a volume, before issuance (which may fail): not on every republish.
+                self._observer.warned(volume, warnings)
+                for warning in warnings:
+                    log.warning(
+                        "volume accepted with a warning",
+                        extra={"volume_id": volume.volume_id, "reason": warning.reason, "warning": warning.message},
+                    )
             await self._first_publish(volume)
 
     async def unpublish(self, *, volume_id: str, target_path: str) -> None:

@@ -10,11 +10,12 @@ This module imports nothing heavy, so the engine depends on it without pulling i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from certcsi.volumes.driver import Issued, Volume
+from certcsi.volumes.driver import Issued, Volume, VolumeWarning
 from certcsi.volumes.status import VolumeStatus
 
 
@@ -46,6 +47,9 @@ class IssuanceObserver(Protocol):
     def forgotten(self, volume_id: str) -> None:
         """The volume was unpublished: drop whatever is kept per volume."""
 
+    def warned(self, volume: Volume, warnings: Sequence[VolumeWarning]) -> None:
+        """The driver accepted a new volume with these warnings (told once per publish, not per republish)."""
+
 
 class NullObserver:
     """Observes nothing (the engine's default)."""
@@ -60,6 +64,9 @@ class NullObserver:
         pass
 
     def forgotten(self, volume_id: str) -> None:
+        pass
+
+    def warned(self, volume: Volume, warnings: Sequence[VolumeWarning]) -> None:
         pass
 
 

@@ -41,3 +41,19 @@ async def test_the_first_certificate_is_a_normal_event(tmp_path: Path) -> None:
         (request,) = node.requests()
     assert (event["type"], event["reason"]) == ("Normal", "CertificateIssued")
     assert event["message"].startswith(f"certificate issued by CertificateRequest {request['metadata']['name']}")
+
+
+async def test_an_unknown_attribute_is_a_warning_on_the_pod_naming_the_nearest_key(tmp_path: Path) -> None:
+    async with observed_node(tmp_path) as node:
+        pod = node.pod()
+        # The key upstream's docs print; upstream's code (and certcsi) know it as pkcs12-enable.
+        publish = node.publish(pod, keystore_pkcs12_enable="true")
+        await node.manager.publish(publish)
+        await node.manager.publish(publish)  # a republish says nothing new
+        events = await node.pod_events("web-0")
+    (warning,) = [event for event in events if event["type"] == "Warning"]
+    assert warning["reason"] == "UnknownVolumeAttribute"
+    assert "'csi.cert-manager.io/keystore-pkcs12-enable'" in warning["message"]
+    assert "did you mean 'csi.cert-manager.io/pkcs12-enable'?" in warning["message"]
+    assert warning["count"] == 1
+    assert [event["reason"] for event in events if event["type"] == "Normal"] == ["CertificateIssued"]

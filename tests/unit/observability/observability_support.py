@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from certcsi.errors import IssuanceDenied
 from certcsi.pki.csr import load_csr
 from certcsi.pki.signing import certificate_pem, create_ca, sign_csr
 from certcsi.volumes.clock import FakeClock
-from certcsi.volumes.driver import Issued, RequestPlan, Volume
+from certcsi.volumes.driver import Issued, RequestPlan, Volume, VolumeWarning
 from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import FakeMounter
 from certcsi.volumes.reporting import IssuanceDone, IssuanceObserver
@@ -80,6 +81,9 @@ class RecordingObserver:
 
     def forgotten(self, volume_id: str) -> None:
         self.calls.append(("forgotten", volume_id))
+
+    def warned(self, volume: Volume, warnings: Sequence[VolumeWarning]) -> None:
+        self.calls.append(("warned", tuple(warnings)))
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.calls]

@@ -111,3 +111,20 @@ async def test_snapshot_never_carries_the_pkcs12_password(engine: Engine) -> Non
     view = engine.manager.snapshot()[0]
     assert view.volume.secrets == {}
     assert "pw-in-memory-only" not in (engine.store.volume_dir("vol-1") / STATUS_FILE).read_text()
+
+
+async def test_volume_warnings_are_reported_once_per_publish_not_per_republish(engine: Engine) -> None:
+    target = engine.target()
+    ctx = {**context(), "csi.cert-manager.io/keystore-pkcs12-enable": "true"}
+    await engine.manager.publish(Req("vol-1", target, ctx))
+    await engine.manager.publish(Req("vol-1", target, ctx))  # kubelet's republish with a fresh token
+    warned = [args for kind, args in engine.observer.calls if kind == "warned"]
+    assert len(warned) == 1
+    (warning,) = warned[0]  # type: ignore[misc]
+    assert "csi.cert-manager.io/keystore-pkcs12-enable" in warning.message
+    assert engine.observer.kinds()[:2] == ["warned", "issuing"]  # told before issuance, which may fail
+
+
+async def test_a_volume_without_warnings_reports_none(engine: Engine) -> None:
+    await engine.manager.publish(Req("vol-1", engine.target(), context()))
+    assert "warned" not in engine.observer.kinds()

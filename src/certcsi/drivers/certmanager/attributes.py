@@ -1,9 +1,10 @@
 """csi.cert-manager.io volume attributes: parsed once into a typed, defaulted, validated value.
 
-Every broken rule raises InvalidVolumeAttribute naming the attribute and the rule. Deliberate
+Every broken rule raises InvalidVolumeAttribute naming the attribute and the rule. An unknown
+`csi.cert-manager.io/...` key is ignored, as upstream does, and listed in `unknown_attributes` (the
+driver turns each into a warning); parsed strictly (--strict-attributes) it is an error. Deliberate
 differences from upstream csi-driver (each only rejects what upstream silently mis-handles, or
-accepts more):
-- an unknown `csi.cert-manager.io/...` key is an error (upstream ignores typos);
+accepts more; README's "Differences from the Go drivers" lists the stricter ones):
 - the PKCS#12 password never appears in an error (upstream echoes it);
 - an empty value means "not set" for every attribute (upstream does so for the defaulted ones);
 - empty entries in comma lists (a trailing comma) are dropped instead of becoming empty SANs;
@@ -19,7 +20,6 @@ renewal time (see `renewal.renew_before_time`).
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import json
 import re
@@ -32,6 +32,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from certcsi.drivers.certmanager.variables import expand, pod_variables
+from certcsi.drivers.unknown_attributes import unknown_attribute_error
 from certcsi.durations import parse_go_duration
 from certcsi.errors import InvalidVolumeAttribute, quoted
 from certcsi.kube.names import CERT_MANAGER_GROUP as CERT_MANAGER
@@ -100,7 +101,7 @@ KNOWN_ATTRIBUTES: frozenset[str] = frozenset(
 
 DEFAULT_DURATION = timedelta(hours=2160)  # cert-manager's code default (its docs say 720h)
 _ALGORITHMS: dict[str, KeyAlgorithm] = {"rsa": "RSA", "ecdsa": "ECDSA", "ed25519": "Ed25519"}
-_ENCODINGS: dict[str, KeyEncoding] = {"PKCS1": "PKCS1", "PKCS8": "PKCS8"}
+_ENCODINGS: dict[str, KeyEncoding] = {"pkcs1": "PKCS1", "pkcs8": "PKCS8"}
 _REDACTED = "[redacted]"
 DEFAULT_KEY = KeySpec("RSA", DEFAULT_RSA_SIZE, "PKCS1")
 _EMPTY_NAME = x509.Name([])
@@ -141,6 +142,8 @@ class CertAttributes:
     pkcs12_enabled: bool = False
     pkcs12_filename: str = "keystore.p12"
     pkcs12_password: str = field(default="", repr=False)
+    # csi.cert-manager.io keys this driver does not know, ignored (as upstream does), in context order.
+    unknown_attributes: tuple[str, ...] = ()
 
 
 def request_annotations(context: Mapping[str, str]) -> dict[str, str]:
@@ -152,17 +155,18 @@ def request_annotations(context: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def parse_attributes(context: Mapping[str, str], *, pod_ip: str | None = None) -> CertAttributes:
+def parse_attributes(context: Mapping[str, str], *, pod_ip: str | None = None, strict: bool = False) -> CertAttributes:
     """Parse, default and validate a volume context (pod info included, secrets merged in).
 
-    `pod_ip` is the value of `${POD_IP}`; None leaves that variable undefined.
+    `pod_ip` is the value of `${POD_IP}`; None leaves that variable undefined. `strict` makes an
+    unknown csi.cert-manager.io key an error instead of an entry in `unknown_attributes`.
 
     Raises InvalidVolumeAttribute only; its text never contains the PKCS#12 password, even when
     another attribute's value happens to contain it.
     """
     password = context.get(PKCS12_PASSWORD, "")
     try:
-        return _parse(context, pod_ip)
+        return _parse(context, pod_ip, strict=strict)
     except InvalidVolumeAttribute as err:
         forms = _secret_forms(password) if password else set()
         if not any(form in str(err) for form in forms):
@@ -188,8 +192,10 @@ def _scrubbed(err: InvalidVolumeAttribute, forms: set[str]) -> InvalidVolumeAttr
     return clean
 
 
-def _parse(context: Mapping[str, str], pod_ip: str | None) -> CertAttributes:
-    _check_keys(context)
+def _parse(context: Mapping[str, str], pod_ip: str | None, *, strict: bool) -> CertAttributes:
+    unknown = _check_keys(context)
+    if unknown and strict:
+        raise unknown_attribute_error(unknown[0], KNOWN_ATTRIBUTES)
     values = {key: value for key, value in context.items() if key.startswith(_P) and value != ""}
     variables = pod_variables(context, pod_ip=pod_ip)
 
@@ -223,6 +229,7 @@ def _parse(context: Mapping[str, str], pod_ip: str | None) -> CertAttributes:
         reuse_private_key=_bool(values, REUSE_PRIVATE_KEY, default=False),
         fs_group=_fs_group(values),
         **_files(values),
+        unknown_attributes=unknown,
     )
 
 
@@ -260,11 +267,13 @@ def _go_quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _check_keys(context: Mapping[str, str]) -> None:
+def _check_keys(context: Mapping[str, str]) -> tuple[str, ...]:
+    """The unknown csi.cert-manager.io keys; InvalidVolumeAttribute for a key no annotation can have."""
+    unknown: list[str] = []
     for key in context:
         group = key.split("/", 1)[0] if "/" in key else None
         if group == GROUP and key not in KNOWN_ATTRIBUTES:
-            raise InvalidVolumeAttribute(key, f"unknown attribute{_suggestion(key, KNOWN_ATTRIBUTES)}")
+            unknown.append(key)
         if group not in (None, GROUP, KUBELET_GROUP) and not _is_annotation_key(key):
             raise InvalidVolumeAttribute(
                 key,
@@ -272,13 +281,7 @@ def _check_keys(context: Mapping[str, str]) -> None:
                 'annotation key: "<DNS subdomain>/<name>", name 1-63 letters, digits, "-", "_" or "." '
                 "starting and ending with a letter or digit",
             )
-
-
-def _suggestion(value: str, choices: frozenset[str]) -> str:
-    close = difflib.get_close_matches(value, sorted(choices), n=1)
-    if close:
-        return f"; did you mean {close[0]!r}?"
-    return "; known attributes: " + ", ".join(sorted(choices))
+    return tuple(unknown)
 
 
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -463,7 +466,7 @@ def _usages(values: Mapping[str, str]) -> tuple[str, ...]:
     return usages
 
 
-_INTEGER = re.compile(r"[0-9]{1,20}")
+_INTEGER = re.compile(r"\+?[0-9]{1,20}")  # Go's Atoi, which upstream uses, takes a "+" sign
 
 
 def _integer(key: str, text: str, rule: str) -> int:
@@ -495,9 +498,10 @@ def _key_spec(values: Mapping[str, str]) -> KeySpec:
         if size not in ECDSA_CURVES:
             raise InvalidVolumeAttribute(KEY_SIZE, f"{rule}, got {size}")
     encoding_text = values.get(KEY_ENCODING, "PKCS1" if algorithm == "RSA" else "PKCS8")
-    encoding = _ENCODINGS.get(encoding_text)
+    encoding = _ENCODINGS.get(encoding_text.lower())  # any case, as upstream normalises it
     if encoding is None:
-        raise InvalidVolumeAttribute(KEY_ENCODING, f'must be "PKCS1" or "PKCS8", got {quoted(encoding_text)}')
+        rule = f'must be "PKCS1" or "PKCS8" (any case), got {quoted(encoding_text)}'
+        raise InvalidVolumeAttribute(KEY_ENCODING, rule)
     if encoding == "PKCS1" and algorithm != "RSA":
         raise InvalidVolumeAttribute(KEY_ENCODING, f"PKCS1 can only encode RSA keys; use PKCS8 with {algorithm}")
     return KeySpec(algorithm, size, encoding)

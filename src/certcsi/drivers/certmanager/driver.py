@@ -7,24 +7,26 @@ context changes or the engine forgets the volume (`parse_cache`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from certcsi.drivers.certmanager.attributes import (
+    KNOWN_ATTRIBUTES,
     PKCS12_PASSWORD,
     CertAttributes,
     parse_attributes,
     request_annotations,
 )
 from certcsi.drivers.certmanager.parse_cache import ContextKey, ParseCache
+from certcsi.drivers.unknown_attributes import unknown_attribute_warning
 from certcsi.errors import IssuanceError
 from certcsi.pki.certs import parse_pem_chain
 from certcsi.pki.csr import CsrSpec, build_csr
 from certcsi.pki.keys import ECDSA_CURVES, KeySpec, PrivateKey, encode_private_key, generate_private_key
 from certcsi.pki.pkcs12 import encode_pkcs12
-from certcsi.volumes.driver import Issued, RequestPlan, Volume
+from certcsi.volumes.driver import Issued, RequestPlan, Volume, VolumeWarning
 from certcsi.volumes.schedule import default_renewal_time, renew_before_time
 
 DRIVER_NAME = "csi.cert-manager.io"
@@ -32,9 +34,12 @@ DRIVER_NAME = "csi.cert-manager.io"
 DEFAULT_CACHE_BYTES = 16 * 1024 * 1024
 
 
-def _parse_context(key: ContextKey) -> CertAttributes:
-    items, pod_ip = key
-    return parse_attributes(dict(items), pod_ip=pod_ip)
+def _parser(*, strict: bool) -> Callable[[ContextKey], CertAttributes]:
+    def parse(key: ContextKey) -> CertAttributes:
+        items, pod_ip = key
+        return parse_attributes(dict(items), pod_ip=pod_ip, strict=strict)
+
+    return parse
 
 
 class CertManagerDriver:
@@ -42,10 +47,13 @@ class CertManagerDriver:
 
     secret_attributes: frozenset[str] = frozenset({PKCS12_PASSWORD})
 
-    def __init__(self, *, name: str = DRIVER_NAME, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+    def __init__(
+        self, *, name: str = DRIVER_NAME, strict_attributes: bool = False, cache_bytes: int = DEFAULT_CACHE_BYTES
+    ) -> None:
+        """`strict_attributes`: an unknown csi.cert-manager.io key fails the volume instead of a warning."""
         self.name = name
         # Per instance, so the cache (which holds PKCS#12 passwords in memory) dies with the driver.
-        self._parsed = ParseCache(_parse_context, max_bytes=cache_bytes)
+        self._parsed = ParseCache(_parser(strict=strict_attributes), max_bytes=cache_bytes)
 
     def attributes(self, volume: Volume) -> CertAttributes:
         """The volume's parsed attributes; raises InvalidVolumeAttribute."""
@@ -53,8 +61,9 @@ class CertManagerDriver:
         context.update((k, v) for k, v in volume.secrets.items() if k in self.secret_attributes)
         return self._parsed.get(volume.volume_id, (tuple(sorted(context.items())), volume.pod_ip))
 
-    def validate(self, volume: Volume) -> None:
-        self.attributes(volume)
+    def validate(self, volume: Volume) -> tuple[VolumeWarning, ...]:
+        unknown = self.attributes(volume).unknown_attributes
+        return tuple(unknown_attribute_warning(key, KNOWN_ATTRIBUTES) for key in unknown)
 
     def forget(self, volume_id: str) -> None:
         self._parsed.forget(volume_id)

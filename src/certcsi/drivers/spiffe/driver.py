@@ -13,10 +13,11 @@ from types import MappingProxyType
 from certcsi.drivers.spiffe.annotations import without_reserved
 from certcsi.drivers.spiffe.identity import IDENTITY_ANNOTATION, USAGES, check_trust_domain, token_identity
 from certcsi.drivers.spiffe.issuer import RuntimeIssuer
+from certcsi.drivers.unknown_attributes import unknown_attribute_error, unknown_attribute_warning
 from certcsi.errors import InvalidVolumeAttribute
 from certcsi.pki.csr import CsrSpec, build_csr
 from certcsi.pki.keys import KeySpec, PrivateKey, encode_private_key, generate_private_key
-from certcsi.volumes.driver import Issued, RequestPlan, Volume, parse_group_id
+from certcsi.volumes.driver import Issued, RequestPlan, Volume, VolumeWarning, parse_group_id
 from certcsi.volumes.schedule import default_renewal_time
 
 __all__ = ["DEFAULT_DURATION", "DRIVER_NAME", "FS_GROUP", "SpiffeDriver"]
@@ -24,6 +25,7 @@ __all__ = ["DEFAULT_DURATION", "DRIVER_NAME", "FS_GROUP", "SpiffeDriver"]
 DRIVER_NAME = "spiffe.csi.cert-manager.io"
 ATTRIBUTE_PREFIX = "spiffe.csi.cert-manager.io/"
 FS_GROUP = ATTRIBUTE_PREFIX + "fs-group"
+_KNOWN = frozenset({FS_GROUP})  # all upstream knows in its namespace (csi-lib's FSGroupVolumeAttributeKey)
 DEFAULT_DURATION = timedelta(hours=1)
 _KEY = KeySpec("ECDSA", 256, "PKCS8")
 
@@ -48,8 +50,12 @@ class SpiffeDriver:
         key_file: str = "tls.key",
         ca_file: str = "ca.crt",
         ca_bundle: CaBundle | None = None,
+        strict_attributes: bool = False,
     ) -> None:
-        """`ca_bundle` returns the current bundle bytes (None while none is loaded); None = no ca file."""
+        """`ca_bundle` returns the current bundle bytes (None while none is loaded); None = no ca file.
+
+        `strict_attributes`: an unknown spiffe.csi.cert-manager.io key fails the volume instead of a warning.
+        """
         if certificate_duration <= timedelta(0):
             raise ValueError(f"certificate duration must be positive, got {certificate_duration}")
         if len({certificate_file, key_file, ca_file}) != 3:
@@ -67,6 +73,7 @@ class SpiffeDriver:
         self._key_file = key_file
         self._ca_file = ca_file
         self._ca_bundle = ca_bundle
+        self._strict = strict_attributes
 
     @property
     def trust_domain(self) -> str:
@@ -77,14 +84,13 @@ class SpiffeDriver:
         """The CA file name when a bundle source is configured (the bundle rewriter needs it), else None."""
         return self._ca_file if self._ca_bundle is not None else None
 
-    def validate(self, volume: Volume) -> None:
-        for key in volume.attributes:
-            if key.startswith(ATTRIBUTE_PREFIX) and key != FS_GROUP:
-                raise InvalidVolumeAttribute(
-                    key, f"unknown attribute: the only {ATTRIBUTE_PREFIX}* attribute is {FS_GROUP}"
-                )
+    def validate(self, volume: Volume) -> tuple[VolumeWarning, ...]:
+        unknown = [key for key in volume.attributes if key.startswith(ATTRIBUTE_PREFIX) and key not in _KNOWN]
+        if unknown and self._strict:
+            raise unknown_attribute_error(unknown[0], _KNOWN)
         _fs_group(volume)
         token_identity(volume)
+        return tuple(unknown_attribute_warning(key, _KNOWN) for key in unknown)
 
     def generate_key(self, volume: Volume, previous: PrivateKey | None) -> PrivateKey:
         # Never reused: a new SVID always gets a new key.

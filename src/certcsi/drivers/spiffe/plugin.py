@@ -57,6 +57,8 @@ class SpiffeOptions:
     ca_file: str = "ca.crt"
     source_ca_bundle: Path | None = None
     issuer_sync_timeout: float = ISSUER_SYNC_TIMEOUT
+    # --strict-attributes: an unknown spiffe.csi.cert-manager.io key fails the volume.
+    strict_attributes: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ def build_plugin(options: SpiffeOptions) -> SpiffePlugin:
         key_file=options.key_file,
         ca_file=options.ca_file,
         ca_bundle=bundle.current if bundle is not None else None,
+        strict_attributes=options.strict_attributes,
     )
     hooks: list[NodeHook] = []
     if configmap is not None:

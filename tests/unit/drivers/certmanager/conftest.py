@@ -62,6 +62,18 @@ def reject() -> Callable[[Overrides], InvalidVolumeAttribute]:
 
 
 @pytest.fixture
+def reject_strict() -> Callable[[Overrides], InvalidVolumeAttribute]:
+    """As `reject`, parsing as a driver run with --strict-attributes does."""
+
+    def _reject(overrides: Overrides) -> InvalidVolumeAttribute:
+        with pytest.raises(InvalidVolumeAttribute) as info:
+            parse_attributes(context_with(overrides), strict=True)
+        return info.value
+
+    return _reject
+
+
+@pytest.fixture
 def volume_for() -> Callable[..., Volume]:
     """A Volume for BASE + overrides; `secrets` travel separately, as the engine passes them."""
 

@@ -18,9 +18,9 @@ from certcsi.volumes.driver import Volume
 def test_callbacks_share_one_parse(monkeypatch: pytest.MonkeyPatch, volume_for: Callable[..., Volume]) -> None:
     calls: list[int] = []
 
-    def counting(context: dict[str, str], *, pod_ip: str | None = None) -> CertAttributes:
+    def counting(context: dict[str, str], *, pod_ip: str | None = None, strict: bool = False) -> CertAttributes:
         calls.append(1)
-        return parse_attributes(context, pod_ip=pod_ip)
+        return parse_attributes(context, pod_ip=pod_ip, strict=strict)
 
     monkeypatch.setattr(driver_module, "parse_attributes", counting)
     driver = CertManagerDriver()
@@ -66,9 +66,9 @@ def test_a_forgotten_volume_leaves_the_cache(
 ) -> None:
     calls: list[int] = []
 
-    def counting(context: dict[str, str], *, pod_ip: str | None = None) -> CertAttributes:
+    def counting(context: dict[str, str], *, pod_ip: str | None = None, strict: bool = False) -> CertAttributes:
         calls.append(1)
-        return parse_attributes(context, pod_ip=pod_ip)
+        return parse_attributes(context, pod_ip=pod_ip, strict=strict)
 
     monkeypatch.setattr(driver_module, "parse_attributes", counting)
     driver = CertManagerDriver()
@@ -88,9 +88,9 @@ def test_a_forgotten_volume_leaves_the_cache(
 def test_a_failed_parse_is_not_kept(monkeypatch: pytest.MonkeyPatch, volume_for: Callable[..., Volume]) -> None:
     calls: list[int] = []
 
-    def counting(context: dict[str, str], *, pod_ip: str | None = None) -> CertAttributes:
+    def counting(context: dict[str, str], *, pod_ip: str | None = None, strict: bool = False) -> CertAttributes:
         calls.append(1)
-        return parse_attributes(context, pod_ip=pod_ip)
+        return parse_attributes(context, pod_ip=pod_ip, strict=strict)
 
     monkeypatch.setattr(driver_module, "parse_attributes", counting)
     driver = CertManagerDriver()

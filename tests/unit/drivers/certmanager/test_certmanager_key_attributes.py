@@ -25,6 +25,11 @@ Reject = Callable[[Mapping[str, str | None]], InvalidVolumeAttribute]
         ({KEY_ALGORITHM: "ECDSA", KEY_SIZE: "521"}, KeySpec("ECDSA", 521, "PKCS8")),
         ({KEY_ALGORITHM: "Ed25519"}, KeySpec("Ed25519", None, "PKCS8")),
         ({KEY_ALGORITHM: "ED25519", KEY_ENCODING: "PKCS8"}, KeySpec("Ed25519", None, "PKCS8")),
+        # Upstream normalises the encoding's case and parses the size with Go's Atoi (a "+" sign is fine).
+        ({KEY_ENCODING: "pkcs8"}, KeySpec("RSA", 2048, "PKCS8")),
+        ({KEY_ENCODING: "pkcs1"}, KeySpec("RSA", 2048, "PKCS1")),
+        ({KEY_ALGORITHM: "ecdsa", KEY_ENCODING: "Pkcs8"}, KeySpec("ECDSA", 256, "PKCS8")),
+        ({KEY_SIZE: "+3072"}, KeySpec("RSA", 3072, "PKCS1")),
     ],
 )
 def test_key_specs(parse: Parse, overrides: dict[str, str], expected: KeySpec) -> None:
@@ -41,7 +46,6 @@ def test_key_specs(parse: Parse, overrides: dict[str, str], expected: KeySpec) -
         ({KEY_ALGORITHM: "ECDSA", KEY_SIZE: "512"}, KEY_SIZE, "256, 384 or 521"),
         ({KEY_ALGORITHM: "Ed25519", KEY_SIZE: "256"}, KEY_SIZE, "must be empty when key-algorithm is Ed25519"),
         ({KEY_ENCODING: "PKCS12"}, KEY_ENCODING, 'must be "PKCS1" or "PKCS8"'),
-        ({KEY_ENCODING: "pkcs8"}, KEY_ENCODING, 'must be "PKCS1" or "PKCS8"'),
         ({KEY_ALGORITHM: "ECDSA", KEY_ENCODING: "PKCS1"}, KEY_ENCODING, "PKCS1 can only encode RSA keys"),
         ({KEY_ALGORITHM: "Ed25519", KEY_ENCODING: "PKCS1"}, KEY_ENCODING, "PKCS1 can only encode RSA keys"),
     ],

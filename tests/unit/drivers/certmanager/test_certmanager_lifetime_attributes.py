@@ -100,13 +100,15 @@ def test_bad_key_usages(reject: Reject, value: str, fragment: str) -> None:
     assert fragment in err.rule
 
 
-@pytest.mark.parametrize(("value", "expected"), [("1", 1), ("2000", 2000), ("4294967294", 4294967294)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [("1", 1), ("2000", 2000), ("4294967294", 4294967294), ("+2000", 2000), ("007", 7)]
+)
 def test_fs_group_accepts_1_to_2_pow_32_minus_2(parse: Parse, value: str, expected: int) -> None:
     assert parse({FS_GROUP: value}).fs_group == expected
 
 
 # 4294967295 is (gid_t)-1, which chown(2) reads as "leave the group alone".
-@pytest.mark.parametrize("value", ["0", "4294967295", "4294967296", "-1", "abc", "1.5", " 2000", "+2000", "9" * 40])
+@pytest.mark.parametrize("value", ["0", "4294967295", "4294967296", "-1", "abc", "1.5", " 2000", "+0", "9" * 40])
 def test_fs_group_rejects_everything_else(reject: Reject, value: str) -> None:
     err = reject({FS_GROUP: value})
     assert err.attribute == FS_GROUP

@@ -31,7 +31,7 @@ def test_the_plan_repr_hides_the_token() -> None:
 )
 def test_errors_never_carry_the_token(attributes: dict[str, str]) -> None:
     token = pod_token()
-    d = driver(issuer=RuntimeIssuer(None))
+    d = driver(issuer=RuntimeIssuer(None), strict_attributes=True)
     v = volume(token=token, attributes=attributes)
     for call in (lambda: d.validate(v), lambda: d.build_request(v, KEY)):
         with pytest.raises(CertcsiError) as info:
