@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Collection
 
 from certcsi.errors import KEY_ECHO_LIMIT, InvalidVolumeAttribute, quoted
-from certcsi.redact import scrub
+from certcsi.redact import REDACTED, scrub
 from certcsi.volumes.driver import VolumeWarning
 
 __all__ = ["REASON", "unknown_attribute_error", "unknown_attribute_warning"]
@@ -24,11 +24,15 @@ def _nearest(key: str, known: Collection[str]) -> str | None:
     return close[0] if close else None
 
 
-def unknown_attribute_warning(key: str, known: Collection[str]) -> VolumeWarning:
-    """The warning for an ignored key: the key and the known one it most resembles."""
+def unknown_attribute_warning(key: str, known: Collection[str], *, secret: str | None = None) -> VolumeWarning:
+    """The warning for an ignored key: the key and the known one it most resembles.
+
+    `secret` (a volume's password) is blanked from the key before it is cut short, so no part shows.
+    """
     near = _nearest(key, known)
     hint = f"; did you mean {near!r}?" if near else " (not an attribute of this driver)"
-    message = f"unknown volume attribute {quoted(key, limit=KEY_ECHO_LIMIT)} is ignored{hint}"
+    shown = key.replace(secret, REDACTED) if secret else key
+    message = f"unknown volume attribute {quoted(shown, limit=KEY_ECHO_LIMIT)} is ignored{hint}"
     return VolumeWarning(reason=REASON, message=scrub(message))
 
 

@@ -34,7 +34,7 @@ from cryptography.x509.oid import NameOID
 from certcsi.drivers.certmanager.variables import expand, pod_variables
 from certcsi.drivers.unknown_attributes import unknown_attribute_error
 from certcsi.durations import parse_go_duration
-from certcsi.errors import InvalidVolumeAttribute, quoted
+from certcsi.errors import TRUNCATED, InvalidVolumeAttribute, quoted
 from certcsi.kube.names import CERT_MANAGER_GROUP as CERT_MANAGER
 from certcsi.kube.names import issuer_ref_problem
 from certcsi.pki.keys import DEFAULT_ECDSA_SIZE, DEFAULT_RSA_SIZE, ECDSA_CURVES, KeyAlgorithm, KeyEncoding, KeySpec
@@ -103,6 +103,7 @@ DEFAULT_DURATION = timedelta(hours=2160)  # cert-manager's code default (its doc
 _ALGORITHMS: dict[str, KeyAlgorithm] = {"rsa": "RSA", "ecdsa": "ECDSA", "ed25519": "Ed25519"}
 _ENCODINGS: dict[str, KeyEncoding] = {"pkcs1": "PKCS1", "pkcs8": "PKCS8"}
 _REDACTED = "[redacted]"
+_WITHHELD = "invalid value (details withheld: they contain a secret)"
 DEFAULT_KEY = KeySpec("RSA", DEFAULT_RSA_SIZE, "PKCS1")
 _EMPTY_NAME = x509.Name([])
 
@@ -169,11 +170,20 @@ def parse_attributes(context: Mapping[str, str], *, pod_ip: str | None = None, s
         return _parse(context, pod_ip, strict=strict)
     except InvalidVolumeAttribute as err:
         forms = _secret_forms(password) if password else set()
-        if not any(form in str(err) for form in forms):
+        # A value cut short may end inside the password, showing a part no form matches.
+        cut = TRUNCATED in str(err) and _elsewhere(context, password)
+        if not cut and not any(form in str(err) for form in forms):
             raise
-        scrubbed = _scrubbed(err, forms)
+        scrubbed = _scrubbed(err, forms, withhold=cut)
     # Raised outside the except block so the original (unscrubbed) error is not chained to it.
     raise scrubbed
+
+
+def _elsewhere(context: Mapping[str, str], secret: str) -> bool:
+    """Whether `secret` is part of another entry of the context (a key, or another attribute's value)."""
+    return bool(secret) and any(
+        secret in key or (secret in value and key != PKCS12_PASSWORD) for key, value in context.items()
+    )
 
 
 def _secret_forms(secret: str) -> set[str]:
@@ -182,13 +192,15 @@ def _secret_forms(secret: str) -> set[str]:
     return {secret, escaped, escaped.replace("'", "\\'"), json.dumps(secret, ensure_ascii=False)[1:-1]}
 
 
-def _scrubbed(err: InvalidVolumeAttribute, forms: set[str]) -> InvalidVolumeAttribute:
+def _scrubbed(err: InvalidVolumeAttribute, forms: set[str], *, withhold: bool) -> InvalidVolumeAttribute:
+    """`err` with every form of the secret redacted; its rule withheld when that cannot be done reliably."""
     attribute, rule = err.attribute, err.rule
     for form in sorted(forms, key=len, reverse=True):
         attribute, rule = attribute.replace(form, _REDACTED), rule.replace(form, _REDACTED)
     clean = InvalidVolumeAttribute(attribute, rule)
-    if any(form in str(clean) for form in forms):  # e.g. the secret is a substring of fixed wording
-        clean = InvalidVolumeAttribute(attribute, "invalid value (details withheld: they contain a secret)")
+    # e.g. the secret is a substring of fixed wording, or a value cut short ends inside it
+    if withhold or any(form in str(clean) for form in forms):
+        clean = InvalidVolumeAttribute(attribute, _WITHHELD)
     return clean
 
 

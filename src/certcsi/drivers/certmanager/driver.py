@@ -62,8 +62,11 @@ class CertManagerDriver:
         return self._parsed.get(volume.volume_id, (tuple(sorted(context.items())), volume.pod_ip))
 
     def validate(self, volume: Volume) -> tuple[VolumeWarning, ...]:
-        unknown = self.attributes(volume).unknown_attributes
-        return tuple(unknown_attribute_warning(key, KNOWN_ATTRIBUTES) for key in unknown)
+        attrs = self.attributes(volume)
+        secret = attrs.pkcs12_password or volume.secrets.get(PKCS12_PASSWORD)
+        return tuple(
+            unknown_attribute_warning(key, KNOWN_ATTRIBUTES, secret=secret) for key in attrs.unknown_attributes
+        )
 
     def forget(self, volume_id: str) -> None:
         self._parsed.forget(volume_id)

@@ -37,3 +37,14 @@ def test_a_strict_driver_refuses_an_unknown_key(volume_for: Callable[..., Volume
         CertManagerDriver(strict_attributes=True).validate(volume_for({TYPO: "true"}))
     assert info.value.attribute == TYPO
     assert "did you mean 'csi.cert-manager.io/pkcs12-enable'?" in info.value.rule
+
+
+@pytest.mark.parametrize("pad", [0, 290, 300, 310])
+def test_a_warning_never_shows_the_pkcs12_password_even_in_a_key(volume_for: Callable[..., Volume], pad: int) -> None:
+    password = "\u2603hunter2-password"
+    volume = volume_for(
+        {"csi.cert-manager.io/" + "x" * pad + password: "1", "csi.cert-manager.io/pkcs12-enable": "true"},
+        secrets={"csi.cert-manager.io/pkcs12-password": password},
+    )
+    (warning,) = CertManagerDriver().validate(volume)
+    assert "\u2603" not in warning.message
