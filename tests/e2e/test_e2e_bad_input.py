@@ -22,7 +22,8 @@ def _without_issuer_name() -> dict[str, str]:
 
 # pod name -> (manifest, what the FailedMount message must name)
 CASES = {
-    "unknown-key": (pod_manifest("unknown-key", typical_attributes(**{"dns-name": "typo.example"})), P + "dns-name"),
+    "bad-serial": (pod_manifest("bad-serial", typical_attributes(serialnumber="abc_123")), P + "serialnumber"),
+    "bad-issuer": (pod_manifest("bad-issuer", typical_attributes(**{"issuer-name": "CN=x"})), ISSUER_NAME),
     "bad-key-size": (pod_manifest("bad-key-size", typical_attributes(**{"key-size": "1024"})), P + "key-size"),
     "read-write": (pod_manifest("read-write", typical_attributes(), read_only=False), "readOnly"),
     "no-issuer": (pod_manifest("no-issuer", _without_issuer_name()), ISSUER_NAME),
