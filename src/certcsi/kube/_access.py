@@ -1,17 +1,26 @@
-"""Where the API server is and who this process is to it: a kubeconfig file, or the pod's service account.
+"""Where the API server is and who this process is to it: kubeconfig files, or the pod's service account.
 
-A kubeconfig is read as client-go reads one file (no KUBECONFIG merging), for the given context or
-its `current-context`:
+Which kubeconfig, as client-go's loading rules (what upstream's kubectl-style flags use):
+
+    --kubeconfig FILE          that file alone (it must exist)
+    else KUBECONFIG            every listed file that exists (os.pathsep-separated), merged: the
+                               first file to define a cluster, user or context by a name wins, and
+                               the first non-empty current-context
+    else ~/.kube/config        when it exists
+    no context in any of them  (and no --server) the pod's own service account, if in a pod
+
+A kubeconfig context (--context, else current-context) names a cluster and a user (--cluster and
+--user override them); the other kubectl connection flags (`Overrides`) override single fields:
 
     clusters[].cluster   server, certificate-authority(-data), insecure-skip-tls-verify,
                          tls-server-name, proxy-url
     users[].user         client-certificate(-data) + client-key(-data), and one of: exec (a plugin
                          that prints a token), token, tokenFile (reread like the in-cluster token),
-                         username + password
+                         username + password; as, as-uid, as-groups (impersonation)
 
-Relative paths are relative to the kubeconfig's directory, and so is an exec command written with a
-directory part. `auth-provider` is refused with an error naming it: client-go dropped its gcp and
-azure providers in 1.26, and gcp, azure and oidc all have exec plugins. In a pod (no kubeconfig):
+Relative paths are relative to the kubeconfig that holds them, and so is an exec command written
+with a directory part. `auth-provider` is refused with an error naming it: client-go dropped its
+gcp and azure providers in 1.26, and gcp, azure and oidc all have exec plugins. In a pod:
 KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT, and the service account's token (reread, see
 `_credentials.TokenFile`) and ca.crt. Every problem is a ValueError (or OSError) naming the field.
 """
@@ -21,7 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -56,10 +65,76 @@ class Access:
     client_certificate: ClientCertificate | None = None
     credentials: Credentials = NO_CREDENTIALS
     proxy: str | None = None
+    impersonation: Impersonation | None = None
+    request_timeout: float = 0.0  # seconds for one call (watches excepted); 0: the transport's own
+    disable_compression: bool = False
 
     def anonymous(self) -> Access:
         """The same server and trust without any credential of our own (client-go's AnonymousClientConfig)."""
-        return replace(self, client_certificate=None, credentials=NO_CREDENTIALS)
+        return replace(self, client_certificate=None, credentials=NO_CREDENTIALS, impersonation=None)
+
+
+@dataclass(frozen=True)
+class Impersonation:
+    """Who our own calls act as (`Impersonate-*` headers): kubectl's --as, --as-uid, --as-group."""
+
+    user: str
+    uid: str | None = None
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Overrides:
+    """kubectl's connection flags (client-go's ConfigOverrides): each one set wins over the kubeconfig."""
+
+    context: str | None = None
+    cluster: str | None = None
+    user: str | None = None
+    server: str | None = None
+    certificate_authority: Path | None = None
+    insecure_skip_tls_verify: bool = False
+    tls_server_name: str | None = None
+    client_certificate: Path | None = None
+    client_key: Path | None = None
+    token: str | None = field(default=None, repr=False)
+    impersonate: str | None = None
+    impersonate_uid: str | None = None
+    impersonate_groups: tuple[str, ...] = ()
+
+    def apply_to_cluster(self, access: Access) -> Access:
+        """The cluster flags over `access` (client-go: a CA or insecure flag replaces both settings)."""
+        if self.server:
+            # A --server of its own drops the kubeconfig's tls-server-name, which was for its server.
+            access = replace(access, server=self.server.rstrip("/"), tls_server_name=None)
+        if self.certificate_authority is not None or self.insecure_skip_tls_verify:
+            ca = None if self.certificate_authority is None else self.certificate_authority.read_bytes()
+            access = replace(access, ca_pem=ca, verify=not self.insecure_skip_tls_verify)
+        if self.tls_server_name:
+            access = replace(access, tls_server_name=self.tls_server_name)
+        return access
+
+    def apply_to_user(self, access: Access) -> Access:
+        """The user flags over `access`: token, client certificate and key, impersonation."""
+        if self.token:
+            access = replace(access, credentials=Static(f"Bearer {self.token}"))
+        if self.client_certificate is not None or self.client_key is not None:
+            current = access.client_certificate
+            certificate = self.client_certificate.read_bytes() if self.client_certificate else None
+            key = self.client_key.read_bytes() if self.client_key else None
+            certificate = certificate or (current.certificate_pem if current else None)
+            key = key or (current.key_pem if current else None)
+            if certificate is None or key is None:
+                raise ValueError("--client-certificate and --client-key go together (one is missing)")
+            access = replace(access, client_certificate=ClientCertificate(certificate_pem=certificate, key_pem=key))
+        if self.impersonate:
+            groups = self.impersonate_groups
+            access = replace(access, impersonation=Impersonation(self.impersonate, self.impersonate_uid, groups))
+        elif self.impersonate_uid or self.impersonate_groups:
+            raise ValueError("--as-uid and --as-group need --as (the user to impersonate)")
+        return access
+
+
+NO_OVERRIDES = Overrides()
 
 
 def in_cluster(*, environ: Mapping[str, str] | None = None, directory: Path | None = None) -> Access:
@@ -113,46 +188,97 @@ class _Entry:
         return None if path is None else path.read_bytes()
 
 
-def _named(config: _Entry, section: str, kind: str, name: str) -> _Entry:
+@dataclass
+class Kubeconfig:
+    """Kubeconfig files merged as client-go merges them: for each name, the first file's entry wins."""
+
+    files: tuple[Path, ...] = ()
+    current_context: str | None = None
+    sections: dict[str, dict[str, _Entry]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, paths: Sequence[Path]) -> Kubeconfig:
+        import yaml  # only out of cluster; a driver in a pod never needs it
+
+        merged = cls(files=tuple(paths))
+        for path in paths:
+            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            config = _Entry(document, f"kubeconfig {path}", path.parent)
+            merged.current_context = merged.current_context or config.text("current-context")
+            for section, kind in _SECTIONS:
+                found = merged.sections.setdefault(section, {})
+                for name, entry in _named_entries(config, section, kind):
+                    found.setdefault(name, entry)
+        return merged
+
+    def entry(self, section: str, name: str) -> _Entry:
+        found = self.sections.get(section, {}).get(name)
+        if found is None:
+            raise ValueError(f"{section}: no entry named {name!r}")
+        return found
+
+    def access(self, overrides: Overrides = NO_OVERRIDES) -> Access | None:
+        """The chosen context with the overrides; None when no context is chosen and no --server given
+        (client-go then falls back to the in-cluster configuration)."""
+        name = overrides.context or self.current_context
+        if name is None:
+            if not overrides.server:
+                return None
+            return overrides.apply_to_user(overrides.apply_to_cluster(Access(server=overrides.server)))
+        chosen = self.entry("contexts", name)
+        cluster_name = overrides.cluster or chosen.text("cluster")
+        if cluster_name is None:
+            raise ValueError(f"{chosen.where}.cluster: required")
+        cluster = self.entry("clusters", cluster_name)
+        user_name = overrides.user or chosen.text("user")
+        user = self.entry("users", user_name) if user_name else _Entry({}, "user", cluster.base)
+        server = overrides.server or cluster.text("server")
+        if server is None:
+            raise ValueError(f"{cluster.where}.server: required")
+        insecure = cluster.values.get("insecure-skip-tls-verify", False)
+        if not isinstance(insecure, bool):
+            raise ValueError(f"{cluster.where}.insecure-skip-tls-verify: must be true or false")
+        access = Access(
+            server=(cluster.text("server") or server).rstrip("/"),
+            ca_pem=cluster.pem("certificate-authority"),
+            verify=not insecure,
+            tls_server_name=cluster.text("tls-server-name"),
+            client_certificate=_client_certificate(user),
+            credentials=_credentials(user),
+            proxy=cluster.text("proxy-url"),
+            impersonation=_impersonation(user),
+        )
+        return overrides.apply_to_user(overrides.apply_to_cluster(access))
+
+
+_SECTIONS = (("clusters", "cluster"), ("users", "user"), ("contexts", "context"))
+
+
+def _named_entries(config: _Entry, section: str, kind: str) -> list[tuple[str, _Entry]]:
     items = config.values.get(section) or []
     if not isinstance(items, list):
-        raise ValueError(f"{section}: must be a list")
+        raise ValueError(f"{config.where}: {section}: must be a list")
+    named = []
     for item in items:
-        if isinstance(item, dict) and item.get("name") == name:
-            return _Entry(item.get(kind) or {}, f"{section}[{name}].{kind}", config.base)
-    raise ValueError(f"{section}: no entry named {name!r}")
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            named.append((item["name"], _Entry(item.get(kind) or {}, f"{section}[{item['name']}].{kind}", config.base)))
+    return named
 
 
 def from_kubeconfig(path: Path, *, context: str | None = None) -> Access:
-    """The kubeconfig's `context` (default: its current-context)."""
-    import yaml  # only out of cluster; a driver in a pod never needs it
-
-    config = _Entry(yaml.safe_load(path.read_text(encoding="utf-8")), "kubeconfig", path.parent)
-    name = context or config.text("current-context")
-    if name is None:
+    """One kubeconfig's `context` (default: its current-context)."""
+    access = Kubeconfig.load([path]).access(Overrides(context=context))
+    if access is None:
         raise ValueError("current-context: not set, and no context was given")
-    chosen = _named(config, "contexts", "context", name)
-    cluster_name = chosen.text("cluster")
-    if cluster_name is None:
-        raise ValueError(f"{chosen.where}.cluster: required")
-    cluster = _named(config, "clusters", "cluster", cluster_name)
-    user_name = chosen.text("user")
-    user = _named(config, "users", "user", user_name) if user_name else _Entry({}, "user", path.parent)
-    server = cluster.text("server")
-    if server is None:
-        raise ValueError(f"{cluster.where}.server: required")
-    insecure = cluster.values.get("insecure-skip-tls-verify", False)
-    if not isinstance(insecure, bool):
-        raise ValueError(f"{cluster.where}.insecure-skip-tls-verify: must be true or false")
-    return Access(
-        server=server.rstrip("/"),
-        ca_pem=cluster.pem("certificate-authority"),
-        verify=not insecure,
-        tls_server_name=cluster.text("tls-server-name"),
-        client_certificate=_client_certificate(user),
-        credentials=_credentials(user),
-        proxy=cluster.text("proxy-url"),
-    )
+    return access
+
+
+def _impersonation(user: _Entry) -> Impersonation | None:
+    name = user.text("as")
+    groups = user.values.get("as-groups") or []
+    if not isinstance(groups, list) or not all(isinstance(group, str) for group in groups):
+        raise ValueError(f"{user.where}.as-groups: must be a list of strings")
+    return Impersonation(name, user.text("as-uid"), tuple(groups)) if name else None
 
 
 def _client_certificate(user: _Entry) -> ClientCertificate | None:

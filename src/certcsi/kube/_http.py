@@ -9,7 +9,8 @@ decided once. (aiohttp's `trust_env` would look again on every request, in a thr
 
 kube-apiserver authenticates a presented client certificate before any bearer token, so calls made
 with a pod's token go through a second session that presents none (client-go's
-AnonymousClientConfig); without a client certificate both kinds share one session.
+AnonymousClientConfig); without a client certificate both kinds share one session. Our own calls
+carry the `Impersonate-*` headers of --as / --as-uid / --as-group; a pod's never do.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 from yarl import URL
 
 from certcsi.kube._access import Access, ClientCertificate
@@ -105,9 +107,18 @@ class HttpTransport(BaseTransport):
         limits: aiohttp.ClientTimeout,
     ) -> aiohttp.ClientResponse:
         headers = {"Accept": JSON}
+        if self._access.disable_compression:
+            headers["Accept-Encoding"] = "identity"
         authorization = f"Bearer {token}" if token else await self._access.credentials.header()
         if authorization:
             headers["Authorization"] = authorization
+        impersonation = None if token else self._access.impersonation
+        if impersonation is not None:
+            headers["Impersonate-User"] = impersonation.user
+            if impersonation.uid:
+                headers["Impersonate-Uid"] = impersonation.uid
+        if self._access.request_timeout and limits.total is not None:
+            limits = aiohttp.ClientTimeout(total=self._access.request_timeout)
         data: bytes | None = None
         if body is not None:
             headers["Content-Type"] = content_type
@@ -115,12 +126,15 @@ class HttpTransport(BaseTransport):
         # Paths arrive percent-encoded (names are quoted by `_resources`): yarl must not encode them again.
         url = URL(self._access.server + path, encoded=True)
         session = self._token_session if token else self._session
+        all_headers: list[tuple[str, str]] = list(headers.items())
+        if impersonation is not None:
+            all_headers += [("Impersonate-Group", group) for group in impersonation.groups]
         return await session.request(
             method,
             url,
             params=list(query) or None,
             data=data,
-            headers=headers,
+            headers=CIMultiDict(all_headers),
             timeout=limits,
             proxy=self._proxy,
             server_hostname=self._access.tls_server_name,

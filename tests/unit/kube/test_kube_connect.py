@@ -1,4 +1,4 @@
-"""connect(): kubeconfig when given, in-cluster otherwise; client certificates never mask a pod token."""
+"""connect(): kubeconfig when there is one, in-cluster otherwise; client certificates never mask a pod token."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ async def test_in_cluster_when_no_kubeconfig(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(_access, "SERVICE_ACCOUNT_DIR", tmp_path)
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", server.url.rsplit(":", 1)[1])
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config either
     try:
         async with await connect(kubeconfig=None, qps=0, burst=1) as kube:
             await kube.get_pod("ns", "p")
@@ -40,9 +42,13 @@ async def test_missing_kubeconfig_is_a_kubernetes_error(tmp_path: Path) -> None:
     assert caught.value.status is None
 
 
-async def test_outside_a_pod_without_kubeconfig_is_a_kubernetes_error(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_outside_a_pod_without_kubeconfig_is_a_kubernetes_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    with pytest.raises(KubernetesError, match="cannot load in-cluster configuration: KUBERNETES_SERVICE_HOST"):
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(KubernetesError, match=r"cannot load in-cluster configuration: no context in any kubeconfig"):
         await connect(kubeconfig=None, qps=0, burst=1)
 
 
