@@ -9,6 +9,8 @@ from __future__ import annotations
 import click
 
 from certcsi.cli import main as cli_main
+from certcsi.cli._connection import CONNECTION_PARAMS
+from certcsi.cli._goflags import GoBoolOption
 from certcsi.drivers.certmanager.reference import ATTRIBUTES
 from certcsi.drivers.certmanager.variables import KNOWN_VARIABLES
 
@@ -26,6 +28,9 @@ ignored, as upstream does, and a Warning Event on the Pod names it and the neare
 Subject values must fit the ASN.1 string type they are encoded as and RFC 5280's upper bounds.
 A value may be at most 1 MiB, and a volume's attributes 3.25 MiB in all.
 """
+
+
+CONNECTION_TITLE = "Kubernetes connection flags"
 
 
 def _cell(text: str) -> str:
@@ -48,9 +53,13 @@ def attributes_section() -> list[str]:
 def _option_row(param: click.Parameter) -> str | None:
     if not isinstance(param, click.Option) or param.hidden or param.name == "help":
         return None
-    names = ", ".join(f"`{opt}`" for opt in (*param.opts, *param.secondary_opts))
+    boolean = isinstance(param, GoBoolOption)
+    suffix = "[=true\\|false]" if boolean else ""  # a table cell: the pipe is escaped
+    names = ", ".join(f"`{opt}{suffix}`" for opt in (*param.opts, *param.secondary_opts))
     unset = param.default is None or param.default is False or param.default == () or param.required
     default = "" if unset or param.is_flag or not param.show_default else f"`{param.default}`"
+    if boolean:
+        default = f"`{str(bool(param.default)).lower()}`"
     env = param.envvar if isinstance(param.envvar, str) else ", ".join(param.envvar or ())
     help_text = (param.help or "") + (f" Env: `{env}`." if env and "Env:" not in (param.help or "") else "")
     return f"| {names} | {default} | {_cell(help_text)} |"
@@ -68,14 +77,39 @@ def commands_section(group: click.Group = cli_main, prefix: str = "certcsi") -> 
             lines += commands_section(command, full)
             continue
         lines += [f"## `{full}`", "", _cell((command.help or "").strip().splitlines()[0]), ""]
-        rows = [row for param in command.params if (row := _option_row(param)) is not None]
+        own = [param for param in command.params if param.name not in CONNECTION_PARAMS]
+        rows = [row for param in own if (row := _option_row(param)) is not None]
+        if len(own) < len(command.params):
+            rows.append(f"| kubectl's connection flags |  | See [{CONNECTION_TITLE}](#kubernetes-connection-flags). |")
         if rows:
             lines += ["| flag | default | meaning |", "|---|---|---|", *rows, ""]
     return lines
 
 
+def connection_section() -> list[str]:
+    """kubectl's connection flags, which every product command takes, once."""
+    ctx = click.Context(cli_main)
+    command = cli_main.get_command(ctx, "driver")
+    assert command is not None
+    rows = [
+        row for param in command.params if param.name in CONNECTION_PARAMS and (row := _option_row(param)) is not None
+    ]
+    return [
+        f"## {CONNECTION_TITLE}",
+        "",
+        "`certcsi driver`, `certcsi spiffe-driver` and `certcsi approver` take kubectl's connection flags, as "
+        "upstream's commands do, and find their kubeconfig as client-go does: `--kubeconfig`, else the files "
+        "in `KUBECONFIG` (merged), else `~/.kube/config`, else, in a pod, its service account.",
+        "",
+        "| flag | default | meaning |",
+        "|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def render() -> str:
-    return "\n".join([*attributes_section(), *commands_section()]).rstrip() + "\n"
+    return "\n".join([*attributes_section(), *commands_section(), *connection_section()]).rstrip() + "\n"
 
 
 if __name__ == "__main__":

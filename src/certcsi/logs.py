@@ -1,17 +1,24 @@
-"""Logging for every certcsi command: klog-style verbosity, text or JSON lines, secrets scrubbed.
+"""Logging for every certcsi command: upstream's klog text lines by default, Kubernetes' JSON on request.
 
-Verbosity, as upstream's `-v=N` / `--log-level=N` (klog) and as a count:
+Text (`--logging-format=text`, the default) is what upstream's Go commands print through klog's
+`klogr.New()`: a klog header, the logger's name, then `"msg"` and the record's fields as JSON
+values, sorted by key, each once (an exception adds `"error"`, unless a field already has it;
+its traceback follows on the next lines):
 
-    -v N, -v=N, -vN, --v=N, --verbosity=N      level N
-    -v, -vv, -v -v                             one level per v
+    I1204 19:11:02.123456   12345 manager.py:123] volumes/manager "msg"="volume published" "volume_id"="v1"
+
+JSON (`--logging-format=json`) is Kubernetes' component-base format (zapr): one object per line,
+`ts` (milliseconds since the epoch), `logger`, `caller`, `msg`, then `v` (the verbosity the
+record shows from) or, for errors, `err`, then the record's fields, each once:
+
+    {"ts":1733339462123.456,"logger":"volumes/manager","caller":"manager.py:123","msg":"volume published","v":1,...}
+
+Verbosity, as upstream's `--log-level=N` / `-v=N` (klog), and as a count:
+
     0   warnings and errors only
     1-2 info (what the driver does: volumes published, certificates issued, renewals, failures)
     3-4 debug for certcsi itself; libraries (kubernetes_asyncio, aiohttp, grpc, asyncio) stay at warning
     5+  debug for everything, libraries included
-
-`--log-format text` (default) writes `time LEVEL logger: message key=value ...`; `--log-format json`
-writes one object per line: `time` (RFC 3339, UTC, milliseconds), `level`, `logger`, `msg`, every
-field passed through `extra=`, and `exc` with the traceback when there is one.
 
 Secrets: every handler on the root logger gets `certcsi.redact.SecretScrubber` (tokens, bearer
 credentials, PEM private keys are blanked in the message, the extra fields and the traceback), and
@@ -24,12 +31,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any, Literal, TextIO, TypeVar
-
-import click
+from datetime import datetime
+from typing import Any, Literal, TextIO
 
 from certcsi.redact import SecretScrubber, scrub
 
@@ -39,11 +44,8 @@ __all__ = [
     "LogFormat",
     "TextFormatter",
     "configure",
-    "configure_from_cli",
     "level_for",
     "make_handler",
-    "parse_verbosity",
-    "verbosity_option",
 ]
 
 LogFormat = Literal["text", "json"]
@@ -51,13 +53,14 @@ LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 LIBRARY_LOGGERS = ("kubernetes_asyncio", "aiohttp", "grpc", "asyncio", "urllib3")
 MAX_VERBOSITY = 10
 _LIBRARY_DEBUG_FROM = 5
-_META_KEY = "certcsi.log_format"
 # Marks the handler `configure` installed, so calling it again replaces that one and no other.
 _OURS = "_certcsi_handler"
 
 # Attributes every LogRecord has; anything else on a record came through `extra=`.
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _JSON_SCALARS = (str, int, float, bool, type(None))
+# klog's severity letters; logr has no warnings, klog does.
+_SEVERITY = {logging.DEBUG: "I", logging.INFO: "I", logging.WARNING: "W", logging.ERROR: "E", logging.CRITICAL: "F"}
 
 
 def level_for(verbosity: int) -> int:
@@ -67,31 +70,64 @@ def level_for(verbosity: int) -> int:
     return logging.INFO if verbosity <= 2 else logging.DEBUG
 
 
+def shown_from(level: int) -> int:
+    """The verbosity a record of `level` is shown from (klog's V level, JSON's `v`)."""
+    if level >= logging.WARNING:
+        return 0
+    return 1 if level >= logging.INFO else 3
+
+
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     """The fields a record got through `extra=`, in the order they were given."""
     return {key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRS and not key.startswith("_")}
 
 
-def _timestamp(record: logging.LogRecord) -> str:
-    moment = datetime.fromtimestamp(record.created, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+def logger_name(record: logging.LogRecord) -> str:
+    """The record's logger as a klogr name: `certcsi.volumes.manager` is `volumes/manager`."""
+    return record.name.removeprefix("certcsi.").replace(".", "/")
 
 
-def _logfmt(value: object) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return json.dumps(text) if not text or any(c in text for c in ' "=\n\t') else text
+def _caller(record: logging.LogRecord) -> str:
+    return f"{os.path.basename(record.pathname)}:{record.lineno}"
+
+
+def _json_value(value: object) -> object:
+    return value if isinstance(value, _JSON_SCALARS) else str(value)
+
+
+def _encoded(value: object) -> str:
+    # Go's json.Encoder with SetEscapeHTML(false), which klogr uses for keys and values alike.
+    return json.dumps(_json_value(value), ensure_ascii=False)
+
+
+def _exception_text(record: logging.LogRecord) -> str | None:
+    if record.exc_info and record.exc_info[1] is not None:
+        error = record.exc_info[1]
+        return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return None
 
 
 class TextFormatter(logging.Formatter):
-    """`2026-01-01T10:00:00.000Z INFO certcsi.volumes.manager: volume published volume_id=v1 pod=web-0`."""
+    """klog's header and klogr's serialized message: `I0102 15:04:05.000000  pid file:line] name "msg"=...`."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{_timestamp(record)} {record.levelname} {record.name}: {record.getMessage()}"
-        fields = " ".join(f"{key}={_logfmt(value)}" for key, value in extra_fields(record).items())
-        if fields:
-            line = f"{line} {fields}"
+        fields = extra_fields(record)
+        error = _exception_text(record)
+        if error is not None and "error" not in fields:
+            fields = {"error": error, **fields}
+        pairs = [f'"msg"={_encoded(record.getMessage())}']
+        if "error" in fields:  # klogr puts an error right after the message
+            pairs.append(f'"error"={_encoded(fields.pop("error"))}')
+        pairs += [f"{_encoded(key)}={_encoded(fields[key])}" for key in sorted(fields)]
+        line = f"{self._header(record)}{logger_name(record)} {' '.join(pairs)}"
         trace = self._trace(record)
         return scrub(f"{line}\n{trace}" if trace else line)
+
+    @staticmethod
+    def _header(record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created)  # klog writes local time
+        severity = _SEVERITY.get(record.levelno, "I" if record.levelno < logging.WARNING else "E")
+        return f"{severity}{moment:%m%d %H:%M:%S}.{moment.microsecond:06d} {record.process or 0:7d} {_caller(record)}] "
 
     def _trace(self, record: logging.LogRecord) -> str:
         if record.exc_info and not record.exc_text:
@@ -101,20 +137,25 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(TextFormatter):
-    """One JSON object per line: time, level, logger, msg, the extra fields, exc."""
+    """Kubernetes' JSON lines: ts, logger, caller, msg, v or err, the record's fields, each once."""
 
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
-            "time": _timestamp(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
+            "ts": record.created * 1000.0,
+            "logger": logger_name(record),
+            "caller": _caller(record),
             "msg": record.getMessage(),
         }
-        for key, value in extra_fields(record).items():
-            doc[key if key not in doc else f"extra_{key}"] = value if isinstance(value, _JSON_SCALARS) else str(value)
+        fields = extra_fields(record)
+        if record.levelno >= logging.ERROR:
+            doc["err"] = fields.pop("error", None) or _exception_text(record) or ""
+        else:
+            doc["v"] = shown_from(record.levelno)
+        for key, value in fields.items():
+            doc[key if key not in doc else f"extra_{key}"] = _json_value(value)
         trace = self._trace(record)
         if trace:
-            doc["exc"] = trace
+            doc["stacktrace"] = trace
         return scrub(json.dumps(doc, ensure_ascii=False, default=str))
 
 
@@ -152,76 +193,3 @@ def install_scrubber() -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, SecretScrubber) for f in handler.filters):
             handler.addFilter(SecretScrubber())
-
-
-# -- command-line options ----------------------------------------------------------------------------
-
-
-def parse_verbosity(values: Sequence[str]) -> int:
-    """The level from every `-v` given: the highest explicit N, or the number of v's, whichever is more."""
-    count, level = 0, 0
-    for raw in values:
-        text = raw[1:] if raw.startswith("=") else raw
-        if not text or set(text) == {"v"}:
-            count += 1 + len(text)  # "-vvv" reaches us as "-v" with the value "vv"
-        elif text.isascii() and text.isdigit():
-            level = max(level, int(text))
-        else:
-            raise ValueError(f"want -v (repeatable), -v N or -v=N with N a non-negative integer, got {raw!r}")
-    return min(max(count, level), MAX_VERBOSITY)
-
-
-def _verbosity_callback(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> int:
-    try:
-        return parse_verbosity(values)
-    except ValueError as err:
-        raise click.BadParameter(str(err), ctx=ctx, param=param) from None
-
-
-def _format_callback(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    ctx.meta[_META_KEY] = value
-    return value
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def verbosity_option() -> Callable[[F], F]:
-    """`-v` (klog-compatible, passed to the command as `verbosity: int`) and `--log-format`.
-
-    `--log-format` is not passed to the command: `configure_from_cli` reads it from the context.
-    """
-
-    def decorate(command: F) -> F:
-        command = click.option(
-            "--log-format",
-            type=click.Choice(LOG_FORMATS),
-            default="text",
-            show_default=True,
-            expose_value=False,
-            callback=_format_callback,
-            help="text: one human-readable line per record; json: one JSON object per line "
-            "(time, level, logger, msg and the record's fields).",
-        )(command)
-        return click.option(
-            "-v",
-            "--v",
-            "--verbosity",
-            "verbosity",
-            multiple=True,
-            is_flag=False,
-            flag_value="",
-            metavar="N",
-            callback=_verbosity_callback,
-            help="Log verbosity, klog-style: -v=N, -v N, or repeat -v. 0 warnings, 1-2 info, 3-4 debug, "
-            "5+ debug including libraries.",
-        )(command)
-
-    return decorate
-
-
-def configure_from_cli(verbosity: int) -> None:
-    """`configure` with the current command's `--log-format` (text when the command has none)."""
-    ctx = click.get_current_context(silent=True)
-    chosen = ctx.meta.get(_META_KEY, "text") if ctx is not None else "text"
-    configure(verbosity=verbosity, log_format="json" if chosen == "json" else "text")

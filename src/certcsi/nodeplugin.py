@@ -19,6 +19,7 @@ from certcsi.csi.identity import IdentityServicer
 from certcsi.csi.node import NodeServicer
 from certcsi.csi.server import CsiServer
 from certcsi.kube import connect
+from certcsi.kube.config import ClientConfig
 from certcsi.observability.node import NodeTelemetry
 from certcsi.redact import SecretScrubber
 from certcsi.volumes.clock import Clock, SystemClock
@@ -42,7 +43,7 @@ class NodeOptions:
     node_id: str
     endpoint: str
     data_root: Path
-    kubeconfig: str | None
+    kubeconfig: str | ClientConfig | None  # a path, or the command line's connection flags
     kube_api_qps: float = 50.0
     kube_api_burst: int = 100
     use_token_request: bool = False

@@ -21,6 +21,7 @@ from certcsi.approver.metrics import CONTENT_TYPE_LATEST
 from certcsi.drivers.spiffe.issuer import RuntimeIssuer
 from certcsi.endpoints import BindAddress, Handler, HttpEndpoint, metrics_handler, probe
 from certcsi.kube import connect
+from certcsi.kube.config import ClientConfig
 from certcsi.kube.watching import WatchEvent
 from certcsi.redact import SecretScrubber
 
@@ -39,7 +40,7 @@ class ApproverSettings:
     # The Lease is named after the driver, as upstream's approver names it.
     driver_name: str
     leader_election_namespace: str
-    kubeconfig: str | None = None
+    kubeconfig: str | ClientConfig | None = None  # a path, or the command line's connection flags
     lease_duration: float = 15.0
     renew_deadline: float = 10.0
     retry_period: float = 2.0

@@ -13,15 +13,22 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from certcsi.logs import verbosity_option
+from certcsi.cli._connection import budget_options, client_budget, kube_connection_options
+from certcsi.cli._goflags import GoBoolOption
+from certcsi.cli._logflags import verbosity_option
 
 if TYPE_CHECKING:
     from certcsi.endpoints import BindAddress
+    from certcsi.kube.config import ClientConfig
     from certcsi.nodeplugin import NodeOptions
+
+# What `--kube-api-qps=0` / `--kube-api-burst=0` mean for a node driver: client-go's own default (5/10)
+# throttled upstream's driver under churn (csi-driver#627).
+NODE_DEFAULT_QPS, NODE_DEFAULT_BURST = 50.0, 100
 
 
 def configure_logging(verbosity: int) -> None:
-    from certcsi.logs import configure_from_cli
+    from certcsi.cli._logflags import configure_from_cli
 
     configure_from_cli(verbosity)
 
@@ -36,8 +43,15 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> Non
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(runner())
+    from certcsi.errors import CertcsiError
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(runner())
+    except CertcsiError as err:
+        # A configuration the process cannot start with (no kubeconfig, unusable TLS material): one
+        # line and exit 1, as upstream's commands end; a bug still shows its traceback.
+        raise click.ClickException(str(err)) from None
 
 
 class GoDuration(click.ParamType[float]):
@@ -78,7 +92,7 @@ class NodePluginFlags:
     node_id: str
     endpoint: str
     data_root: Path
-    kubeconfig: str | None
+    kube: ClientConfig
     kube_api_qps: float
     kube_api_burst: int
     unsafe_no_mount: bool
@@ -88,15 +102,27 @@ class NodePluginFlags:
 
     def node_options(self) -> NodeOptions:
         """The node plugin's options from these flags; a bad bind address is a usage error naming its flag."""
+        from certcsi.csi.server import parse_endpoint
         from certcsi.nodeplugin import NodeOptions
 
+        try:
+            parse_endpoint(self.endpoint)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="'--endpoint'") from None
+        qps, burst = client_budget(
+            qps=self.kube_api_qps,
+            burst=self.kube_api_burst,
+            default_qps=NODE_DEFAULT_QPS,
+            default_burst=NODE_DEFAULT_BURST,
+        )
         return NodeOptions(
             node_id=self.node_id,
             endpoint=self.endpoint,
-            data_root=self.data_root,
-            kubeconfig=self.kubeconfig,
-            kube_api_qps=self.kube_api_qps,
-            kube_api_burst=self.kube_api_burst,
+            # Relative to the working directory, as upstream's chart passes it (`--data-root=csi-data-dir`).
+            data_root=self.data_root.absolute(),
+            kubeconfig=self.kube,
+            kube_api_qps=qps,
+            kube_api_burst=burst,
             unsafe_no_mount=self.unsafe_no_mount,
             metrics_address=bind_address(self.metrics_bind_address, "--metrics-bind-address"),
             readiness_address=bind_address(self.readiness_probe_bind_address, "--readiness-probe-bind-address"),
@@ -105,7 +131,7 @@ class NodePluginFlags:
 
 _NODE_PLUGIN_FLAG_NAMES = tuple(field.name for field in dataclasses.fields(NodePluginFlags))
 
-# Top to bottom, as they appear in --help; `verbosity_option` follows them.
+# Top to bottom, as they appear in --help; the connection flags and `verbosity_option` follow them.
 _NODE_PLUGIN_OPTIONS = (
     click.option("--node-id", envvar="NODE_ID", required=True, help="This node's name (spec.nodeName). Env: NODE_ID."),
     click.option(
@@ -113,25 +139,24 @@ _NODE_PLUGIN_OPTIONS = (
         envvar="CSI_ENDPOINT",
         default="unix:///plugin/csi.sock",
         show_default=True,
-        help="CSI socket (unix:///abs/path.sock). Env: CSI_ENDPOINT.",
+        help="CSI socket: unix:///abs/path.sock, or unix://rel/path.sock relative to the working directory. "
+        "Env: CSI_ENDPOINT.",
     ),
     click.option(
         "--data-root",
         type=click.Path(file_okay=False, path_type=Path),
         default=Path("/csi-data-dir"),
         show_default=True,
-        help="Where volume data lives; <data-root>/inmemfs is a tmpfs.",
+        help="Where volume data lives (relative: to the working directory); <data-root>/inmemfs is a tmpfs.",
     ),
-    click.option(
-        "--kubeconfig", type=click.Path(dir_okay=False), default=None, help="Kubeconfig; in-cluster if unset."
+    budget_options(
+        qps=NODE_DEFAULT_QPS,
+        burst=NODE_DEFAULT_BURST,
+        what="Issuance budget for all volumes (the client gets twice as much for its other calls)",
     ),
-    click.option(
-        "--kube-api-qps", type=float, default=50.0, show_default=True, help="Issuance budget, all volumes: req/s."
-    ),
-    click.option("--kube-api-burst", type=int, default=100, show_default=True, help="Issuance budget: burst."),
     click.option(
         "--unsafe-no-mount",
-        is_flag=True,
+        cls=GoBoolOption,
         help="UNSAFE, demo only: plain directories and symlinks instead of tmpfs and read-only bind mounts.",
     ),
     click.option(
@@ -148,7 +173,7 @@ _NODE_PLUGIN_OPTIONS = (
         help="host:port (or :port) for /healthz and /readyz alone (the metrics address serves them too); "
         "0 disables it.",
     ),
-    verbosity_option(),
+    verbosity_option(default=1),
 )
 
 
@@ -163,7 +188,7 @@ def node_plugin_options(command: Callable[..., None]) -> Callable[..., None]:
         shared = {name: params.pop(name) for name in _NODE_PLUGIN_FLAG_NAMES}
         command(node=NodePluginFlags(**shared), **params)
 
-    decorated: Callable[..., None] = with_node_flags
+    decorated: Callable[..., None] = kube_connection_options(with_node_flags)
     for option in reversed(_NODE_PLUGIN_OPTIONS):
         decorated = option(decorated)
     return decorated

@@ -100,8 +100,8 @@ class GoFloat(click.ParamType[float]):
             number = float(value) if isinstance(value, int | float) else parse_go_float(str(value))
         except ValueError as err:
             self.fail(str(err), param, ctx)
-        if self.finite and not math.isfinite(number):
-            self.fail(f"must be a finite number, got {value!r}", param, ctx)
+        if math.isnan(number) or (self.finite and math.isinf(number)):
+            self.fail(f"{value!r} is not a {'finite ' if self.finite else ''}number", param, ctx)
         return number
 
 
@@ -120,11 +120,15 @@ class GoBoolOption(click.Option):
         return ", ".join(f"{name}[=true|false]" for name in self.opts), record[1]
 
 
-def _one_line(ctx: click.Context, err: click.ClickException) -> click.ClickException:
+class FlagError(click.ClickException):
+    """A command line the command cannot run with, reported in one line (exit code 2, as click's usage errors)."""
+
+    exit_code = 2
+
+
+def _one_line(ctx: click.Context, err: click.UsageError) -> click.ClickException:
     # click would print the usage and a hint around it; upstream prints the error alone.
-    failure = click.ClickException(f"{ctx.command_path}: {err.format_message()}")
-    failure.exit_code = err.exit_code
-    return failure
+    return FlagError(f"{ctx.command_path}: {err.format_message()}")
 
 
 class GoCommand(click.Command):

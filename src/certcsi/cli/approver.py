@@ -8,10 +8,17 @@ from typing import TYPE_CHECKING, Literal
 import click
 
 from certcsi.cli._common import GoDuration, bind_address, configure_logging, run_until_signalled
-from certcsi.logs import verbosity_option
+from certcsi.cli._connection import budget_options, client_budget, kube_connection_options
+from certcsi.cli._goflags import GoBoolOption, GoCommand, GoInt
+from certcsi.cli._logflags import verbosity_option
 
 if TYPE_CHECKING:
     from certcsi.approver.evaluator import Policy
+    from certcsi.kube.config import ClientConfig
+
+# What `--kube-api-qps=0` / `--kube-api-burst=0` mean here: a backlog of 1,000 pending requests is
+# decided in about 2 s (client-go's own 5/10 would take minutes).
+APPROVER_DEFAULT_QPS, APPROVER_DEFAULT_BURST = 500.0, 1000
 
 
 def _approver_policy(
@@ -51,7 +58,7 @@ def _approver_policy(
         raise click.BadParameter(str(err), param_hint=f"'{flag}'") from None
 
 
-@click.command("approver")
+@click.command("approver", cls=GoCommand)
 @click.option(
     "--csi-driver-name",
     default="spiffe.csi.cert-manager.io",
@@ -82,7 +89,7 @@ def _approver_policy(
 )
 @click.option(
     "--use-own-service-account",
-    is_flag=True,
+    cls=GoBoolOption,
     help="The driver creates requests as itself: require --driver-service-account as the requester, and the "
     "requested identity to be the owner Pod's (looked up live).",
 )
@@ -93,7 +100,7 @@ def _approver_policy(
 )
 @click.option(
     "--auto-approve-non-spiffe",
-    is_flag=True,
+    cls=GoBoolOption,
     help="Also decide requests without the SPIFFE identity annotation: approved unless they carry a spiffe:// "
     "URI or target the SPIFFE issuer (replaces cert-manager's built-in approver).",
 )
@@ -105,8 +112,9 @@ def _approver_policy(
 )
 @click.option(
     "--leader-election-namespace",
-    default=None,
-    help="Namespace of the leader election Lease [default: $POD_NAMESPACE, else the pod's, else cert-manager].",
+    default="cert-manager",
+    show_default=True,
+    help="Namespace of the leader election Lease (upstream's chart passes the pod's own, $(POD_NAMESPACE)).",
 )
 @click.option(
     "--leader-election-lease-duration",
@@ -141,16 +149,8 @@ def _approver_policy(
     show_default=True,
     help="host:port (or :port) for /readyz and /healthz; 0 disables it.",
 )
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None, help="Kubeconfig; in-cluster if unset.")
-@click.option(
-    "--kube-api-qps",
-    type=float,
-    default=500.0,
-    show_default=True,
-    help="Client budget, requests/s (a backlog of 1,000 pending requests is decided in about 2 s).",
-)
-@click.option("--kube-api-burst", type=int, default=1000, show_default=True, help="Client budget: burst.")
-@click.option("--workers", type=click.IntRange(min=1), default=16, show_default=True, help="Requests decided at once.")
+@budget_options(qps=APPROVER_DEFAULT_QPS, burst=APPROVER_DEFAULT_BURST, what="Client budget")
+@click.option("--workers", type=GoInt(minimum=1), default=16, show_default=True, help="Requests decided at once.")
 @click.option(
     "--events",
     type=click.Choice(["none", "denials", "all"]),
@@ -158,7 +158,8 @@ def _approver_policy(
     show_default=True,
     help="Which decisions also get an Event on the CertificateRequest (each costs two API calls).",
 )
-@verbosity_option()
+@verbosity_option(default=1)
+@kube_connection_options
 def approver_command(
     csi_driver_name: str,
     trust_domain: str,
@@ -172,13 +173,13 @@ def approver_command(
     driver_service_account: str,
     auto_approve_non_spiffe: bool,
     allowed_key_types: str,
-    leader_election_namespace: str | None,
+    leader_election_namespace: str,
     leader_election_lease_duration: float,
     leader_election_renew_deadline: float,
     leader_election_retry_period: float,
     metrics_bind_address: str,
     readiness_probe_bind_address: str,
-    kubeconfig: str | None,
+    kube: ClientConfig,
     kube_api_qps: float,
     kube_api_burst: int,
     workers: int,
@@ -202,7 +203,7 @@ def approver_command(
         own_service_account=driver_service_account if use_own_service_account else None,
         auto_approve_non_spiffe=auto_approve_non_spiffe,
     )
-    namespace = leader_election_namespace or default_namespace()
+    namespace = leader_election_namespace
     try:
         ElectionConfig(
             namespace=namespace,
@@ -214,7 +215,7 @@ def approver_command(
         )
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="'--leader-election-*'") from None
-    configure_logging(max(verbosity, 1))
+    configure_logging(verbosity)
     runtime_configmap = None
     if runtime_issuance_config_map_name and auto_approve_non_spiffe:
         runtime_configmap = (
@@ -227,19 +228,25 @@ def approver_command(
             "--runtime-issuance-config-map-name is not followed without --auto-approve-non-spiffe "
             "(no other decision depends on the issuer)"
         )
+    qps, burst = client_budget(
+        qps=kube_api_qps,
+        burst=kube_api_burst,
+        default_qps=APPROVER_DEFAULT_QPS,
+        default_burst=APPROVER_DEFAULT_BURST,
+    )
     settings = ApproverSettings(
         policy=policy,
         driver_name=csi_driver_name,
         leader_election_namespace=namespace,
-        kubeconfig=kubeconfig,
+        kubeconfig=kube,
         lease_duration=leader_election_lease_duration,
         renew_deadline=leader_election_renew_deadline,
         retry_period=leader_election_retry_period,
         metrics_address=bind_address(metrics_bind_address, "--metrics-bind-address"),
         readiness_address=bind_address(readiness_probe_bind_address, "--readiness-probe-bind-address"),
         runtime_configmap=runtime_configmap,
-        kube_api_qps=kube_api_qps,
-        kube_api_burst=kube_api_burst,
+        kube_api_qps=qps,
+        kube_api_burst=burst,
         workers=workers,
         events=events,
     )

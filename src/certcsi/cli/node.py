@@ -18,6 +18,7 @@ from certcsi.cli._common import (
     optional_path,
     run_until_signalled,
 )
+from certcsi.cli._goflags import GoBoolOption, GoCommand, GoFloat
 
 if TYPE_CHECKING:
     from certcsi.volumes.gates import Gate, GateBackoff
@@ -26,8 +27,10 @@ if TYPE_CHECKING:
 def _parse_gates(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> tuple[Gate, ...]:
     from certcsi.volumes.gates import GateFlagError, parse_gates
 
+    # Repeated, or comma-separated as a pflag string slice: a gate itself never holds a comma.
+    specs = [spec for value in values for spec in value.split(",") if spec]
     try:
-        return parse_gates(values)
+        return parse_gates(specs)
     except GateFlagError as err:
         raise click.BadParameter(err.detail, ctx=ctx, param=param) from None
 
@@ -47,33 +50,36 @@ def _gate_options(
 
 _strict_attributes = click.option(
     "--strict-attributes",
-    is_flag=True,
+    cls=GoBoolOption,
     help="Refuse a volume with an unknown attribute in the driver's namespace (by default it is ignored, as "
     "upstream does, and a Warning Event on the Pod names it and the nearest known attribute).",
 )
 
 
-@click.command("driver")
+@click.command("driver", cls=GoCommand)
 @click.option("--driver-name", default="csi.cert-manager.io", show_default=True, help="CSI driver name.")
 @click.option(
     "--use-token-request",
-    is_flag=True,
+    cls=GoBoolOption,
     help="Create each CertificateRequest with the pod's own service-account token (CSIDriver tokenRequests).",
 )
-@click.option("--issue-timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for issuance.")
+@click.option(
+    "--issue-timeout", type=GoFloat(finite=True), default=60.0, show_default=True, help="Seconds to wait for issuance."
+)
 @click.option(
     "--pod-readiness-gate",
     "pod_readiness_gates",
     multiple=True,
     callback=_parse_gates,
     metavar="GATE",
-    help="Issue only once the pod passes this gate (repeatable, all must pass): pod-ip:any|ipv4|ipv6, "
+    help="Issue only once the pod passes this gate (repeatable or comma-separated, all must pass): "
+    "pod-ip:any|ipv4|ipv6, "
     "pod-condition:Type[=Status], pod-annotation:key. Any gate makes the driver watch the pods on its node; "
     "pod-ip also defines ${POD_IP} for volume attributes.",
 )
 @click.option(
     "--continue-on-not-ready",
-    is_flag=True,
+    cls=GoBoolOption,
     help="When the gates do not pass yet, publish the still-empty volume at once and issue in the background "
     "as soon as they pass (needed for pod-ip: kubelet assigns the IP only after mounting).",
 )
@@ -84,9 +90,15 @@ _strict_attributes = click.option(
     show_default=True,
     help="First re-check delay of a volume whose gates do not pass (re-checked at once on every pod event).",
 )
-@click.option("--gate-backoff-factor", type=float, default=2.0, show_default=True, help="Re-check delay growth.")
 @click.option(
-    "--gate-backoff-jitter", type=float, default=0.5, show_default=True, help="Up to this fraction off each delay."
+    "--gate-backoff-factor", type=GoFloat(finite=True), default=2.0, show_default=True, help="Re-check delay growth."
+)
+@click.option(
+    "--gate-backoff-jitter",
+    type=GoFloat(finite=True),
+    default=0.5,
+    show_default=True,
+    help="Up to this fraction off each delay.",
 )
 @click.option(
     "--gate-backoff-cap", type=GoDuration(), default="10s", show_default=True, help="Longest re-check delay; 0: none."
@@ -118,7 +130,7 @@ def driver_command(
         jitter=gate_backoff_jitter,
         cap=gate_backoff_cap,
     )
-    configure_logging(max(node.verbosity, 1))
+    configure_logging(node.verbosity)
     options = dataclasses.replace(
         node.node_options(),
         use_token_request=use_token_request,
@@ -131,7 +143,7 @@ def driver_command(
     run_until_signalled(lambda stop: run_node_plugin(driver=driver, options=options, stop=stop))
 
 
-@click.command("spiffe-driver")
+@click.command("spiffe-driver", cls=GoCommand)
 @click.option("--csi-driver-name", default="spiffe.csi.cert-manager.io", show_default=True, help="CSI driver name.")
 @click.option(
     "--trust-domain", default="cluster.local", show_default=True, help="Trust domain of every SPIFFE ID issued."
@@ -143,7 +155,12 @@ def driver_command(
     show_default=True,
     help="spec.duration of every CertificateRequest (the approver enforces the same value).",
 )
-@click.option("--issuer-name", default="", help="Issuer for requests while no runtime ConfigMap says otherwise.")
+@click.option(
+    "--issuer-name",
+    default="my-spiffe-ca",
+    show_default=True,
+    help="Issuer for requests while no runtime ConfigMap says otherwise; empty: the ConfigMap alone.",
+)
 @click.option("--issuer-kind", default="ClusterIssuer", show_default=True, help="Kind of --issuer-name.")
 @click.option("--issuer-group", default="cert-manager.io", show_default=True, help="API group of --issuer-name.")
 @click.option(
@@ -171,10 +188,9 @@ def driver_command(
 )
 @click.option(
     "--use-own-service-account",
-    is_flag=True,
+    cls=GoBoolOption,
     help="Create requests as the driver's own service account instead of the pod's (the approver must agree).",
 )
-@click.option("--log-level", type=int, default=0, help="Upstream's log level (1-5); same as that many -v.")
 @_strict_attributes
 @node_plugin_options
 def spiffe_driver_command(
@@ -193,7 +209,6 @@ def spiffe_driver_command(
     file_name_ca: str,
     source_ca_bundle: Path | None,
     use_own_service_account: bool,
-    log_level: int,
     strict_attributes: bool,
 ) -> None:
     """Run the spiffe.csi.cert-manager.io node driver: every pod gets an X.509 SVID for its service account."""
@@ -204,7 +219,7 @@ def spiffe_driver_command(
     from certcsi.nodeplugin import run_node_plugin
     from certcsi.volumes.driver import IssuerRef
 
-    configure_logging(max(node.verbosity, log_level, 1))
+    configure_logging(node.verbosity)
     try:
         extra = parse_extra_annotations(extra_certificate_request_annotations)
         plugin = build_plugin(

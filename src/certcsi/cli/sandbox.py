@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from certcsi.cli._common import configure_logging, run_until_signalled
-from certcsi.logs import verbosity_option
+from certcsi.cli._logflags import verbosity_option
 
 
 @click.group("sandbox")

@@ -66,7 +66,7 @@ async def test_driver_process_serves_metrics_probes_events_and_inspect() -> None
         async with Sandbox(approve=True) as cluster:
             admin = workdir / "admin.kubeconfig"
             cluster.write_kubeconfig(admin)
-            flags = ["--metrics-bind-address", f"127.0.0.1:{port}", "--log-format", "json", "-v=2"]
+            flags = ["--metrics-bind-address", f"127.0.0.1:{port}", "--logging-format=json", "-v=2"]
             async with driver_process(
                 workdir=workdir, kubeconfig=admin, unsafe=True, progress=Progress(lambda _: None), extra_args=flags
             ) as driver:
@@ -108,5 +108,5 @@ async def test_driver_process_serves_metrics_probes_events_and_inspect() -> None
     (event,) = events
     assert event["involvedObject"]["name"] == "web" and event["type"] == "Normal"
     records = [json.loads(line) for line in log_lines if line.startswith("{")]
-    assert any(r["msg"] == "volume published" and r["logger"] == "certcsi.volumes.manager" for r in records)
-    assert all({"time", "level", "logger", "msg"} <= r.keys() for r in records)
+    assert any(r["msg"] == "volume published" and r["logger"] == "volumes/manager" for r in records)
+    assert all({"ts", "logger", "caller", "msg"} <= r.keys() and ("v" in r) != ("err" in r) for r in records)

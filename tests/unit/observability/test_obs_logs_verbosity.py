@@ -1,4 +1,4 @@
-"""-v as klog takes it (-v=N, -v N, -vN, --v=N) and as a count (-v -v, -vvv); levels per verbosity."""
+"""--log-level and -v as upstream takes them (-v=N, -v N, -vN, --v=N) and as a count (-v -v, -vvv); levels."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from certcsi.logs import LIBRARY_LOGGERS, configure, configure_from_cli, level_for, parse_verbosity, verbosity_option
+from certcsi.cli._logflags import configure_from_cli, parse_verbosity, verbosity_option
+from certcsi.logs import LIBRARY_LOGGERS, configure, level_for
 
 
 @click.command()
@@ -34,6 +35,9 @@ def show(verbosity: int, node_id: str) -> None:
         (["-v", "--node-id", "n1"], 1),
         (["-v=2", "-vvv"], 3),
         (["-v=99"], 10),
+        (["--log-level=1"], 1),
+        (["--log-level", "4"], 4),
+        (["--log-level=0"], 0),
     ],
 )
 def test_spellings(args: list[str], level: int) -> None:
@@ -45,7 +49,17 @@ def test_spellings(args: list[str], level: int) -> None:
 def test_a_bad_value_is_a_usage_error_naming_the_flag() -> None:
     result = CliRunner().invoke(show, ["-v", "loud"])
     assert result.exit_code == 2
-    assert "'-v'" in result.output and "non-negative integer" in result.output
+    assert "'--log-level' / '-v'" in result.output and "non-negative integer" in result.output
+
+
+def test_the_default_is_the_commands() -> None:
+    @click.command()
+    @verbosity_option(default=1)
+    def upstream_like(verbosity: int) -> None:
+        click.echo(str(verbosity))
+
+    assert CliRunner().invoke(upstream_like, []).output.strip() == "1"
+    assert CliRunner().invoke(upstream_like, ["--log-level=0"]).output.strip() == "0"
 
 
 def test_parse_verbosity_directly() -> None:
@@ -104,6 +118,7 @@ def test_log_format_flag_reaches_the_handler() -> None:
         ours = [h for h in logging.getLogger().handlers if getattr(h, "_certcsi_handler", False)]
         click.echo(type(ours[0].formatter).__name__)
 
+    assert CliRunner().invoke(cmd, ["--logging-format=json"]).output.strip() == "JsonFormatter"
     assert CliRunner().invoke(cmd, ["--log-format", "json"]).output.strip() == "JsonFormatter"
     assert CliRunner().invoke(cmd, []).output.strip() == "TextFormatter"
-    assert CliRunner().invoke(cmd, ["--log-format", "xml"]).exit_code == 2
+    assert CliRunner().invoke(cmd, ["--logging-format", "xml"]).exit_code == 2
