@@ -68,6 +68,7 @@ class ApprovalApi(LeaseApi, Protocol):
         resource_version: str,
         *,
         existing: Sequence[Mapping[str, Any]] = (),
+        current: Mapping[str, Any] | None = None,
     ) -> Obj: ...
 
     async def get_pod(self, namespace: str, name: str) -> Obj | None: ...
@@ -375,7 +376,9 @@ class Approver:
         }
         version = str(_meta(obj).get("resourceVersion") or "")
         try:
-            await self._api.set_condition(namespace, name, condition, version, existing=_conditions(obj))
+            await self._api.set_condition(
+                namespace, name, condition, version, existing=_conditions(obj), current=obj
+            )
         except KubernetesError as err:
             await self._write_failed(key, version, err)
             return

@@ -1,21 +1,21 @@
 """What an approver does with CertificateRequests: watch all of them, re-read one, set a condition.
 
-Only the verbs an approver is granted are used: `list`/`watch` on certificaterequests (a re-read is
-a list narrowed to one name by a field selector, so no `get` is needed) and `patch` on
-certificaterequests/status. The condition is written as a JSON merge patch of the `status`
-subresource (explicit `application/merge-patch+json`) that carries the resourceVersion the
-decision was made at: the API server answers 409 Conflict when the request changed since, and the
-caller re-reads and re-evaluates.
+Only the verbs upstream's approver ClusterRole grants are used: `list`/`watch` on
+certificaterequests (a re-read is a list narrowed to one name by a field selector, so no `get` is
+needed) and `update` on certificaterequests/status. The condition is written by an update (PUT) of
+the `status` subresource carrying the resourceVersion the decision was made at: the API server
+answers 409 Conflict when the request changed since, and the caller re-reads and re-evaluates.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from certcsi.kube import watching
 from certcsi.kube._resources import CERTIFICATE_REQUESTS
-from certcsi.kube._transport import MERGE_PATCH, Obj, Transport
+from certcsi.kube._transport import Obj, Transport
 
 
 def _escape_field(value: str) -> str:
@@ -51,16 +51,28 @@ class Approvals:
         resource_version: str,
         *,
         existing: Sequence[Mapping[str, Any]] = (),
+        current: Mapping[str, Any] | None = None,
     ) -> Obj:
         """Add `condition` to the request's status, as of `resource_version` (409 when stale).
 
-        A merge patch replaces a list whole, so `existing` must be the request's conditions at
-        `resource_version`; any of the same type is replaced, the others are kept. Returns the
-        stored request.
+        An update replaces the status whole: `current` is the request as read at
+        `resource_version` (its other status fields are kept) and `existing` its conditions; any of
+        the same type is replaced, the others are kept. Returns the stored request.
         """
         kind = condition.get("type")
         conditions = [dict(c) for c in existing if c.get("type") != kind]
         conditions.append(dict(condition))
-        patch = {"metadata": {"resourceVersion": resource_version}, "status": {"conditions": conditions}}
+        body: dict[str, Any] = copy.deepcopy(dict(current)) if current is not None else {}
+        body.setdefault("apiVersion", "cert-manager.io/v1")
+        body.setdefault("kind", "CertificateRequest")
+        metadata = body.get("metadata")
+        body["metadata"] = {
+            **(metadata if isinstance(metadata, dict) else {}),
+            "name": name,
+            "namespace": namespace,
+            "resourceVersion": resource_version,
+        }
+        status = body.get("status")
+        body["status"] = {**(status if isinstance(status, dict) else {}), "conditions": conditions}
         path = f"{CERTIFICATE_REQUESTS.item(namespace, name)}/status"
-        return await self._transport.request("PATCH", path, body=patch, content_type=MERGE_PATCH)
+        return await self._transport.request("PUT", path, body=body)

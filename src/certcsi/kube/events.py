@@ -1,8 +1,10 @@
 """core/v1 Events, aggregated like client-go's recorder: a repeat bumps `count` instead of piling up.
 
-A repeat is the same object, type, reason, message and component. The recorder remembers the
-events it wrote (bounded LRU); after a restart it finds an earlier one with a field-selected list.
-Messages are scrubbed of anything token-shaped and clipped to what the API accepts.
+A repeat is the same object, type, reason, message and component. The recorder correlates in
+memory, as kubelet's does: it remembers the events it wrote (bounded LRU) and bumps them with a
+merge patch, so `create` and `patch` on events are all it needs (upstream's RBAC grants no more).
+After a restart a repeat starts a new Event. Messages are scrubbed of anything token-shaped and
+clipped to what the API accepts.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 from certcsi.errors import KubernetesError
 from certcsi.kube._resources import EVENTS
-from certcsi.kube._transport import MERGE_PATCH, Obj, Transport
+from certcsi.kube._transport import MERGE_PATCH, Transport
 from certcsi.redact import scrub
 
 EventKind = Literal["Normal", "Warning"]
@@ -48,21 +50,6 @@ class _Event:
     message: str
     component: str
 
-    def field_selector(self) -> str:
-        if self.uid:
-            fields = [("involvedObject.uid", self.uid)]
-        else:
-            fields = [("involvedObject.kind", self.kind), ("involvedObject.name", self.name)]
-        fields.append(("reason", self.reason))
-        return ",".join(f"{field}={_escape_field(value)}" for field, value in fields)
-
-    def matches(self, item: Obj) -> bool:
-        return (
-            item.get("message") == self.message
-            and item.get("type") == self.type
-            and (item.get("source") or {}).get("component") == self.component
-        )
-
     def body(self, moment: datetime) -> dict[str, Any]:
         stamp = _rfc3339(moment)
         involved = {"kind": self.kind, "namespace": self.namespace, "name": self.name, "uid": self.uid}
@@ -93,11 +80,6 @@ class _Recorded:
 
 def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _escape_field(value: str) -> str:
-    """A field-selector value, escaped like apimachinery's fields.EscapeValue."""
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
 
 
 class EventRecorder:
@@ -134,7 +116,7 @@ class EventRecorder:
             component=component,
         )
         moment = self._now()
-        previous = self._cache.get(event) or await self._find(event)
+        previous = self._cache.get(event)
         if previous is not None:
             bumped = await self._bump(event.namespace, previous, _rfc3339(moment))
             if bumped is not None:
@@ -175,13 +157,3 @@ class EventRecorder:
                 raise
             return None  # the event expired (events live about an hour): start a new one
         return _Recorded(previous.name, count)
-
-    async def _find(self, event: _Event) -> _Recorded | None:
-        """An event written before this process started, if the API still has it."""
-        listing = await self._transport.request(
-            "GET", EVENTS.collection(event.namespace), query=[("fieldSelector", event.field_selector())]
-        )
-        for item in listing.get("items") or []:
-            if isinstance(item, dict) and event.matches(item):
-                return _Recorded(str(item["metadata"]["name"]), int(item.get("count") or 1))
-        return None

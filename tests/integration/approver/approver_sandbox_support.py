@@ -49,13 +49,12 @@ def _rule(group: str, resources: list[str], verbs: list[str], names: Sequence[st
     return rule
 
 
-# Upstream's approver ClusterRole, with `patch` on the status subresource (certcsi writes a merge
-# patch, upstream an update) and `list` on events (the recorder finds an earlier event to bump).
+# Upstream's approver ClusterRole (its signers rule narrowed to the sandbox's issuer).
 APPROVER_CLUSTER_RULES = [
     _rule(CM, ["certificaterequests"], ["list", "watch"]),
-    _rule(CM, ["certificaterequests/status"], ["patch"]),
+    _rule(CM, ["certificaterequests/status"], ["update"]),
     _rule(CM, ["signers"], ["approve"], [f"clusterissuers.{CM}/{CA_ISSUER}"]),
-    _rule("", ["events"], ["create", "patch", "list"]),
+    _rule("", ["events"], ["create", "patch"]),
 ]
 # Upstream's approver Role in its own namespace: the Lease named after the driver.
 APPROVER_LEASE_RULES = [

@@ -36,7 +36,7 @@ async def test_a_driver_that_may_not_create_requests_leaves_the_pod_waiting_with
 
 
 async def test_an_approver_that_may_not_write_the_status_leaves_the_request_pending() -> None:
-    dropped = _verb("spiffe-issuer", "patch", "certificaterequests/status")
+    dropped = _verb("spiffe-issuer", "update", "certificaterequests/status")
     async with installed(CONFIGS["spiffe-issuer"], drop=[dropped]) as env:
         await env.kubelet.apply(env.pod_yaml("web", APP_NAMESPACE))
 
@@ -47,5 +47,5 @@ async def test_an_approver_that_may_not_write_the_status_leaves_the_request_pend
         with pytest.raises(PodNotReady):
             await env.kubelet.wait_ready(APP_NAMESPACE, "web", timeout=2)
         requests = env.requests(APP_NAMESPACE)
-    assert _wanted(refused()) == {("patch", "certificaterequests/status")}
+    assert _wanted(refused()) == {("update", "certificaterequests/status")}
     assert requests and [decision(r) for r in requests] == [""] * len(requests)

@@ -221,7 +221,7 @@ async def eventually(check: Callable[[], bool], *, timeout: float = 10.0, what: 
 async def spiffe_node(*, issuer: str | None = CA_ISSUER, extra_args: Sequence[str] = ()) -> AsyncIterator[SpiffeNode]:
     """Sandbox, cluster objects, the CA bundle Secret, the spiffe driver process and the kubelet.
 
-    `issuer` is the flags' ClusterIssuer (None: no --issuer-name, only the runtime ConfigMap).
+    `issuer` is the flags' ClusterIssuer (None: `--issuer-name=`, only the runtime ConfigMap).
     """
     # Unix socket paths are limited to 108 bytes; pytest's tmp_path can be longer.
     workdir = Path(tempfile.mkdtemp(prefix="spiffe-it-", dir="/tmp"))
@@ -237,7 +237,7 @@ async def spiffe_node(*, issuer: str | None = CA_ISSUER, extra_args: Sequence[st
             cluster.api.write_kubeconfig(driver_kubeconfig, user_token=token)
             bundle = SecretBundle(workdir / "ca-bundle", ca_certificate(cluster))
             args = [
-                *(("--issuer-name", issuer, "--issuer-kind", "ClusterIssuer") if issuer else ()),
+                *(("--issuer-name", issuer, "--issuer-kind", "ClusterIssuer") if issuer else ("--issuer-name=",)),
                 "--runtime-issuance-config-map-name", CONFIGMAP,
                 "--runtime-issuance-config-map-namespace", DRIVER_NAMESPACE,
                 "--source-ca-bundle", str(bundle.path),

@@ -93,6 +93,7 @@ class FakeApprovalApi(FakeLeases):
         resource_version: str,
         *,
         existing: Sequence[Mapping[str, Any]] = (),
+        current: Mapping[str, Any] | None = None,
     ) -> Obj:
         self.writes_attempted.append((namespace, name))
         if self.before_write is not None:

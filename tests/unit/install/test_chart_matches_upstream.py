@@ -75,10 +75,9 @@ ALLOWED = [
         "*",
         "rules",
         "least privilege for certcsi's own calls (each verb proven needed and sufficient by "
-        "tests/integration/install): Warning Events on Pods (events create/patch/list), requests created as "
-        "the driver only when it creates them (not with the pod's token), pods only for readiness gates, the "
-        "approver's status written as a merge patch (patch, not update), Events on decided requests "
-        "(create/list), approval limited to the issuer's signer",
+        "tests/integration/install): Warning Events on Pods (events create/patch), requests created as "
+        "the driver only when it creates them (not with the pod's token), pods only for readiness gates, "
+        "Events on decided requests (create only: a decision is final), approval limited to the issuer's signer",
     ),
     Allowed("Role", "*-approver", "rules", "leader election limited to the one Lease by name (create cannot be)"),
     Allowed("Role", "cert-manager-csi-driver-spiffe", "rules", "an empty rule list ([]) where upstream has null"),

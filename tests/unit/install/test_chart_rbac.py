@@ -18,10 +18,10 @@ CR = "cert-manager.io"
 LIST_WATCH = {"apiGroups": [CR], "resources": ["certificaterequests"], "verbs": ["list", "watch"]}
 CREATE = {"apiGroups": [CR], "resources": ["certificaterequests"], "verbs": ["create"]}
 DELETE = {"apiGroups": [CR], "resources": ["certificaterequests"], "verbs": ["delete"]}
-EVENTS = {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch", "list"]}
+EVENTS = {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}
 # The approver records each decision once (decisions are final), so it never patches an event.
-APPROVER_EVENTS = {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "list"]}
-STATUS = {"apiGroups": [CR], "resources": ["certificaterequests/status"], "verbs": ["patch"]}
+APPROVER_EVENTS = {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}
+STATUS = {"apiGroups": [CR], "resources": ["certificaterequests/status"], "verbs": ["update"]}
 LEASE_CREATE = {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]}
 
 
