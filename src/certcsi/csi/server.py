@@ -160,26 +160,18 @@ class _RpcGuard(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             level = logging.ERROR
         else:
             level = logging.WARNING
-        volume_id = getattr(request, "volume_id", "")
-        fields = {
+        fields: dict[str, object] = {
             "event": "rpc",
             "method": method,
-            "volume_id": volume_id,
+            "volume_id": getattr(request, "volume_id", ""),
             "pod": _pod_of(request),
             "code": _code_name(code),
             "duration_ms": round(seconds * 1000, 3),
-            "error": error,
         }
-        _log.log(
-            level,
-            "rpc %s volume_id=%s code=%s duration_ms=%s%s",
-            method,
-            volume_id or "-",
-            fields["code"],
-            fields["duration_ms"],
-            f" error={error!r}" if error else "",
-            extra=fields,
-        )
+        if error:
+            fields["error"] = error
+        # The message names the event alone: every detail is a field, written once.
+        _log.log(level, "rpc", extra=fields)
 
 
 def _unknown_method(method: str) -> Behaviour:

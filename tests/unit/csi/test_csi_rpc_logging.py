@@ -34,6 +34,8 @@ async def test_publish_is_one_info_event_with_fields(csi: Harness, caplog: pytes
     assert event.__dict__["pod"] == "default/web-0"
     assert event.__dict__["code"] == "OK"
     assert event.__dict__["duration_ms"] == 250.0  # one step of the injected clock
+    # Each field once: the message does not repeat them, and a success has no error field.
+    assert event.getMessage() == "rpc" and "error" not in event.__dict__
 
 
 async def test_probe_success_is_debug(csi: Harness, caplog: pytest.LogCaptureFixture) -> None:
