@@ -250,6 +250,7 @@ def test_connection_flags_reach_the_client_config(started: list[Any], tmp_path: 
     ("command", "args", "message"),
     [
         ("driver", ["--kube-api-qps=fast"], "'--kube-api-qps': 'fast' is not a number"),
+        ("driver", ["--kube-api-qps=abc"], "'--kube-api-qps': 'abc' is not a number"),
         ("driver", ["--kube-api-burst=-1"], "'--kube-api-burst': must be at least 0, got -1"),
         ("driver", ["--use-token-request=yes"], "'--use-token-request': 'yes' is not a boolean"),
         ("driver", ["--use-token-request", "false"], "--use-token-request takes its value after '='"),
@@ -270,3 +271,28 @@ def test_a_wrong_value_is_one_line_naming_the_flag(
     assert result.output.count("\n") == 1 and result.output.startswith(f"Error: certcsi {command}: "), result.output
     assert message in result.output
     assert "Traceback" not in result.output and started == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("0x10", 16), ("017", 15), ("0o17", 15), ("0b101", 5), ("1_000", 1000), ("-0x10", -16), ("0", 0)],
+)
+def test_go_integers(text: str, value: int) -> None:
+    from certcsi.cli._goflags import parse_go_int
+
+    assert parse_go_int(text) == value
+
+
+@pytest.mark.parametrize(("text", "value"), [("1.5", 1.5), ("1e3", 1000.0), ("0x1p-2", 0.25), ("-Inf", -math.inf)])
+def test_go_floats(text: str, value: float) -> None:
+    from certcsi.cli._goflags import parse_go_float
+
+    assert parse_go_float(text) == value
+
+
+@pytest.mark.parametrize("text", ["abc", " 1", "1.5x", "", "0x"])
+def test_not_go_floats(text: str) -> None:
+    from certcsi.cli._goflags import parse_go_float
+
+    with pytest.raises(ValueError, match="is not a number"):
+        parse_go_float(text)

@@ -52,11 +52,9 @@ def parse_go_float(text: str) -> float:
     if text != text.strip() or not text:
         raise ValueError(f"{text!r} is not a number")
     try:
+        if text.lstrip("+-")[:2] in ("0x", "0X"):  # Go's hexadecimal floats; Python's fromhex takes "abc" too
+            return float.fromhex(text)
         return float(text)
-    except ValueError:
-        pass
-    try:
-        return float.fromhex(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a number") from None
 

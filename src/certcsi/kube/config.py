@@ -42,7 +42,7 @@ class ClientConfig:
         if self.kubeconfig:
             path = Path(self.kubeconfig)
             if not path.exists():
-                raise FileNotFoundError(f"--kubeconfig {self.kubeconfig}: no such file")
+                raise FileNotFoundError("no such file (--kubeconfig)")
             return [path]
         listed = environ.get("KUBECONFIG", "")
         if listed:

@@ -45,7 +45,7 @@ def test_the_flag_wins_over_the_environment(tmp_path: Path) -> None:
 
 def test_a_missing_flag_file_is_an_error_naming_it(tmp_path: Path) -> None:
     config = ClientConfig(kubeconfig=str(tmp_path / "nope"), environ={})
-    with pytest.raises(KubernetesError, match=r"--kubeconfig .*nope: no such file"):
+    with pytest.raises(KubernetesError, match=r"kubeconfig .*nope: no such file \(--kubeconfig\)"):
         load_access(kubeconfig=config)
 
 
