@@ -145,7 +145,7 @@ class _RpcGuard(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 raise
             except Exception:
                 code, error = grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE
-                _log.exception("unexpected error in %s", method, extra={"event": "rpc.crash", "method": method})
+                _log.exception("unexpected error in an rpc", extra={"event": "rpc.crash", "method": method})
             finally:
                 # Logged before the answer leaves, so the log never lags what the caller saw.
                 self._record(method, request, code, error, self._clock() - started)
@@ -217,7 +217,7 @@ class CsiServer:
         await server.start()
         self._socket_id = _identity(self.socket_path.lstat())
         self._server = server
-        _log.info("serving CSI on %s", self.socket_path, extra={"event": "csi.serving"})
+        _log.info("serving CSI", extra={"event": "csi.serving", "socket": str(self.socket_path)})
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop serving (in-flight RPCs get `grace` seconds) and remove our socket."""
