@@ -30,4 +30,4 @@ def test_an_issuer_flag_kubernetes_could_not_name_is_refused_naming_the_flag() -
         args = ["--issuer-name", "ca", flag, value] if flag != "--issuer-name" else [flag, value]
         code, output = _run(*args)
         assert code == 2, output
-        assert f"Error: {flag}: " in output
+        assert output.startswith("Error: ") and f"spiffe-driver: {flag}: " in output
