@@ -150,33 +150,6 @@ def command_line(
     return [place(w) for w in spec.get("command", [])], [place(w) for w in spec.get("args", [])]
 
 
-# Upstream's flags in the forms certcsi accepts today: Go's `--flag=true|false` booleans, `--log-level=N`
-# (certcsi: -v=N), 0 for "the client's default" rate limits, an empty --source-ca-bundle= (none).
-_BOOLEANS = ("--use-token-request", "--continue-on-not-ready", "--use-own-service-account")
-_DEFAULTS_WHEN_ZERO = ("--kube-api-qps=0", "--kube-api-burst=0", "--source-ca-bundle=")
-
-
-def todays_flags(args: Sequence[str]) -> list[str]:
-    """The rendered args (upstream's, exactly) as the certcsi of this branch takes them.
-
-    A bridge until certcsi's commands accept every upstream flag in Go's grammar (issue 9, item 1);
-    the RBAC proof is about API calls, not flag syntax, which the command-line tests cover. Delete it
-    (and its two callers) once `certcsi driver --use-token-request=false --log-level=1` starts.
-    """
-    translated: list[str] = []
-    for arg in args:
-        name, _, value = arg.partition("=")
-        if arg in _DEFAULTS_WHEN_ZERO:
-            continue
-        if name in _BOOLEANS:
-            translated += [name] if value == "true" else []
-        elif name == "--log-level":
-            translated.append(f"-v={value}")
-        else:
-            translated.append(arg)
-    return translated
-
-
 def _env_value(entry: Mapping[str, Any], pod_fields: Mapping[str, str]) -> str:
     if "value" in entry:
         return str(entry["value"])

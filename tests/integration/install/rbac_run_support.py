@@ -47,7 +47,6 @@ from rbac_proof_support import (
     RuleVerb,
     command_line,
     rendered,
-    todays_flags,
     without_verb,
     workload_account,
 )
@@ -374,7 +373,7 @@ async def _driver(env: Installed, endpoint: str) -> AsyncIterator[None]:
         unsafe=True,
         progress=Progress(lambda _: None),
         command=tuple(command[1:]),
-        extra_args=todays_flags(args),
+        extra_args=args,
     ):
         yield
 
@@ -391,7 +390,7 @@ async def _approver(env: Installed, readiness_port: int | None) -> AsyncIterator
     )
     assert command[0] == "certcsi", command
     kubeconfig = _token_kubeconfig(env.cluster, env.accounts[1], env.workdir / "approver.kubeconfig")
-    argv = [*command[1:], *todays_flags(args), f"--kubeconfig={kubeconfig}"]
+    argv = [*command[1:], *args, f"--kubeconfig={kubeconfig}"]
     async with approver_process(
         argv=argv, log_path=env.workdir / "approver.log", readiness_port=readiness_port
     ) as proc:

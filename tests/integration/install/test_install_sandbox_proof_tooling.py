@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from helm_charts import container, find
-from rbac_proof_support import CONFIGS, AuditLog, command_line, rendered, todays_flags
+from rbac_proof_support import CONFIGS, AuditLog, command_line, rendered
 
 from certcsi.sandbox.apiserver.authn import UserInfo
 from certcsi.sandbox.apiserver.rbac import Decision, RequestAttributes
@@ -53,15 +53,3 @@ def test_the_driver_s_command_line_is_the_rendered_one_moved_onto_this_machine(t
     ]
     assert f"--data-root={tmp_path}/data" in args
     assert f"--endpoint=unix://{tmp_path}/plugin/csi.sock" in args
-
-
-def test_todays_flags_only_restate_upstream_s_flags() -> None:
-    args = ["--log-level=2", "--use-token-request=false", "--continue-on-not-ready=true", "--kube-api-qps=0"]
-    args += ["--kube-api-burst=5", "--source-ca-bundle=", "--driver-name=x", "--use-own-service-account=true"]
-    assert todays_flags(args) == [
-        "-v=2",
-        "--continue-on-not-ready",
-        "--kube-api-burst=5",
-        "--driver-name=x",
-        "--use-own-service-account",
-    ]
