@@ -4,6 +4,8 @@
     ├── InvalidVolume          the pod spec is wrong: fix the manifest      → INVALID_ARGUMENT
     │   └── InvalidVolumeAttribute   one attribute breaks a named rule      → INVALID_ARGUMENT
     ├── IncompatiblePublish    same volume, same target, different request  → ALREADY_EXISTS
+    ├── UnusableTarget         a file, link, mount or files at the target   → FAILED_PRECONDITION
+    ├── StorageExhausted       the volume tmpfs is full                     → RESOURCE_EXHAUSTED
     ├── NotReady               the driver itself cannot serve yet           → FAILED_PRECONDITION
     ├── IssuanceError          cert-manager did not give a certificate      → INTERNAL (kubelet retries)
     │   ├── IssuanceDenied         an approver denied the request
@@ -77,6 +79,22 @@ class IncompatiblePublish(CertcsiError):
     """The volume is already published at this target with different arguments."""
 
     grpc_code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class UnusableTarget(CertcsiError):
+    """The target path is a file, a symlink, a non-empty directory or another mount: certcsi neither
+    mounts over it nor removes it; whoever put it there (or the node's operator) must."""
+
+    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class StorageExhausted(CertcsiError):
+    """The volume tmpfs has no room left (its size limit); freed by unpublishes, or raised by the operator.
+
+    RESOURCE_EXHAUSTED is one of the codes kubelet retries without giving the volume up.
+    """
+
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 class NotReady(CertcsiError):

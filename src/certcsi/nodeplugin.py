@@ -28,9 +28,9 @@ from certcsi.volumes.gates import Gate, GateBackoff, GateSet, PodGates, PodsApi
 from certcsi.volumes.hooks import NodeHook, NodeServices
 from certcsi.volumes.issuance import Issuance
 from certcsi.volumes.manager import Manager
-from certcsi.volumes.mount import DirectoryMounter, Mounter, SyscallMounter
+from certcsi.volumes.mount import DEFAULT_TMPFS_SIZE, DirectoryMounter, Mounter, SyscallMounter
 from certcsi.volumes.schedule import RateBudget
-from certcsi.volumes.store import Store
+from certcsi.volumes.store import DataRootUnusable, Store
 
 if TYPE_CHECKING:  # its aiohttp server is imported only when an address is served
     from certcsi.endpoints import BindAddress
@@ -51,7 +51,8 @@ class NodeOptions:
     max_requests_per_volume: int = 1
     # Plain directories and symlinks instead of tmpfs and bind mounts: keys reach the disk. Demo only.
     unsafe_no_mount: bool = False
-    tmpfs_size: str | None = None
+    # The size limit of <data-root>/inmemfs (tmpfs syntax); None: the kernel's default, half of RAM.
+    tmpfs_size: str | None = DEFAULT_TMPFS_SIZE
     # Pod readiness gates (all must pass before issuance); none: no pod watch at all.
     pod_readiness_gates: tuple[Gate, ...] = ()
     continue_on_not_ready: bool = False
@@ -85,6 +86,7 @@ def build_gates(options: NodeOptions, *, kube: PodsApi, clock: Clock) -> PodGate
 async def run_node_plugin(
     *, driver: Driver, options: NodeOptions, stop: asyncio.Event, hooks: Sequence[NodeHook] = ()
 ) -> None:
+    """Run until `stop` is set; exits the process (status 1) when the data root cannot be used."""
     install_log_scrubber()
     if options.unsafe_no_mount:
         log.warning(
@@ -92,6 +94,27 @@ async def run_node_plugin(
             "into pods without read-only bind mounts; never use it on a real node"
         )
     mounter: Mounter = DirectoryMounter() if options.unsafe_no_mount else SyscallMounter()
+    store = Store(data_root=options.data_root, mounter=mounter, tmpfs_size=options.tmpfs_size)
+    try:
+        # First of all, before a socket or a port is taken: a second driver on this data root stops here.
+        store.lock()
+        await _serve(driver=driver, options=options, stop=stop, hooks=hooks, mounter=mounter, store=store)
+    except DataRootUnusable as err:
+        log.error("refusing to start", extra={"data_root": str(options.data_root), "error": str(err)})
+        raise SystemExit(1) from None
+    finally:
+        store.close()
+
+
+async def _serve(
+    *,
+    driver: Driver,
+    options: NodeOptions,
+    stop: asyncio.Event,
+    hooks: Sequence[NodeHook],
+    mounter: Mounter,
+    store: Store,
+) -> None:
     clock = SystemClock()
     # The flags budget issuance (creates); the client itself gets headroom for prunes and watches, so
     # one budget is not spent twice (upstream's 5 QPS client throttled under churn, csi-driver#627).
@@ -110,7 +133,6 @@ async def run_node_plugin(
         timeout=options.issue_timeout,
     )
     gates = build_gates(options, kube=kube, clock=clock)
-    store = Store(data_root=options.data_root, mounter=mounter, tmpfs_size=options.tmpfs_size)
     manager = Manager(
         driver=driver,
         store=store,

@@ -16,6 +16,7 @@ import click
 from certcsi.cli._connection import budget_options, client_budget, kube_connection_options
 from certcsi.cli._goflags import GoBoolOption
 from certcsi.cli._logflags import verbosity_option
+from certcsi.volumes.mount import DEFAULT_TMPFS_SIZE, valid_tmpfs_size  # stdlib only: cheap at start
 
 if TYPE_CHECKING:
     from certcsi.endpoints import BindAddress
@@ -85,6 +86,12 @@ def optional_path(ctx: click.Context, param: click.Parameter, value: str | None)
     return Path(value) if value else None
 
 
+def _tmpfs_size(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not valid_tmpfs_size(value):
+        raise click.BadParameter(f"{value!r}: must be digits with an optional k, m, g or % suffix", ctx, param)
+    return value
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class NodePluginFlags:
     """The flags every node driver takes, as given on its command line."""
@@ -96,6 +103,7 @@ class NodePluginFlags:
     kube_api_qps: float
     kube_api_burst: int
     unsafe_no_mount: bool
+    tmpfs_size: str
     metrics_bind_address: str
     readiness_probe_bind_address: str
     verbosity: int
@@ -124,6 +132,7 @@ class NodePluginFlags:
             kube_api_qps=qps,
             kube_api_burst=burst,
             unsafe_no_mount=self.unsafe_no_mount,
+            tmpfs_size=self.tmpfs_size,
             metrics_address=bind_address(self.metrics_bind_address, "--metrics-bind-address"),
             readiness_address=bind_address(self.readiness_probe_bind_address, "--readiness-probe-bind-address"),
         )
@@ -158,6 +167,14 @@ _NODE_PLUGIN_OPTIONS = (
         "--unsafe-no-mount",
         cls=GoBoolOption,
         help="UNSAFE, demo only: plain directories and symlinks instead of tmpfs and read-only bind mounts.",
+    ),
+    click.option(
+        "--tmpfs-size",
+        default=DEFAULT_TMPFS_SIZE,
+        show_default=True,
+        callback=_tmpfs_size,
+        help="Size limit of the <data-root>/inmemfs tmpfs that holds every volume (a renewed volume takes "
+        "32 KiB): 64m, 2g, 10% of RAM; 0 for none. A publish that does not fit fails with RESOURCE_EXHAUSTED.",
     ),
     click.option(
         "--metrics-bind-address",

@@ -17,6 +17,7 @@ from certcsi.errors import InvalidVolume
 from ._gen import csi_pb2, csi_pb2_grpc
 from .limits import check_sizes
 from .server import ServicerContext, Unimplemented
+from .volume_id import check_volume_id
 
 
 @dataclass(frozen=True, repr=False)
@@ -58,6 +59,11 @@ def _require(value: str, name: str) -> None:
         raise InvalidVolume(f"{name} is required")
 
 
+def _require_volume_id(volume_id: str) -> None:
+    _require(volume_id, "volume_id")
+    check_volume_id(volume_id)
+
+
 def _require_target_path(target_path: str) -> None:
     _require(target_path, "target_path")
     if not os.path.isabs(target_path):
@@ -66,7 +72,7 @@ def _require_target_path(target_path: str) -> None:
 
 def _publish_request(request: csi_pb2.NodePublishVolumeRequest) -> PublishRequest:
     """Checks volume_id, target_path and volume_capability, in that order, before anything else; then sizes."""
-    _require(request.volume_id, "volume_id")
+    _require_volume_id(request.volume_id)
     _require_target_path(request.target_path)
     if not request.HasField("volume_capability"):
         raise InvalidVolume("volume_capability is required")
@@ -111,7 +117,8 @@ class NodeServicer(csi_pb2_grpc.NodeServicer):
     async def NodeUnpublishVolume(
         self, request: csi_pb2.NodeUnpublishVolumeRequest, context: ServicerContext
     ) -> csi_pb2.NodeUnpublishVolumeResponse:
-        _require(request.volume_id, "volume_id")
+        # Before anything is unmounted or deleted: the id names a directory under the data root.
+        _require_volume_id(request.volume_id)
         _require_target_path(request.target_path)
         await self._backend.unpublish(volume_id=request.volume_id, target_path=request.target_path)
         return csi_pb2.NodeUnpublishVolumeResponse()

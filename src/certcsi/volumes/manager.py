@@ -26,11 +26,14 @@ each volume's certificate facts and last error are kept in `status.json` beside 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import json
 import logging
+import os
 import random
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -43,7 +46,15 @@ from cryptography.hazmat.primitives.serialization import (
     load_der_private_key,
 )
 
-from certcsi.errors import CertcsiError, IncompatiblePublish, InvalidVolume, IssuerUnavailable, NotReady
+from certcsi.csi.volume_id import check_volume_id
+from certcsi.errors import (
+    CertcsiError,
+    IncompatiblePublish,
+    InvalidVolume,
+    IssuerUnavailable,
+    NotReady,
+    UnusableTarget,
+)
 from certcsi.pki.keys import PrivateKey
 from certcsi.volumes.clock import Cancellable, Clock
 from certcsi.volumes.driver import Driver, Issued, IssuerRef, RequestPlan, Volume, parse_group_id
@@ -59,6 +70,8 @@ log = logging.getLogger(__name__)
 EPHEMERAL = "csi.storage.k8s.io/ephemeral"
 TOKENS = "csi.storage.k8s.io/serviceAccount.tokens"
 READONLY_RULE = "pod.spec.volumes[].csi.readOnly must be set to 'true'"
+# The errnos with which a Mounter refuses a target (see certcsi.volumes.mount.Mounter).
+_TARGET_REFUSALS = frozenset({errno.ELOOP, errno.ENOTDIR, errno.ENOTEMPTY, errno.EBUSY, errno.ENOENT, errno.EEXIST})
 
 
 class PublishArgs(Protocol):
@@ -86,6 +99,8 @@ class Requests(Protocol):
     def pending(self, volume: Volume) -> str | None: ...
 
     async def wait(self, namespace: str, name: str, *, timeout: float | None = None) -> Issued: ...
+
+    async def cleanup(self, volume: Volume) -> None: ...
 
 
 @dataclass
@@ -154,6 +169,29 @@ def _shared_strings(context: Mapping[str, str]) -> dict[str, str]:
     return {sys.intern(key): sys.intern(value) for key, value in context.items()}
 
 
+@contextlib.contextmanager
+def _at_target(target_path: str) -> Iterator[None]:
+    """A mounter's refusal of the target becomes UnusableTarget naming it; any other OSError stays as it is."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in _TARGET_REFUSALS:
+            raise
+        raise UnusableTarget(f"target_path {target_path}: {err.strerror}") from err
+
+
+def _run_each(steps: list[Callable[[], object]], *, volume_id: str, what: str) -> Exception | None:
+    """Run every step, whichever fail; log each failure and return the first one."""
+    first: Exception | None = None
+    for step in steps:
+        try:
+            step()
+        except Exception as err:
+            log.warning("clean-up step failed", extra={"volume_id": volume_id, "during": what, "error": str(err)})
+            first = first or err
+    return first
+
+
 def _pod_key(volume: Volume) -> tuple[str, str, str]:
     return (volume.pod_namespace, volume.pod_name, volume.pod_uid)
 
@@ -192,6 +230,7 @@ class Manager:
         gates: PodGates | None = None,
         continue_on_not_ready: bool = False,
         observer: IssuanceObserver | None = None,
+        request_cleanup_timeout: float = 30.0,
     ) -> None:
         self._driver = driver
         self._store = store
@@ -213,6 +252,9 @@ class Manager:
         self._lock_users: dict[str, int] = {}
         self._scheduler = Scheduler(fire=self._renew, clock=clock, concurrency=renewal_concurrency)
         self._started = False
+        # Deletions of unpublished volumes' CertificateRequests still running, each within this budget.
+        self._request_cleanup_timeout = request_cleanup_timeout
+        self._cleanups: set[asyncio.Task[None]] = set()
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -242,6 +284,11 @@ class Manager:
 
     async def stop(self) -> None:
         await self._scheduler.stop()
+        # Requests not deleted yet stay for their pod's owner-reference garbage collection.
+        for task in self._cleanups:
+            task.cancel()
+        await asyncio.gather(*self._cleanups, return_exceptions=True)
+        self._store.close()
         self._started = False
 
     def ready(self) -> str | None:
@@ -253,6 +300,7 @@ class Manager:
     # -- NodeBackend ------------------------------------------------------------------------------
 
     async def publish(self, request: PublishArgs) -> None:
+        check_volume_id(request.volume_id)
         if (why := self.ready()) is not None:
             raise NotReady(why)
         volume = self._volume_from(request)
@@ -273,17 +321,68 @@ class Manager:
             await self._first_publish(volume)
 
     async def unpublish(self, *, volume_id: str, target_path: str) -> None:
+        """Unmount our bind at the target, forget the volume, delete its data and (in the background) its requests.
+
+        Only a bind of this volume's data directory is unmounted, and the target removed only when
+        it is then an empty directory. Unmounting comes first: if it fails, everything is kept so
+        that kubelet's retry can still recognise the mount as ours.
+        """
+        check_volume_id(volume_id)  # before anything is touched: the id names a directory under the data root
         async with self._volume_lock(volume_id):
-            self._scheduler.cancel(volume_id)
-            self._mounter.unmount(target_path, remove=True)
-            self._store.remove_volume(volume_id)
-            state = self._states.pop(volume_id, None)
+            state = self._states.get(volume_id)
+            if state is not None and os.path.normpath(state.volume.target_path) != os.path.normpath(target_path):
+                raise UnusableTarget(
+                    f"volume {volume_id} is published at {state.volume.target_path}, not at target_path "
+                    f"{target_path}: nothing was unmounted"
+                )
+            with _at_target(target_path):
+                self._mounter.unbind(self._store.data_dir(volume_id), target_path)
+            steps: list[Callable[[], object]] = [
+                lambda: self._scheduler.cancel(volume_id),
+                lambda: self._states.pop(volume_id, None),
+                lambda: self._pending.pop(volume_id, None),
+                lambda: self._driver.forget(volume_id),
+                lambda: self._store.remove_volume(volume_id),
+                lambda: self._observer.forgotten(volume_id),
+            ]
             if state is not None:
-                self._drop_gate_wake(state)
-            self._pending.pop(volume_id, None)
-            self._driver.forget(volume_id)
-            self._observer.forgotten(volume_id)
+                steps.append(lambda: self._drop_gate_wake(state))
+                steps.append(lambda: self._delete_requests(state.volume))
+            failure = _run_each(steps, volume_id=volume_id, what="unpublish")
+            if failure is not None:
+                raise failure
             log.info("volume unpublished", extra={"volume_id": volume_id})
+
+    def _delete_requests(self, volume: Volume) -> None:
+        """Delete the volume's CertificateRequests in the background, within a budget; never fails the caller.
+
+        A volume without pod info has no owner reference, so nothing else would ever delete them;
+        with one, garbage collection stays the safety net when the API server cannot be reached.
+        """
+        volume_id = volume.volume_id
+        task = asyncio.create_task(self._issuance.cleanup(volume), name=f"delete-requests-{volume_id}")
+        self._cleanups.add(task)
+
+        def give_up() -> None:
+            if not task.done():
+                log.warning(
+                    "gave up deleting the requests of an unpublished volume",
+                    extra={"volume_id": volume_id, "after_s": self._request_cleanup_timeout},
+                )
+                task.cancel()
+
+        timer = self._clock.call_later(self._request_cleanup_timeout, give_up)
+
+        def finished(done: asyncio.Task[None]) -> None:
+            timer.cancel()
+            self._cleanups.discard(done)
+            if not done.cancelled() and (error := done.exception()) is not None:
+                log.warning(
+                    "could not delete the requests of an unpublished volume",
+                    extra={"volume_id": volume_id, "error": str(error)},
+                )
+
+        task.add_done_callback(finished)
 
     # -- publish paths ----------------------------------------------------------------------------
 
@@ -330,36 +429,55 @@ class Manager:
         if self._kept_secrets(volume) != self._kept_secrets(state.volume):
             self._store.write_secrets(volume.volume_id, self._kept_secrets(volume))
         state.volume = volume
-        data_dir = self._store.data_dir(volume.volume_id)
-        if not self._mounter.is_bind_of(volume.target_path, data_dir):
-            self._mounter.bind_readonly(data_dir, volume.target_path)
+        if not self._mounter.is_bind_of(volume.target_path, self._store.data_dir(volume.volume_id)):
+            self._bind(volume)
+
+    def _bind(self, volume: Volume) -> None:
+        with _at_target(volume.target_path):
+            self._mounter.bind_readonly(self._store.data_dir(volume.volume_id), volume.target_path)
 
     async def _first_publish(self, volume: Volume) -> None:
-        self._write_metadata(volume, None)
-        self._store.write_secrets(volume.volume_id, self._kept_secrets(volume))
+        with _at_target(volume.target_path):
+            # Before any key, file or CertificateRequest exists: a target the mount would refuse costs nothing.
+            self._mounter.check_target(self._store.data_dir(volume.volume_id), volume.target_path)
         started = self._clock.monotonic()
         state = _State(volume=volume, published_at=started)
-        self._states[volume.volume_id] = state
         deadline = started + self._issue_timeout
         try:
+            self._states[volume.volume_id] = state
+            self._write_metadata(volume, None)
+            self._store.write_secrets(volume.volume_id, self._kept_secrets(volume))
             deferred, pod = await self._first_gates(state)
             if deferred:
                 return
             await self._issue(state, pod=pod, timeout=max(0.0, deadline - self._clock.monotonic()))
-            self._mounter.bind_readonly(self._store.data_dir(volume.volume_id), volume.target_path)
+            self._bind(volume)
             state.live = True
         except BaseException:
-            # Nothing of a volume that never became ready may stay behind (csi-lib#8, kubelet may not retry).
-            self._scheduler.cancel(volume.volume_id)
-            self._drop_gate_wake(state)
-            self._states.pop(volume.volume_id, None)
-            self._driver.forget(volume.volume_id)
-            self._mounter.unmount(volume.target_path, remove=True)
-            self._store.remove_volume(volume.volume_id)
+            # Nothing of a volume that never became ready may stay behind (csi-lib#8, kubelet may not retry);
+            # the publish's own error is the one to report, whatever the clean-up meets.
+            self._discard(state)
             raise
         log.info(
             "volume published",
             extra={"volume_id": volume.volume_id, "pod": volume.pod_name, "namespace": volume.pod_namespace},
+        )
+
+    def _discard(self, state: _State) -> None:
+        """Remove every trace of a volume that never became live; each step runs whatever the others do."""
+        volume = state.volume
+        volume_id = volume.volume_id
+        _run_each(
+            [
+                lambda: self._scheduler.cancel(volume_id),
+                lambda: self._drop_gate_wake(state),
+                lambda: self._states.pop(volume_id, None),
+                lambda: self._driver.forget(volume_id),
+                lambda: self._mounter.unbind(self._store.data_dir(volume_id), volume.target_path),
+                lambda: self._store.remove_volume(volume_id),
+            ],
+            volume_id=volume_id,
+            what="failed first publish",
         )
 
     async def _first_gates(self, state: _State) -> tuple[bool, Mapping[str, Any] | None]:
@@ -377,7 +495,7 @@ class Manager:
         verdict = await self._gates.check(*_pod_key(volume))
         if verdict.ready:
             return False, verdict.pod
-        self._mounter.bind_readonly(self._store.data_dir(volume.volume_id), volume.target_path)
+        self._bind(volume)
         state.live = True
         self._gates_unmet(state, verdict.reason)
         log.info(

@@ -32,13 +32,18 @@ StrPath = str | os.PathLike[str]
 
 
 class Mounter(Protocol):
-    """What the store and the manager need from the mount table."""
+    """What the store and the manager need from the mount table.
+
+    Nothing is ever mounted through a symlink, and nothing is unmounted or removed that the mounter
+    cannot prove is its own: a target holding anything else is refused with the errno that says why
+    (ELOOP a symlink, ENOTDIR a file, ENOTEMPTY files, EBUSY another mount, ENOENT no parent).
+    """
 
     def mount_tmpfs(self, path: StrPath, *, size: str | None = None, mode: int = 0o700) -> None:
         """Mount a fresh tmpfs at `path` (created if missing), nosuid,nodev,noexec.
 
         Not idempotent: the caller asks `is_mount_point` first. `size` is a tmpfs size such as
-        `64m` or `10%`; None leaves the kernel default (half of RAM).
+        `64m` or `10%`; None leaves the kernel default (half of RAM). ELOOP when `path` is a symlink.
         """
         ...
 
@@ -47,26 +52,79 @@ class Mounter(Protocol):
         ...
 
     def is_bind_of(self, target: StrPath, source: StrPath) -> bool:
-        """True when the topmost mount at `target` shows the directory `source`."""
+        """True when the topmost mount at `target` (never followed when a symlink) shows the directory `source`."""
+        ...
+
+    def check_target(self, source: StrPath, target: StrPath) -> None:
+        """Raise the OSError `bind_readonly(source, target)` would raise for the target; change nothing.
+
+        Accepted: no target (its parent exists), an empty directory, or a target already showing `source`.
+        """
         ...
 
     def bind_readonly(self, source: StrPath, target: StrPath) -> None:
         """Make the directory `source` visible read-only (nosuid,nodev,noexec) at `target`.
 
         Creates `target` when missing (its parent must exist). Idempotent: when `target` already
-        shows `source` it does nothing; when something else is mounted there it raises EBUSY.
-        On failure nothing stays mounted.
+        shows `source` it does nothing. Refuses (see `check_target`) a symlink, a file, a directory
+        that is not empty and another mount. On failure nothing stays mounted or created.
+        """
+        ...
+
+    def unbind(self, source: StrPath, target: StrPath) -> None:
+        """Undo `bind_readonly(source, target)`; idempotent (nothing there: OK).
+
+        Unmounts the binds of `source` stacked on top at `target`, then removes `target` if it is an
+        empty directory. Anything else at `target` (a symlink, a file, files, someone else's mount)
+        is left alone; EBUSY when someone else's mount covers a bind of `source`.
         """
         ...
 
     def unmount(self, path: StrPath, *, remove: bool = False) -> None:
-        """Unmount everything stacked at `path`; idempotent (nothing mounted, or no path: OK).
+        """Unmount everything stacked at `path`, whatever it is; idempotent (nothing mounted, or no path: OK).
 
-        Falls back to a lazy (MNT_DETACH) unmount when the mount is busy, so a pod holding a file
-        open cannot block unpublish. With `remove=True`, also removes the mount point that
-        `bind_readonly` created (an empty directory, or the symlink of `DirectoryMounter`).
+        For the tmpfs and for tools that own what they unmount; a pod's target goes through `unbind`.
+        Falls back to a lazy (MNT_DETACH) unmount when the mount is busy. With `remove=True`, also
+        removes the mount point (an empty directory, or the symlink of `DirectoryMounter`).
         """
         ...
+
+
+# --- why a target is refused -----------------------------------------------------------------------
+
+_SYMLINK = "the target is a symbolic link: certcsi never mounts through one"
+_NOT_A_DIRECTORY = "the target exists and is not a directory"
+_NOT_EMPTY = "the target directory is not empty: certcsi does not hide files under a mount"
+_MOUNTED = "something else is mounted at the target"
+_NO_PARENT = "the target's parent directory does not exist"
+_COVERED = "another mount covers certcsi's bind mount at the target: unmount it first"
+
+
+def _kind_refusal(st: os.stat_result, path: str) -> OSError | None:
+    """A symlink or a non-directory is refused before anything else is asked about it."""
+    if stat.S_ISLNK(st.st_mode):
+        return OSError(errno.ELOOP, _SYMLINK, path)
+    if not stat.S_ISDIR(st.st_mode):
+        return OSError(errno.ENOTDIR, _NOT_A_DIRECTORY, path)
+    return None
+
+
+def _absent_target(path: str) -> None:
+    """A missing target is fine when its parent exists (the caller creates the target)."""
+    if not os.path.isdir(os.path.dirname(path) or "/"):
+        raise OSError(errno.ENOENT, _NO_PARENT, path)
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    # A directory has no hard links: another path showing the same (device, inode) is a mount of it.
+    return (st.st_dev, st.st_ino)
+
+
+def _identity_of(path: str) -> tuple[int, int] | None:
+    try:
+        return _identity(os.stat(path))
+    except FileNotFoundError:
+        return None
 
 
 # --- /proc/self/mountinfo --------------------------------------------------------------------------
@@ -140,6 +198,31 @@ def topmost_mount(entries: list[MountInfo], mount_point: str) -> MountInfo | Non
     return found
 
 
+def _holding_mount(entries: list[MountInfo], real_path: str) -> MountInfo | None:
+    """The mount whose filesystem holds `real_path` (the deepest mount point above it, topmost if stacked)."""
+    found: MountInfo | None = None
+    for entry in entries:
+        point = entry.mount_point
+        inside = real_path == point or real_path.startswith(point.rstrip("/") + "/")
+        if inside and (found is None or len(point) >= len(found.mount_point)):
+            found = entry
+    return found
+
+
+def binds_of(entries: list[MountInfo], *, source: str, mount_point: str) -> list[MountInfo]:
+    """The mounts at `mount_point` (real path) showing the directory `source` (real path), bottom to top.
+
+    Matched by device and path within that filesystem, as mountinfo records a bind; a bind whose
+    source was deleted since is still found (mountinfo then appends `//deleted` to its root).
+    """
+    holder = _holding_mount(entries, source)
+    if holder is None:
+        return []
+    root = os.path.normpath(os.path.join(holder.root, os.path.relpath(source, holder.mount_point)))
+    roots = (root, root + "//deleted")
+    return [e for e in entries if e.mount_point == mount_point and e.device == holder.device and e.root in roots]
+
+
 def _real(path: StrPath) -> str:
     return os.path.realpath(os.fspath(path))
 
@@ -160,14 +243,39 @@ _HARDENED = MS_NOSUID | MS_NODEV | MS_NOEXEC
 _MAX_STACKED = 16
 
 
-def _valid_tmpfs_size(size: str) -> bool:
+# Measured: a renewed volume takes 32 KiB of the tmpfs (8 pages: metadata.json, status.json and two
+# file sets of three files, the previous one kept for readers mid-swap), the largest 60 KiB (RSA-8192
+# with a PKCS#12 keystore). 512 MiB holds 16,000 typical volumes (8,700 of the largest), beyond any
+# node's pod limit. A limit, not a reservation: memory is used only as files are written.
+DEFAULT_TMPFS_SIZE = "512m"
+
+
+def valid_tmpfs_size(size: str) -> bool:
+    """Digits with an optional k, m, g or % suffix (tmpfs(5)'s `size=`); 0 is no limit."""
     # Refuse anything that could smuggle more mount options in (a comma, an equals sign).
     body = size[:-1] if size[-1:].lower() in ("k", "m", "g", "%") else size
     return body.isdigit() and body.isascii()
 
 
+def _open_path(path: str) -> int:
+    """An O_PATH descriptor of `path` itself: a symlink in its last component is opened, never followed."""
+    return os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+
+def _fd_path(fd: int) -> str:
+    # mount(2) and umount2(2) given this magic link act on exactly the object behind the descriptor:
+    # whatever happens to the path meanwhile (a symlink swapped in) cannot redirect them.
+    return f"/proc/self/fd/{fd}"
+
+
 class SyscallMounter:
-    """mount(2)/umount2(2) via ctypes on libc; answers from /proc/self/mountinfo."""
+    """mount(2)/umount2(2) via ctypes on libc; answers from /proc/self/mountinfo.
+
+    Race-free against symlinks: a target is opened once with O_PATH|O_NOFOLLOW, checked through that
+    descriptor (fstat, its directory listing), and mounted on through /proc/self/fd/N, so the object
+    checked is the object mounted on (lstat-then-mount would leave a window to swap a symlink in).
+    An unmount first proves, on a descriptor of the mount's root, that it shows our source directory.
+    """
 
     def __init__(self, *, mountinfo_path: str = "/proc/self/mountinfo") -> None:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -179,7 +287,10 @@ class SyscallMounter:
         self._umount2.restype = ctypes.c_int
         self._mountinfo_path = mountinfo_path
 
-    def _sys_mount(self, source: str, target: str, fs_type: str | None, flags: int, data: str | None) -> None:
+    def _sys_mount(
+        self, source: str, target: str, fs_type: str | None, flags: int, data: str | None, *, shown: str | None = None
+    ) -> None:
+        """mount(2); an error names `shown` (the real path when `target` is a descriptor's magic link)."""
         rc = self._mount(
             os.fsencode(source),
             os.fsencode(target),
@@ -189,76 +300,196 @@ class SyscallMounter:
         )
         if rc != 0:
             err = ctypes.get_errno()
-            raise OSError(err, f"mount: {os.strerror(err)}", target)
+            raise OSError(err, f"mount: {os.strerror(err)}", shown or target)
 
-    def _sys_umount(self, target: str, flags: int) -> int:
-        """0 on success, else the errno."""
-        if self._umount2(os.fsencode(target), flags | UMOUNT_NOFOLLOW) == 0:
+    def _sys_umount(self, target: str, flags: int, *, follow: bool = False) -> int:
+        """0 on success, else the errno. Never follows a symlink, except a descriptor's magic link (`follow`)."""
+        if self._umount2(os.fsencode(target), flags | (0 if follow else UMOUNT_NOFOLLOW)) == 0:
             return 0
         return ctypes.get_errno()
 
     def mount_tmpfs(self, path: StrPath, *, size: str | None = None, mode: int = 0o700) -> None:
-        if size is not None and not _valid_tmpfs_size(size):
+        if size is not None and not valid_tmpfs_size(size):
             raise ValueError(f"tmpfs size {size!r}: must be digits with an optional k, m, g or % suffix")
         target = os.fspath(path)
-        os.makedirs(target, mode=0o700, exist_ok=True)
+        os.makedirs(os.path.dirname(target) or "/", mode=0o700, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(target, 0o700)
         options = f"mode={mode:o}" + ("" if size is None else f",size={size}")
-        self._sys_mount("tmpfs", target, "tmpfs", _HARDENED, options)
+        fd = _open_path(target)
+        try:
+            if (refusal := _kind_refusal(os.fstat(fd), target)) is not None:
+                raise refusal
+            self._sys_mount("tmpfs", _fd_path(fd), "tmpfs", _HARDENED, options, shown=target)
+        finally:
+            os.close(fd)
 
     def is_mount_point(self, path: StrPath) -> bool:
         p = os.fspath(path)
         try:
-            st = os.lstat(p)
-            parent = os.stat(os.path.join(p, ".."))
+            fd = _open_path(p)
         except FileNotFoundError:
             return False
-        if stat.S_ISLNK(st.st_mode):
-            return False
-        # A different device than the parent settles it without reading the mount table; a bind
-        # mount from the same filesystem does not change st_dev, so that case needs mountinfo.
+        try:
+            st = os.fstat(fd)
+            return stat.S_ISDIR(st.st_mode) and self._is_mount_root(fd, st, p)
+        finally:
+            os.close(fd)
+
+    def _is_mount_root(self, fd: int, st: os.stat_result, path: str) -> bool:
+        """Whether the directory open at `fd` (found at `path`) is the root of a mount."""
+        parent = os.stat("..", dir_fd=fd)
+        # A different device than the parent settles it without reading the mount table; a bind mount
+        # from the same filesystem does not change st_dev, so that case needs mountinfo.
         if st.st_dev != parent.st_dev or st.st_ino == parent.st_ino:
             return True
-        return topmost_mount(read_mountinfo(self._mountinfo_path), _real(p)) is not None
+        return topmost_mount(read_mountinfo(self._mountinfo_path), _real(path)) is not None
 
     def is_bind_of(self, target: StrPath, source: StrPath) -> bool:
-        # A directory has no hard links, so a different path showing the same (device, inode) as
-        # `source` can only be a mount of it: no need to read the mount table on every republish.
         t, s = os.fspath(target), os.fspath(source)
         try:
-            if os.path.islink(t):
-                return False
-            st_t, st_s = os.stat(t), os.stat(s)
+            fd = _open_path(t)
         except FileNotFoundError:
             return False
-        same = (st_t.st_dev, st_t.st_ino) == (st_s.st_dev, st_s.st_ino)
-        return same and _real(t) != _real(s)
+        try:
+            st = os.fstat(fd)
+            # Same (device, inode) from another path: a mount of it, no need to read the mount table.
+            return stat.S_ISDIR(st.st_mode) and _identity(st) == _identity_of(s) and _real(t) != _real(s)
+        finally:
+            os.close(fd)
+
+    def check_target(self, source: StrPath, target: StrPath) -> None:
+        dst = os.fspath(target)
+        try:
+            fd = _open_path(dst)
+        except FileNotFoundError:
+            _absent_target(dst)
+            return
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode) and _identity(st) == _identity_of(os.fspath(source)):
+                return
+            if (refusal := self._refusal(fd, st, dst)) is not None:
+                raise refusal
+        finally:
+            os.close(fd)
+
+    def _refusal(self, fd: int, st: os.stat_result, path: str, *, fresh: bool = False) -> OSError | None:
+        """Why the object open at `fd` must not be mounted on, or None.
+
+        `fresh`: the directory was made by this call a moment ago, so nothing can be mounted on it yet
+        (which spares reading the mount table on kubelet's usual publish, where the target is missing).
+        """
+        if (refusal := _kind_refusal(st, path)) is not None:
+            return refusal
+        if not fresh and self._is_mount_root(fd, st, path):
+            return OSError(errno.EBUSY, _MOUNTED, path)
+        if os.listdir(_fd_path(fd)):
+            return OSError(errno.ENOTEMPTY, _NOT_EMPTY, path)
+        return None
 
     def bind_readonly(self, source: StrPath, target: StrPath) -> None:
         src, dst = os.fspath(source), os.fspath(target)
-        if not os.path.isdir(src):
-            raise OSError(errno.ENOTDIR, "bind source is not a directory", src)
-        created = False
         try:
-            os.mkdir(dst, 0o750)
-            created = True
-        except FileExistsError:
-            if self.is_mount_point(dst):
-                if self.is_bind_of(dst, src):
-                    return
-                raise OSError(errno.EBUSY, "something else is mounted at the target", dst) from None
+            src_fd = os.open(src, os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            raise OSError(errno.ENOTDIR, "bind source is not a directory", src) from None
         try:
-            self._sys_mount(src, dst, None, MS_BIND, None)
+            source_id = _identity(os.fstat(src_fd))
+            created = False
             try:
-                # A bind mount ignores MS_RDONLY on creation; only a remount of the bind applies it.
-                self._sys_mount("none", dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _HARDENED, None)
-            except OSError:
-                self._sys_umount(dst, MNT_DETACH)
+                fd = _open_path(dst)
+            except FileNotFoundError:
+                _absent_target(dst)
+                os.mkdir(dst, 0o750)
+                created = True
+                fd = _open_path(dst)
+            try:
+                st = os.fstat(fd)
+                if stat.S_ISDIR(st.st_mode) and _identity(st) == source_id:
+                    return
+                if (refusal := self._refusal(fd, st, dst, fresh=created)) is not None:
+                    raise refusal
+                self._sys_mount(_fd_path(src_fd), _fd_path(fd), None, MS_BIND, None, shown=dst)
+                try:
+                    self._make_read_only(dst, source_id)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        self._detach_top_bind(dst, src, source_id)
+                    raise
+            except BaseException:
+                if created:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(dst)
                 raise
-        except OSError:
-            if created:
-                with contextlib.suppress(OSError):
-                    os.rmdir(dst)
-            raise
+            finally:
+                os.close(fd)
+        finally:
+            os.close(src_fd)
+
+    def _make_read_only(self, dst: str, source_id: tuple[int, int]) -> None:
+        # A bind mount ignores MS_RDONLY on creation; only a remount of the bind applies it. The
+        # remount goes through a descriptor of the new mount's root, proven to show our source.
+        fd = os.open(dst, os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            if _identity(os.fstat(fd)) != source_id:
+                raise OSError(errno.EBUSY, "the target changed while it was being mounted", dst)
+            flags = MS_BIND | MS_REMOUNT | MS_RDONLY | _HARDENED
+            self._sys_mount("none", _fd_path(fd), None, flags, None, shown=dst)
+        finally:
+            os.close(fd)
+
+    def unbind(self, source: StrPath, target: StrPath) -> None:
+        src, dst = os.fspath(source), os.fspath(target)
+        source_id = _identity_of(src)
+        for _ in range(_MAX_STACKED):
+            if not self._detach_top_bind(dst, src, source_id):
+                break
+        else:
+            raise OSError(errno.EBUSY, f"still mounted after {_MAX_STACKED} unmounts", dst)
+        try:
+            # rmdir, never a recursive delete: it removes only an empty directory that nothing is mounted on.
+            os.rmdir(dst)
+        except (FileNotFoundError, NotADirectoryError):
+            return  # gone already, or a file or symlink certcsi did not make
+        except OSError as err:
+            if err.errno == errno.ENOTEMPTY:
+                logger.warning("leaving a target that holds files certcsi did not write: path=%s", dst)
+                return
+            if err.errno != errno.EBUSY:
+                raise
+            if binds_of(read_mountinfo(self._mountinfo_path), source=_real(src), mount_point=_real(dst)):
+                raise OSError(errno.EBUSY, _COVERED, dst) from None
+            logger.warning("leaving a mount certcsi did not make: path=%s", dst)
+
+    def _detach_top_bind(self, dst: str, src: str, source_id: tuple[int, int] | None) -> bool:
+        """Detach the topmost mount at `dst` if it shows `src`; False when it does not (or nothing is there)."""
+        try:
+            fd = _open_path(dst)
+        except FileNotFoundError:
+            return False
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISDIR(st.st_mode):
+                return False
+            if source_id is not None:
+                ours = _identity(st) == source_id
+            else:  # the source is gone: only mountinfo still knows what the mount shows
+                entries = read_mountinfo(self._mountinfo_path)
+                real_dst = _real(dst)  # not readlink of the descriptor: that says "(deleted)" for this mount
+                top = topmost_mount(entries, real_dst)
+                ours = top is not None and top in binds_of(entries, source=_real(src), mount_point=real_dst)
+            if not ours:
+                return False
+            # Lazy: the descriptor held here (and any file a pod keeps open) would make a plain umount EBUSY.
+            err = self._sys_umount(_fd_path(fd), MNT_DETACH, follow=True)
+            if err == errno.EINVAL:
+                return False  # not a mount root after all (the target is the source directory itself)
+            if err:
+                raise OSError(err, f"umount: {os.strerror(err)}", dst)
+            return True
+        finally:
+            os.close(fd)
 
     def unmount(self, path: StrPath, *, remove: bool = False) -> None:
         target = os.fspath(path)
@@ -302,11 +533,13 @@ class FakeMount:
 class FakeMounter:
     """An in-memory mount table for unit tests.
 
-    Creates (and, with `remove=True`, removes) the same directories as `SyscallMounter`, but mounts
-    nothing: a "bind mounted" target is an empty directory, and the files stay reachable only through
-    the store's data directory. `calls` records every call; `fail_next(op, error)` makes the next call
-    of method `op` raise `error` instead of acting.
+    Creates (and removes) the same directories as `SyscallMounter` and refuses the same targets, but
+    mounts nothing: a "bind mounted" target is an empty directory, and the files stay reachable only
+    through the store's data directory. `calls` records every call; `fail_next(op, error)` makes the
+    next call of method `op` raise `error` instead of acting.
     """
+
+    _FAILING_OPS = ("mount_tmpfs", "bind_readonly", "unbind", "unmount")
 
     def __init__(self) -> None:
         self.mounts: dict[str, FakeMount] = {}
@@ -314,7 +547,7 @@ class FakeMounter:
         self._failures: dict[str, list[OSError]] = {}
 
     def fail_next(self, op: str, error: OSError) -> None:
-        if op not in ("mount_tmpfs", "bind_readonly", "unmount"):
+        if op not in self._FAILING_OPS:
             raise ValueError(f"op {op!r}: not a failing FakeMounter operation")
         self._failures.setdefault(op, []).append(error)
 
@@ -325,30 +558,62 @@ class FakeMounter:
             raise queued.pop(0)
 
     def mount_tmpfs(self, path: StrPath, *, size: str | None = None, mode: int = 0o700) -> None:
+        self._enter("mount_tmpfs", _real(path))
+        if os.path.islink(path):
+            raise OSError(errno.ELOOP, _SYMLINK, os.fspath(path))
         target = _real(path)
-        self._enter("mount_tmpfs", target)
         os.makedirs(target, exist_ok=True)
         os.chmod(target, mode)
         self.mounts[target] = FakeMount(kind="tmpfs", source=None, read_only=False, size=size)
 
     def is_mount_point(self, path: StrPath) -> bool:
-        return _real(path) in self.mounts
+        return not os.path.islink(path) and _real(path) in self.mounts
 
     def is_bind_of(self, target: StrPath, source: StrPath) -> bool:
+        if os.path.islink(target):
+            return False
         mount = self.mounts.get(_real(target))
         return mount is not None and mount.kind == "bind" and mount.source == _real(source)
 
+    def check_target(self, source: StrPath, target: StrPath) -> None:
+        dst = os.fspath(target)
+        try:
+            st = os.lstat(dst)
+        except FileNotFoundError:
+            _absent_target(dst)
+            return
+        if (refusal := _kind_refusal(st, dst)) is not None:
+            raise refusal
+        if self.is_bind_of(dst, source):
+            return
+        if _real(dst) in self.mounts:
+            raise OSError(errno.EBUSY, _MOUNTED, dst)
+        if os.listdir(dst):
+            raise OSError(errno.ENOTEMPTY, _NOT_EMPTY, dst)
+
     def bind_readonly(self, source: StrPath, target: StrPath) -> None:
-        src, dst = _real(source), _real(target)
-        self._enter("bind_readonly", dst)
+        src, dst = _real(source), os.fspath(target)
+        self._enter("bind_readonly", _real(dst))
         if not os.path.isdir(src):
             raise OSError(errno.ENOTDIR, "bind source is not a directory", src)
-        if dst in self.mounts:
-            if self.is_bind_of(dst, src):
-                return
-            raise OSError(errno.EBUSY, "something else is mounted at the target", dst)
+        self.check_target(src, dst)
+        if self.is_bind_of(dst, src):
+            return
         os.makedirs(dst, mode=0o750, exist_ok=True)
-        self.mounts[dst] = FakeMount(kind="bind", source=src, read_only=True)
+        self.mounts[_real(dst)] = FakeMount(kind="bind", source=src, read_only=True)
+
+    def unbind(self, source: StrPath, target: StrPath) -> None:
+        dst = os.fspath(target)
+        self._enter("unbind", _real(dst))
+        if os.path.islink(dst) or not os.path.isdir(dst):
+            return
+        if self.is_bind_of(dst, source):
+            del self.mounts[_real(dst)]
+        if _real(dst) in self.mounts:
+            return  # someone else's mount
+        with contextlib.suppress(FileNotFoundError):
+            if not os.listdir(dst):
+                os.rmdir(dst)
 
     def unmount(self, path: StrPath, *, remove: bool = False) -> None:
         target = _real(path)
@@ -377,6 +642,8 @@ class DirectoryMounter:
         logger.warning("UNSAFE: --unsafe-no-mount: keys are stored on disk and targets are symlinks")
 
     def mount_tmpfs(self, path: StrPath, *, size: str | None = None, mode: int = 0o700) -> None:
+        if os.path.islink(path):
+            raise OSError(errno.ELOOP, _SYMLINK, os.fspath(path))
         target = _real(path)
         os.makedirs(target, exist_ok=True)
         os.chmod(target, mode)
@@ -390,17 +657,40 @@ class DirectoryMounter:
         t = os.fspath(target)
         return os.path.islink(t) and os.readlink(t) == _real(source)
 
+    def check_target(self, source: StrPath, target: StrPath) -> None:
+        dst = os.fspath(target)
+        try:
+            st = os.lstat(dst)
+        except FileNotFoundError:
+            _absent_target(dst)
+            return
+        if stat.S_ISLNK(st.st_mode):
+            # Symlinks are this mounter's binds: its own to `source`, or another one's.
+            if os.readlink(dst) != _real(source):
+                raise OSError(errno.EBUSY, "the target already links elsewhere", dst)
+            return
+        if (refusal := _kind_refusal(st, dst)) is not None:
+            raise refusal
+        if os.listdir(dst):
+            raise OSError(errno.ENOTEMPTY, _NOT_EMPTY, dst)
+
     def bind_readonly(self, source: StrPath, target: StrPath) -> None:
         src, dst = _real(source), os.fspath(target)
         if not os.path.isdir(src):
             raise OSError(errno.ENOTDIR, "bind source is not a directory", src)
+        self.check_target(src, dst)
         if os.path.islink(dst):
-            if os.readlink(dst) == src:
-                return
-            raise OSError(errno.EBUSY, "the target already links elsewhere", dst)
+            return
         if os.path.isdir(dst):
-            os.rmdir(dst)  # raises ENOTEMPTY rather than hide what is there
+            os.rmdir(dst)
         os.symlink(src, dst)
+
+    def unbind(self, source: StrPath, target: StrPath) -> None:
+        dst = os.fspath(target)
+        if self.is_bind_of(dst, source):
+            os.unlink(dst)
+        elif not os.path.islink(dst) and os.path.isdir(dst) and not os.listdir(dst):
+            os.rmdir(dst)
 
     def unmount(self, path: StrPath, *, remove: bool = False) -> None:
         p = os.fspath(path)
@@ -413,13 +703,16 @@ class DirectoryMounter:
 
 
 __all__ = [
+    "DEFAULT_TMPFS_SIZE",
     "DirectoryMounter",
     "FakeMount",
     "FakeMounter",
     "MountInfo",
     "Mounter",
     "SyscallMounter",
+    "binds_of",
     "parse_mountinfo",
     "read_mountinfo",
     "topmost_mount",
+    "valid_tmpfs_size",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import logging
 import os
@@ -25,16 +26,17 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from certcsi.errors import InvalidVolume
+from certcsi.csi.volume_id import check_volume_id
+from certcsi.errors import InvalidVolume, StorageExhausted
 from certcsi.volumes.clock import require_aware
-from certcsi.volumes.mount import Mounter
+from certcsi.volumes.mount import DEFAULT_TMPFS_SIZE, Mounter
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +49,9 @@ _DATA_TMP_LINK = "..data_tmp"
 _LINK_TMP = "..link_tmp"  # hidden, so a half-made link is never visible and is cleaned like the rest
 # The service-account token travels in the volume context; it must never be written to disk.
 TOKENS_ATTRIBUTE = "csi.storage.k8s.io/serviceAccount.tokens"
-MAX_VOLUME_ID_BYTES = 128
 MAX_FILE_NAME_BYTES = 255
+# Held (flock) for the driver's lifetime, beside inmemfs: the kernel drops it with the process, kill -9 too.
+LOCK_FILE = "certcsi.lock"
 
 FILE_MODE = 0o440
 METADATA_MODE = 0o600  # what tempfile.mkstemp creates; the rename keeps it
@@ -70,17 +73,6 @@ def _safe_component(name: str, max_bytes: int) -> bool:
         return False
 
 
-def check_volume_id(volume_id: str) -> str:
-    """`volume_id` unchanged when it is a safe single path component, else InvalidVolume naming it."""
-    if not isinstance(volume_id, str) or not _safe_component(volume_id, MAX_VOLUME_ID_BYTES):
-        shown = repr(volume_id)[:80]
-        raise InvalidVolume(
-            f"volume_id {shown}: must be one path component of 1..{MAX_VOLUME_ID_BYTES} bytes "
-            "without '/', NUL, '.' or '..'"
-        )
-    return volume_id
-
-
 def check_file_name(name: str) -> str:
     """A published file name: one path component, not starting with '..' (reserved for the swap)."""
     if not _safe_component(name, MAX_FILE_NAME_BYTES) or name.startswith(".."):
@@ -89,6 +81,14 @@ def check_file_name(name: str) -> str:
             "without '/' or NUL, not starting with '..'"
         )
     return name
+
+
+class DataRootUnusable(RuntimeError):
+    """The data root cannot be used as it is; the message says what to change. The driver must not start."""
+
+
+class DataRootInUse(DataRootUnusable):
+    """Another driver process holds the data root: two drivers would remove each other's volumes."""
 
 
 # --- metadata --------------------------------------------------------------------------------------
@@ -270,12 +270,13 @@ def _replace_symlink(path: Path, target: str, *, tmp_name: str) -> None:
 class Store:
     """Volume state under `<data_root>/inmemfs`; see the module docstring for the layout."""
 
-    def __init__(self, *, data_root: Path, mounter: Mounter, tmpfs_size: str | None = None) -> None:
+    def __init__(self, *, data_root: Path, mounter: Mounter, tmpfs_size: str | None = DEFAULT_TMPFS_SIZE) -> None:
         self._data_root = Path(data_root)
         self._root = self._data_root / INMEMFS
         self._mounter = mounter
         self._tmpfs_size = tmpfs_size
         self._opened = False
+        self._lock_fd: int | None = None
 
     @property
     def root(self) -> Path:
@@ -293,8 +294,14 @@ class Store:
         at their target path; upstream leaves those forever). Call it once, before serving, while no publish runs.
         """
         os.makedirs(self._data_root, mode=0o700, exist_ok=True)
-        if not self._mounter.is_mount_point(self._root):
-            self._mounter.mount_tmpfs(self._root, size=self._tmpfs_size, mode=0o700)
+        self.lock()
+        try:
+            self._check_root()
+            if not self._mounter.is_mount_point(self._root):
+                self._mounter.mount_tmpfs(self._root, size=self._tmpfs_size, mode=0o700)
+        except BaseException:
+            self.close()
+            raise
         kept: list[Metadata] = []
         removed: list[RemovedVolume] = []
         for entry in sorted(os.listdir(self._root)):
@@ -309,6 +316,55 @@ class Store:
                 removed.append(verdict)
         self._opened = True
         return ScanResult(volumes=tuple(kept), removed=tuple(removed))
+
+    def lock(self) -> None:
+        """Take the data root for this process (idempotent); DataRootInUse while another process holds it.
+
+        An flock on `<data-root>/certcsi.lock`, kept until `close()` or the process ends however it ends.
+        """
+        if self._lock_fd is not None:
+            return
+        os.makedirs(self._data_root, mode=0o700, exist_ok=True)
+        path = self._data_root / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            by = f" (pid {holder})" if holder.isdigit() else ""
+            raise DataRootInUse(
+                f"data root {self._data_root} is in use by another certcsi driver{by}: two drivers on one "
+                "data root would remove each other's volumes; give each driver its own --data-root"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        # Only for the message a second driver prints; the lock itself is the flock.
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        """Give the data root up (idempotent); the tmpfs and the volumes stay for the next driver."""
+        fd, self._lock_fd = self._lock_fd, None
+        self._opened = False
+        if fd is not None:
+            os.close(fd)
+
+    def _check_root(self) -> None:
+        """Refuse an inmemfs the tmpfs must not be mounted on: a symlink would put it (and the keys) elsewhere."""
+        try:
+            st = os.lstat(self._root)
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(st.st_mode):
+            raise DataRootUnusable(
+                f"{self._root} is a symbolic link (to {os.readlink(self._root)!r}): certcsi mounts its tmpfs "
+                "only on a real directory of the data root; remove the link"
+            )
+        if not stat.S_ISDIR(st.st_mode):
+            raise DataRootUnusable(f"{self._root} is not a directory: remove it so that the tmpfs can be mounted there")
 
     def _scan_one(self, name: str) -> Metadata | RemovedVolume:
         path = self._root / name
@@ -385,9 +441,10 @@ class Store:
         if TOKENS_ATTRIBUTE in meta.volume_context:
             raise ValueError(f"metadata volumeContext: {TOKENS_ATTRIBUTE} is a secret and must be removed")
         volume_dir = self.volume_dir(meta.volume_id)
-        _ensure_dir(volume_dir, mode=0o700)
-        _ensure_dir(volume_dir / DATA_DIR, mode=DATA_DIR_MODE)
-        _write_atomic(volume_dir, METADATA_FILE, meta.to_json().encode("utf-8"))
+        with self._space_for(meta.volume_id):
+            _ensure_dir(volume_dir, mode=0o700)
+            _ensure_dir(volume_dir / DATA_DIR, mode=DATA_DIR_MODE)
+            _write_atomic(volume_dir, METADATA_FILE, meta.to_json().encode("utf-8"))
 
     def write_secrets(self, volume_id: str, secrets: Mapping[str, str]) -> None:
         """Keep a driver's secret attributes (a PKCS#12 password) for restarts, on the tmpfs only.
@@ -402,7 +459,8 @@ class Store:
         if not secrets:
             path.unlink(missing_ok=True)
             return
-        _write_atomic(path.parent, SECRETS_FILE, json.dumps(dict(secrets), sort_keys=True).encode("utf-8"))
+        with self._space_for(volume_id):
+            _write_atomic(path.parent, SECRETS_FILE, json.dumps(dict(secrets), sort_keys=True).encode("utf-8"))
 
     def read_secrets(self, volume_id: str) -> dict[str, str]:
         try:
@@ -438,6 +496,23 @@ class Store:
         """
         for name in files:
             check_file_name(name)
+        with self._space_for(volume_id):
+            self._write_files(volume_id, files, fs_group=fs_group)
+
+    @contextlib.contextmanager
+    def _space_for(self, volume_id: str) -> Iterator[None]:
+        """A full tmpfs (ENOSPC, EDQUOT) becomes StorageExhausted naming the volume and the limit."""
+        try:
+            yield
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            size = f"its size is {self._tmpfs_size}, " if self._tmpfs_size else ""
+            raise StorageExhausted(
+                f"volume {volume_id}: no space left on the volume tmpfs {self._root} ({size}set by --tmpfs-size)"
+            ) from err
+
+    def _write_files(self, volume_id: str, files: Mapping[str, bytes], *, fs_group: int | None) -> None:
         data_dir = self.data_dir(volume_id)
         if not data_dir.parent.is_dir():
             raise FileNotFoundError(errno.ENOENT, "volume not registered (write_metadata first)", str(data_dir))

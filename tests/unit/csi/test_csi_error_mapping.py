@@ -23,6 +23,8 @@ CASES: list[tuple[errors.CertcsiError, grpc.StatusCode]] = [
         grpc.StatusCode.INVALID_ARGUMENT,
     ),
     (errors.IncompatiblePublish("published here with other attributes"), grpc.StatusCode.ALREADY_EXISTS),
+    (errors.UnusableTarget("target_path /t: the target is a symbolic link"), grpc.StatusCode.FAILED_PRECONDITION),
+    (errors.StorageExhausted("volume v: no space left on the volume tmpfs"), grpc.StatusCode.RESOURCE_EXHAUSTED),
     (errors.NotReady("tmpfs not mounted"), grpc.StatusCode.FAILED_PRECONDITION),
     (errors.IssuanceError("no certificate"), grpc.StatusCode.INTERNAL),
     (errors.IssuanceDenied('request "r" has been denied by the approval plugin: no'), grpc.StatusCode.INTERNAL),

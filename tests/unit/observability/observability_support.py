@@ -44,6 +44,9 @@ class SigningIssuance:
     def pending(self, volume: Volume) -> str | None:
         return None
 
+    async def cleanup(self, volume: Volume) -> None:
+        return None
+
     async def wait(self, namespace: str, name: str, *, timeout: float | None = None) -> Issued:
         if self.deny:
             raise IssuanceDenied(f'request "{name}" has been denied by the approval plugin: not on my watch')

@@ -37,6 +37,9 @@ class FakeIssuance:
     deny: bool = False
     hang: bool = False
     answered: set[str] = field(default_factory=set)
+    cleaned: list[str] = field(default_factory=list)
+    # Set: cleanup() waits on it, as a delete would while the API server is unreachable.
+    cleanup_blocked: asyncio.Event | None = None
 
     async def create(self, volume: Volume, plan: RequestPlan) -> str:
         name = f"req-{len(self.created)}"
@@ -46,6 +49,11 @@ class FakeIssuance:
     def pending(self, volume: Volume) -> str | None:
         names = [n for n, _ in self.created if n not in self.answered]
         return names[-1] if names else None
+
+    async def cleanup(self, volume: Volume) -> None:
+        if self.cleanup_blocked is not None:
+            await self.cleanup_blocked.wait()
+        self.cleaned.append(volume.volume_id)
 
     async def wait(self, namespace: str, name: str, *, timeout: float | None = None) -> Issued:
         if self.hang:

@@ -24,6 +24,7 @@ def test_store_works_on_plain_directories(tmp_path: Path) -> None:
     assert m.is_mount_point(tmp_path / "target")
     assert m.is_bind_of(tmp_path / "target", store.data_dir("v"))
     # A restarted driver finds its volumes again.
+    store.close()
     assert [v.volume_id for v in Store(data_root=tmp_path / "root", mounter=DirectoryMounter()).open().volumes] == ["v"]
 
 

@@ -156,13 +156,79 @@ def test_symlink_is_not_a_mount_point(fs: Path, tmp_path: Path, mounter: Syscall
 def test_failed_bind_leaves_no_target(fs: Path, tmp_path: Path, mounter: SyscallMounter) -> None:
     # The read-only remount fails after the bind succeeded: the bind is undone and the directory removed.
     class Failing(SyscallMounter):
-        def _sys_mount(self, source: str, target: str, fs_type: str | None, flags: int, data: str | None) -> None:
+        def _sys_mount(
+            self, source: str, target: str, fs_type: str | None, flags: int, data: str | None, *, shown: str | None
+        ) -> None:
             if flags & MS_REMOUNT:
                 raise OSError(errno.EPERM, "remount refused", target)
-            super()._sys_mount(source, target, fs_type, flags, data)
+            super()._sys_mount(source, target, fs_type, flags, data, shown=shown)
 
     target = tmp_path / "target"
     with pytest.raises(OSError, match="remount refused"):
         Failing().bind_readonly(fs / "src", target)
+    assert _at(target) == []
+    assert not target.exists()
+
+
+def test_tmpfs_is_never_mounted_through_a_symlink(tmp_path: Path, mounter: SyscallMounter) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with pytest.raises(OSError) as info:
+        mounter.mount_tmpfs(tmp_path / "link", size="1m")
+    assert info.value.errno == errno.ELOOP
+    assert _at(tmp_path / "real") == []
+
+
+def test_bind_refuses_what_it_would_hide_or_follow(fs: Path, tmp_path: Path, mounter: SyscallMounter) -> None:
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "empty")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    (tmp_path / "mounted").mkdir()
+    mounter.mount_tmpfs(tmp_path / "mounted", size="64k")
+    expected = {"file": errno.ENOTDIR, "link": errno.ELOOP, "full": errno.ENOTEMPTY, "mounted": errno.EBUSY}
+    for name, code in expected.items():
+        with pytest.raises(OSError) as info:
+            mounter.bind_readonly(fs / "src", tmp_path / name)
+        assert (info.value.errno, info.value.filename) == (code, str(tmp_path / name)), name
+        with pytest.raises(OSError) as checked:
+            mounter.check_target(fs / "src", tmp_path / name)
+        assert checked.value.errno == code, name
+    assert _at(tmp_path / "empty") == []
+    assert len(_at(tmp_path / "mounted")) == 1
+    mounter.check_target(fs / "src", tmp_path / "absent")
+    assert not (tmp_path / "absent").exists()
+
+
+def test_unbind_unmounts_only_binds_of_its_source(fs: Path, tmp_path: Path, mounter: SyscallMounter) -> None:
+    (fs / "other").mkdir()
+    target = tmp_path / "target"
+    mounter.bind_readonly(fs / "other", target)
+    mounter.unbind(fs / "src", target)
+    assert len(_at(target)) == 1  # someone else's bind: left alone, and so is its directory
+    mounter.unmount(target)
+    mounter.bind_readonly(fs / "src", target)
+    mounter.unbind(fs / "src", target)
+    assert _at(target) == []
+    assert not target.exists()
+    mounter.unbind(fs / "src", target)  # idempotent
+
+
+def test_unbind_keeps_a_directory_that_is_not_empty(fs: Path, tmp_path: Path, mounter: SyscallMounter) -> None:
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "theirs").write_text("x")
+    mounter.unbind(fs / "src", target)
+    assert (target / "theirs").read_text() == "x"
+
+
+def test_unbind_of_a_deleted_source_still_finds_its_bind(fs: Path, tmp_path: Path, mounter: SyscallMounter) -> None:
+    # A bind outliving its source shows `//deleted` in mountinfo; it is still ours to unmount.
+    (fs / "gone").mkdir()
+    target = tmp_path / "target"
+    mounter.bind_readonly(fs / "gone", target)
+    (fs / "gone").rmdir()
+    mounter.unbind(fs / "gone", target)
     assert _at(target) == []
     assert not target.exists()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from certcsi.volumes.mount import SyscallMounter, read_mountinfo
-from certcsi.volumes.store import Metadata, Store
+from certcsi.volumes.store import DataRootUnusable, Metadata, Store
 
 pytestmark = pytest.mark.real_mounts
 GROUP = 4242
@@ -32,10 +32,12 @@ def test_open_mounts_tmpfs_once(tmp_path: Path, mounter: SyscallMounter) -> None
     assert store.ready() is None
     [entry] = [e for e in read_mountinfo() if e.mount_point == str(store.root)]
     assert entry.fs_type == "tmpfs"
-    Store(data_root=tmp_path / "data-root", mounter=mounter).open()
+    store.close()  # one store per data root at a time (a second one is refused while this one holds it)
+    again = Store(data_root=tmp_path / "data-root", mounter=mounter)
+    again.open()
     assert len([e for e in read_mountinfo() if e.mount_point == str(store.root)]) == 1
     mounter.unmount(store.root)
-    assert store.ready() == f"tmpfs is not mounted at {store.root}"
+    assert again.ready() == f"tmpfs is not mounted at {store.root}"
 
 
 def test_publish_renew_unpublish(tmp_path: Path, mounter: SyscallMounter) -> None:
@@ -60,3 +62,30 @@ def test_publish_renew_unpublish(tmp_path: Path, mounter: SyscallMounter) -> Non
     store.remove_volume("vol")
     assert not target.exists()
     assert store.list_volume_ids() == []
+
+
+def test_symlinked_inmemfs_gets_no_tmpfs_at_its_target(tmp_path: Path, mounter: SyscallMounter) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "data-root").mkdir()
+    (tmp_path / "data-root" / "inmemfs").symlink_to(elsewhere)
+    with pytest.raises(DataRootUnusable, match="symbolic link"):
+        Store(data_root=tmp_path / "data-root", mounter=mounter).open()
+    assert [e for e in read_mountinfo() if e.mount_point == str(elsewhere)] == []
+
+
+def test_the_default_tmpfs_size_is_a_limit(tmp_path: Path, mounter: SyscallMounter) -> None:
+    from certcsi.volumes.mount import DEFAULT_TMPFS_SIZE
+
+    store = Store(data_root=tmp_path / "data-root", mounter=mounter)
+    store.open()
+    [entry] = [e for e in read_mountinfo() if e.mount_point == str(store.root)]
+    assert entry.fs_type == "tmpfs"
+    usage = os.statvfs(store.root)
+    assert usage.f_blocks * usage.f_frsize == _bytes(DEFAULT_TMPFS_SIZE)
+    store.close()
+
+
+def _bytes(size: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    return int(size[:-1]) * units[size[-1]]

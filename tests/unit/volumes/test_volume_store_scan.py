@@ -45,7 +45,9 @@ def test_open_mounts_tmpfs_when_not_mounted(tmp_path: Path) -> None:
 
 def test_open_does_not_mount_twice(tmp_path: Path) -> None:
     mounter = FakeMounter()
-    _new_store(tmp_path, mounter).open()
+    first = _new_store(tmp_path, mounter)
+    first.open()
+    first.close()  # the driver before a restart ends, and its lock with it
     _new_store(tmp_path, mounter).open()
     assert [c for c in mounter.calls if c[0] == "mount_tmpfs"] == [("mount_tmpfs", str(tmp_path / "root" / "inmemfs"))]
 
@@ -63,6 +65,7 @@ def test_scan_keeps_resumable_and_removes_the_rest(tmp_path: Path) -> None:
     first = _new_store(tmp_path, mounter)
     first.open()
     _populate(first)
+    first.close()
 
     result = _new_store(tmp_path, mounter).open()
 
@@ -84,6 +87,7 @@ def test_removed_never_issued_volume_reports_its_target(tmp_path: Path) -> None:
     store = _new_store(tmp_path, mounter)
     store.open()
     store.write_metadata(Metadata(volume_id="v", target_path="/pods/x/mount"))
+    store.close()
     removed = _new_store(tmp_path, mounter).open().removed
     assert removed[0].metadata is not None
     assert removed[0].metadata.target_path == "/pods/x/mount"
@@ -97,6 +101,7 @@ def test_symlinked_volume_dir_is_removed_not_followed(tmp_path: Path) -> None:
     outside.mkdir()
     (outside / "keep").write_text("precious")
     (store.root / "link").symlink_to(outside)
+    store.close()
     result = _new_store(tmp_path, mounter).open()
     assert [r.volume_id for r in result.removed] == ["link"]
     assert (outside / "keep").read_text() == "precious"

@@ -17,6 +17,7 @@ def test_a_mounted_volume_without_a_certificate_yet_survives_a_restart(tmp_path:
     mounter.bind_readonly(store.data_dir("waiting"), tmp_path / "waiting")
     # A bind of something else at the target does not make the volume published.
     mounter.bind_readonly(store.data_dir("waiting"), tmp_path / "elsewhere")
+    store.close()
 
     scan = Store(data_root=tmp_path / "root", mounter=mounter).open()
 
