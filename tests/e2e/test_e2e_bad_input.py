@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
-from e2e_harness import E2E, NAMESPACE, P, eventually, mount_at, pod_manifest, typical_attributes
+from e2e_harness import (
+    E2E,
+    NAMESPACE,
+    P,
+    check_pair,
+    csi_channel,
+    e2e_environment,
+    eventually,
+    mount_at,
+    mounts_under,
+    pod_manifest,
+    publish_outcome,
+    typical_attributes,
+)
 
+from certcsi.csi._gen import csi_pb2, csi_pb2_grpc
 from certcsi.sandbox.kubelet import PodNotReady, volume_id
+from certcsi.volumes.mount import SyscallMounter
 
 pytestmark = pytest.mark.e2e
 
@@ -72,3 +89,74 @@ async def test_invalid_volumes_fail_by_name_and_leave_nothing(env: E2E) -> None:
     assert owners == [CONTROL]
     assert env.volume_dirs() == [volume_id(env.kubelet.pod_uid(NAMESPACE, CONTROL), "tls")]
     assert await _failed_mounts(env, CONTROL) == []
+
+
+# --- hostile targets and volume ids, published straight over CSI ------------------------------------
+
+
+def _untouched(target: Path, kind: str) -> bool:
+    if kind == "file":
+        return target.read_text() == "a file"
+    if kind == "full":
+        return (target / "data.db").read_text() == "precious"
+    if kind == "link":
+        return target.is_symlink() and mount_at(target.resolve()) is None
+    return (target / "theirs").read_text() == "not certcsi's" and mount_at(target) is not None
+
+
+def _make_hostile(env: E2E, target: Path, kind: str) -> None:
+    if kind == "file":
+        target.write_text("a file")
+    elif kind == "full":
+        target.mkdir()
+        (target / "data.db").write_text("precious")
+    elif kind == "link":
+        elsewhere = env.workdir / "elsewhere"
+        elsewhere.mkdir()
+        target.symlink_to(elsewhere)
+    else:
+        target.mkdir()
+        SyscallMounter().mount_tmpfs(target, size="64k")
+        (target / "theirs").write_text("not certcsi's")
+
+
+# kind -> what FAILED_PRECONDITION's message must say besides the target path
+HOSTILE = {"file": "not a directory", "full": "not empty", "link": "symbolic link", "mounted": "mounted"}
+
+
+async def test_hostile_targets_are_refused_before_issuing_and_left_as_they_were(env: E2E) -> None:
+    pod = await env.owner_pod("hostile")
+    volumes = {kind: env.direct_volume(pod, kind) for kind in HOSTILE}
+    for kind, volume in volumes.items():
+        _make_hostile(env, volume.target, kind)
+    async with csi_channel(env.driver.endpoint) as channel:
+        node = csi_pb2_grpc.NodeStub(channel)
+        for kind, volume in volumes.items():
+            code, details = await publish_outcome(node, volume.request(typical_attributes()))
+            assert code == grpc.StatusCode.FAILED_PRECONDITION, (kind, code, details)
+            assert str(volume.target) in details and HOSTILE[kind] in details, details
+        assert await env.certificate_requests() == []
+        assert env.volume_dirs() == []
+        for kind, volume in volumes.items():
+            await node.NodeUnpublishVolume(volume.unpublish_request())  # nothing of ours there: OK
+            assert _untouched(volume.target, kind), kind
+        assert mounts_under(env.data_root) == [mount_at(env.inmemfs)]
+
+
+@pytest.mark.parametrize("volume_id", ["../etc", "../inmemfs", "..", "x/../y"])
+async def test_unpublish_with_a_hostile_volume_id_leaves_a_live_pod_alone(volume_id: str) -> None:
+    async with e2e_environment() as env:
+        live = env.direct_volume(await env.owner_pod("live"), "tls")
+        async with csi_channel(env.driver.endpoint) as channel:
+            node = csi_pb2_grpc.NodeStub(channel)
+            await node.NodePublishVolume(live.request(typical_attributes()), timeout=30)
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await node.NodeUnpublishVolume(
+                    csi_pb2.NodeUnpublishVolumeRequest(volume_id=volume_id, target_path=str(live.target))
+                )
+            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert mount_at(live.target) is not None
+            check_pair(live.target)
+            await node.NodeUnpublishVolume(live.unpublish_request())
+            assert mount_at(live.target) is None and not live.target.exists()
+

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from e2e_harness import E2E, NAMESPACE, check_pair, eventually, mount_at, pod_manifest, typical_attributes
+from e2e_harness import (
+    E2E,
+    NAMESPACE,
+    check_pair,
+    csi_channel,
+    eventually,
+    mount_at,
+    pod_info,
+    pod_manifest,
+    publish_request,
+    typical_attributes,
+)
 
+from certcsi.csi._gen import csi_pb2_grpc
 from certcsi.sandbox.kubelet import volume_id
 
 pytestmark = pytest.mark.e2e
@@ -39,3 +51,21 @@ async def test_deleted_pod_leaves_no_mount_no_volume_and_no_request(env: E2E) ->
     # The survivor is untouched.
     check_pair(env.target("survivor"))
     assert mount_at(env.target("survivor")) is not None
+
+
+async def test_unpublish_deletes_the_requests_of_a_volume_without_pod_uid(env: E2E) -> None:
+    # No pod uid in the context, so no owner reference: only the driver's clean-up deletes the request.
+    direct = env.direct_volume(await env.owner_pod("no-uid"), "tls")
+    context = {k: v for k, v in pod_info(name="no-uid", uid="unused").items() if not k.endswith("pod.uid")}
+    request = publish_request(volume=direct.volume_id, target=direct.target, context=typical_attributes() | context)
+    async with csi_channel(env.driver.endpoint) as channel:
+        node = csi_pb2_grpc.NodeStub(channel)
+        await node.NodePublishVolume(request, timeout=30)
+        [created] = await env.certificate_requests()
+        assert not created["metadata"].get("ownerReferences")
+        await node.NodeUnpublishVolume(direct.unpublish_request(), timeout=30)
+
+    async def gone() -> bool:
+        return await env.requests_of_volume(direct.volume_id) == 0
+
+    await eventually(gone, timeout=10, what="the volume's CertificateRequest deleted")
