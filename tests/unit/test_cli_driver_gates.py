@@ -21,7 +21,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[NodeOptions]:
     """Run the command without starting anything; collect the options it would run with."""
     seen: list[NodeOptions] = []
 
-    async def fake_run(*, driver: Any, options: NodeOptions, stop: asyncio.Event) -> None:
+    async def fake_run(*, driver: Any, options: NodeOptions, stop: asyncio.Event, **_: Any) -> None:
         seen.append(options)
 
     def run_once(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 import pytest
 from click.testing import CliRunner
+from test_cli_driver_gates import started
 
-from certcsi import nodeplugin
 from certcsi.cli import main
-from certcsi.cli import node as node_commands
 from certcsi.nodeplugin import NodeOptions
 from certcsi.volumes.mount import DEFAULT_TMPFS_SIZE
 
-
-@pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[NodeOptions]:
-    seen: list[NodeOptions] = []
-
-    async def fake_run(*, driver: Any, options: NodeOptions, stop: asyncio.Event, **_: Any) -> None:
-        seen.append(options)
-
-    def run_once(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-        async def once() -> None:
-            await main(asyncio.Event())
-
-        asyncio.run(once())
-
-    monkeypatch.setattr(nodeplugin, "run_node_plugin", fake_run)
-    monkeypatch.setattr(node_commands, "run_until_signalled", run_once)
-    return seen
+__all__ = ["started"]  # the fixture, shared with the gate flag tests
 
 
 DRIVERS = [["driver"], ["spiffe-driver", "--issuer-name", "ca"]]

@@ -115,6 +115,15 @@ def _absent_target(path: str) -> None:
         raise OSError(errno.ENOENT, _NO_PARENT, path)
 
 
+def _existing_target(path: str) -> os.stat_result | None:
+    """lstat of the target; None when it is missing but may be created (ENOENT when its parent is missing too)."""
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        _absent_target(path)
+        return None
+
+
 def _identity(st: os.stat_result) -> tuple[int, int]:
     # A directory has no hard links: another path showing the same (device, inode) is a mount of it.
     return (st.st_dev, st.st_ino)
@@ -577,10 +586,7 @@ class FakeMounter:
 
     def check_target(self, source: StrPath, target: StrPath) -> None:
         dst = os.fspath(target)
-        try:
-            st = os.lstat(dst)
-        except FileNotFoundError:
-            _absent_target(dst)
+        if (st := _existing_target(dst)) is None:
             return
         if (refusal := _kind_refusal(st, dst)) is not None:
             raise refusal
@@ -659,10 +665,7 @@ class DirectoryMounter:
 
     def check_target(self, source: StrPath, target: StrPath) -> None:
         dst = os.fspath(target)
-        try:
-            st = os.lstat(dst)
-        except FileNotFoundError:
-            _absent_target(dst)
+        if (st := _existing_target(dst)) is None:
             return
         if stat.S_ISLNK(st.st_mode):
             # Symlinks are this mounter's binds: its own to `source`, or another one's.

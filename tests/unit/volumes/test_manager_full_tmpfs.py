@@ -18,7 +18,7 @@ pytestmark = pytest.mark.real_mounts
 async def test_the_volume_that_does_not_fit_fails_cleanly(tmp_path: Path) -> None:
     # 8 pages: the first volume (metadata, status, three files) fits, a second one cannot.
     async with real_rig(tmp_path, tmpfs_size="32k") as rig:
-        first, second = rig.target("v1"), rig.target("v2")
+        first, second = rig.path("v1"), rig.path("v2")
         await rig.manager.publish(Req("vol-1", str(first), context()))
         with pytest.raises(StorageExhausted) as caught:
             await rig.manager.publish(Req("vol-2", str(second), context()))

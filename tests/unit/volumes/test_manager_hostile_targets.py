@@ -10,21 +10,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import pytest
-from test_manager_lifecycle import START, FakeIssuance, Req, context
+from test_manager_lifecycle import START, FakeIssuance, Req, Rig, context, make_manager
 
-from certcsi.drivers.certmanager import CertManagerDriver
 from certcsi.errors import CertcsiError, InvalidVolume, UnusableTarget
 from certcsi.volumes.clock import FakeClock
-from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import MountInfo, SyscallMounter, read_mountinfo
-from certcsi.volumes.schedule import RateBudget
 from certcsi.volumes.store import Store
 
 pytestmark = pytest.mark.real_mounts
@@ -35,18 +31,14 @@ def mounts_at(path: Path | str) -> list[MountInfo]:
 
 
 @dataclass
-class RealRig:
-    manager: Manager
-    issuance: FakeIssuance
-    mounter: SyscallMounter
-    store: Store
-    root: Path
+class RealRig(Rig):
+    """The lifecycle tests' rig on a real tmpfs, with the real mounter."""
 
-    def target(self, name: str = "v1") -> Path:
+    mounter: SyscallMounter  # type: ignore[assignment]
+
+    def path(self, name: str = "v1") -> Path:
         """Where kubelet would publish: the parent exists, the target itself does not."""
-        path = self.root / "pods" / name / "mount"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        return Path(self.target(name))
 
     def foreign_tmpfs(self, at: Path) -> None:
         """Someone else's mount, holding one file."""
@@ -72,18 +64,10 @@ async def real_rig(root: Path, *, tmpfs_size: str = "4m") -> AsyncIterator[RealR
     mounter = SyscallMounter()
     store = Store(data_root=root / "data", mounter=mounter, tmpfs_size=tmpfs_size)
     issuance = FakeIssuance(clock)
-    manager = Manager(
-        driver=CertManagerDriver(),
-        store=store,
-        mounter=mounter,
-        issuance=issuance,
-        clock=clock,
-        rate=RateBudget(qps=1000, burst=1000, clock=clock),
-        rng=random.Random(7),
-    )
+    manager = make_manager(store, mounter, issuance, clock)
     await manager.start()
     try:
-        yield RealRig(manager, issuance, mounter, store, root)
+        yield RealRig(manager, issuance, mounter, store, clock, root)
     finally:
         await manager.stop()
         real_root = os.path.realpath(root)
@@ -113,7 +97,7 @@ async def refused(rig: RealRig, target: Path) -> CertcsiError:
 
 @pytest.mark.parametrize("volume_id", ["../etc", "..", "vol-1/../vol-1", ""])
 async def test_unpublish_with_a_hostile_volume_id_leaves_the_live_target_alone(rig: RealRig, volume_id: str) -> None:
-    target = rig.target()
+    target = rig.path()
     await rig.manager.publish(Req("vol-1", str(target), context()))
     with pytest.raises(InvalidVolume, match="volume_id"):
         await rig.manager.unpublish(volume_id=volume_id, target_path=str(target))
@@ -122,7 +106,7 @@ async def test_unpublish_with_a_hostile_volume_id_leaves_the_live_target_alone(r
 
 
 async def test_unpublish_with_a_hostile_volume_id_keeps_a_plain_directory(rig: RealRig) -> None:
-    target = rig.target()
+    target = rig.path()
     target.mkdir()
     (target / "keep").write_text("x")
     with pytest.raises(InvalidVolume, match="volume_id"):
@@ -134,7 +118,7 @@ async def test_unpublish_with_a_hostile_volume_id_keeps_a_plain_directory(rig: R
 
 
 async def test_first_publish_onto_a_foreign_mount_leaves_it_mounted(rig: RealRig) -> None:
-    target = rig.target()
+    target = rig.path()
     rig.foreign_tmpfs(target)
     error = await refused(rig, target)
     assert "mounted" in str(error)
@@ -145,7 +129,7 @@ async def test_first_publish_onto_a_foreign_mount_leaves_it_mounted(rig: RealRig
 
 
 async def test_unpublish_leaves_a_foreign_mount_alone(rig: RealRig) -> None:
-    target = rig.target()
+    target = rig.path()
     rig.foreign_tmpfs(target)
     await rig.manager.unpublish(volume_id="vol-1", target_path=str(target))
     assert len(mounts_at(target)) == 1
@@ -154,7 +138,7 @@ async def test_unpublish_leaves_a_foreign_mount_alone(rig: RealRig) -> None:
 
 async def test_unpublish_refuses_when_a_foreign_mount_covers_ours(rig: RealRig) -> None:
     # Unmounting ours would mean unmounting theirs first; leaving ours would orphan it. Neither: say so.
-    target = rig.target()
+    target = rig.path()
     await rig.manager.publish(Req("vol-1", str(target), context()))
     rig.foreign_tmpfs(target)
     with pytest.raises(CertcsiError, match=str(target)):
@@ -168,7 +152,7 @@ async def test_unpublish_refuses_when_a_foreign_mount_covers_ours(rig: RealRig) 
 
 
 async def test_target_that_is_a_regular_file_is_refused_before_issuing(rig: RealRig) -> None:
-    target = rig.target()
+    target = rig.path()
     target.write_text("a file")
     error = await refused(rig, target)
     assert "not a directory" in str(error)
@@ -177,7 +161,7 @@ async def test_target_that_is_a_regular_file_is_refused_before_issuing(rig: Real
 
 
 async def test_target_that_is_a_non_empty_directory_is_refused_before_issuing(rig: RealRig) -> None:
-    target = rig.target()
+    target = rig.path()
     target.mkdir()
     (target / "data.db").write_text("precious")
     error = await refused(rig, target)
@@ -187,7 +171,7 @@ async def test_target_that_is_a_non_empty_directory_is_refused_before_issuing(ri
 
 
 async def test_refused_volume_is_not_resumed_after_a_restart(rig: RealRig) -> None:
-    target = rig.target()
+    target = rig.path()
     target.write_text("a file")
     await refused(rig, target)
     await rig.manager.stop()
@@ -198,7 +182,7 @@ async def test_refused_volume_is_not_resumed_after_a_restart(rig: RealRig) -> No
 
 async def test_an_empty_directory_made_by_the_caller_is_used_and_removed(rig: RealRig) -> None:
     # csi-sanity's pattern: it creates the target itself and expects it gone after unpublish.
-    target = rig.target()
+    target = rig.path()
     target.mkdir()
     await rig.manager.publish(Req("vol-1", str(target), context()))
     assert rig.mounter.is_bind_of(target, rig.store.data_dir("vol-1"))
@@ -217,7 +201,7 @@ async def test_target_that_is_a_symlink_is_never_followed(rig: RealRig, points_t
         elsewhere.mkdir()
     elif points_to == "file":
         elsewhere.write_text("x")
-    target = rig.target()
+    target = rig.path()
     target.symlink_to(elsewhere)
     error = await refused(rig, target)
     assert "symbolic link" in str(error)
@@ -229,7 +213,7 @@ async def test_target_that_is_a_symlink_is_never_followed(rig: RealRig, points_t
 async def test_unpublish_of_a_symlink_target_leaves_the_link_and_what_it_points_at(rig: RealRig) -> None:
     elsewhere = rig.root / "elsewhere"
     rig.foreign_tmpfs(elsewhere)
-    target = rig.target()
+    target = rig.path()
     target.symlink_to(elsewhere)
     await rig.manager.unpublish(volume_id="vol-1", target_path=str(target))
     assert target.is_symlink()
@@ -238,9 +222,9 @@ async def test_unpublish_of_a_symlink_target_leaves_the_link_and_what_it_points_
 
 async def test_unpublish_at_another_path_than_the_published_one_touches_nothing(rig: RealRig) -> None:
     # Here a link to the real target: forgetting the volume would orphan its mount, unmounting it is not asked.
-    target = rig.target()
+    target = rig.path()
     await rig.manager.publish(Req("vol-1", str(target), context()))
-    link = rig.target("v2")
+    link = rig.path("v2")
     link.symlink_to(target)
     with pytest.raises(UnusableTarget, match="published at"):
         await rig.manager.unpublish(volume_id="vol-1", target_path=str(link))
@@ -253,7 +237,7 @@ async def test_unpublish_at_another_path_than_the_published_one_touches_nothing(
 
 
 async def test_unpublish_removes_mount_target_and_state(rig: RealRig) -> None:
-    target = rig.target()
+    target = rig.path()
     await rig.manager.publish(Req("vol-1", str(target), context()))
     await rig.manager.unpublish(volume_id="vol-1", target_path=str(target))
     await rig.manager.unpublish(volume_id="vol-1", target_path=str(target))
@@ -264,7 +248,7 @@ async def test_unpublish_removes_mount_target_and_state(rig: RealRig) -> None:
 
 async def test_failed_bind_after_issuing_still_removes_our_state(rig: RealRig, monkeypatch: pytest.MonkeyPatch) -> None:
     # The target turned into a file between the check and the bind: refused at mount time too.
-    target = rig.target()
+    target = rig.path()
     real_bind = rig.mounter.bind_readonly
 
     def swap_then_bind(source: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:

@@ -20,7 +20,7 @@ from certcsi.pki.signing import certificate_pem, create_ca, sign_csr
 from certcsi.volumes.clock import FakeClock
 from certcsi.volumes.driver import Issued, RequestPlan, Volume
 from certcsi.volumes.manager import Manager
-from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.mount import FakeMounter, Mounter
 from certcsi.volumes.schedule import RateBudget
 from certcsi.volumes.store import Store
 
@@ -105,7 +105,7 @@ class Rig:
         return Rig(manager, self.issuance, self.mounter, store, self.clock, self.root)
 
 
-def make_manager(store: Store, mounter: FakeMounter, issuance: FakeIssuance, clock: FakeClock) -> Manager:
+def make_manager(store: Store, mounter: Mounter, issuance: FakeIssuance, clock: FakeClock) -> Manager:
     return Manager(
         driver=CertManagerDriver(),
         store=store,

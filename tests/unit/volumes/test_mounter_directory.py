@@ -59,3 +59,23 @@ def test_unmount_removes_link_idempotently(tmp_path: Path) -> None:
     m.unmount(tmp_path / "t", remove=True)
     assert not os.path.lexists(tmp_path / "t")
     assert (tmp_path / "a").is_dir()
+
+
+def test_unbind_removes_only_its_own_link(tmp_path: Path) -> None:
+    m = DirectoryMounter()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "theirs").symlink_to(tmp_path / "other")
+    m.unbind(tmp_path / "src", tmp_path / "theirs")
+    assert os.readlink(tmp_path / "theirs") == str(tmp_path / "other")
+    with pytest.raises(OSError) as info:
+        m.check_target(tmp_path / "src", tmp_path / "theirs")
+    assert info.value.errno == errno.EBUSY
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OSError) as info:
+        m.bind_readonly(tmp_path / "src", tmp_path / "file")
+    assert info.value.errno == errno.ENOTDIR
+    m.bind_readonly(tmp_path / "src", tmp_path / "ours")
+    m.unbind(tmp_path / "src", tmp_path / "ours")
+    m.unbind(tmp_path / "src", tmp_path / "ours")
+    assert not os.path.lexists(tmp_path / "ours")

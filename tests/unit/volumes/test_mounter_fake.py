@@ -63,3 +63,43 @@ def test_injected_failure_raised_once(tmp_path: Path) -> None:
 def test_unknown_operation_refused() -> None:
     with pytest.raises(ValueError, match="op"):
         FakeMounter().fail_next("mount", OSError())
+
+
+def test_refuses_the_targets_the_real_one_refuses(tmp_path: Path) -> None:
+    m = FakeMounter()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "src")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    m.mount_tmpfs(tmp_path / "mounted")
+    expected = {
+        "file": errno.ENOTDIR,
+        "link": errno.ELOOP,
+        "full": errno.ENOTEMPTY,
+        "mounted": errno.EBUSY,
+        "no-parent/t": errno.ENOENT,
+    }
+    for name, code in expected.items():
+        for attempt in (m.check_target, m.bind_readonly):
+            with pytest.raises(OSError) as info:
+                attempt(tmp_path / "src", tmp_path / name)
+            assert (info.value.errno, info.value.filename) == (code, str(tmp_path / name)), name
+    assert [p for p in m.mounts] == [str(tmp_path / "mounted")]
+
+
+def test_unbind_leaves_what_is_not_its_own(tmp_path: Path) -> None:
+    m = FakeMounter()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "other").mkdir()
+    m.bind_readonly(tmp_path / "other", tmp_path / "theirs")
+    m.unbind(tmp_path / "src", tmp_path / "theirs")
+    assert m.is_bind_of(tmp_path / "theirs", tmp_path / "other")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    m.unbind(tmp_path / "src", tmp_path / "full")
+    assert (tmp_path / "full" / "x").exists()
+    m.bind_readonly(tmp_path / "src", tmp_path / "ours")
+    m.unbind(tmp_path / "src", tmp_path / "ours")
+    m.unbind(tmp_path / "src", tmp_path / "ours")
+    assert not (tmp_path / "ours").exists() and not m.is_mount_point(tmp_path / "ours")
