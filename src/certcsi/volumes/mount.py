@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import dataclasses
 import errno
 import logging
 import os
@@ -47,8 +48,19 @@ class Mounter(Protocol):
         """
         ...
 
+    def resize_tmpfs(self, path: StrPath, *, size: str) -> None:
+        """Set the size limit of the tmpfs mounted at `path`, keeping its files and its other options.
+
+        EINVAL when it holds more than `size` already (the kernel refuses to shrink below use).
+        """
+        ...
+
     def is_mount_point(self, path: StrPath) -> bool:
         """True when something is mounted exactly at `path` (False when `path` does not exist)."""
+        ...
+
+    def fs_type(self, path: StrPath) -> str | None:
+        """The type of the filesystem mounted exactly at `path` (the topmost); None when nothing is."""
         ...
 
     def is_bind_of(self, target: StrPath, source: StrPath) -> bool:
@@ -333,6 +345,23 @@ class SyscallMounter:
         finally:
             os.close(fd)
 
+    def resize_tmpfs(self, path: StrPath, *, size: str) -> None:
+        if not valid_tmpfs_size(size):
+            raise ValueError(f"tmpfs size {size!r}: must be digits with an optional k, m, g or % suffix")
+        target = os.fspath(path)
+        fd = os.open(target, os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            # Without MS_BIND a remount changes the superblock: only `size` is given, so only it changes.
+            self._sys_mount("none", _fd_path(fd), None, MS_REMOUNT | _HARDENED, f"size={size}", shown=target)
+        finally:
+            os.close(fd)
+
+    def fs_type(self, path: StrPath) -> str | None:
+        if not self.is_mount_point(path):
+            return None
+        top = topmost_mount(read_mountinfo(self._mountinfo_path), _real(path))
+        return None if top is None else top.fs_type
+
     def is_mount_point(self, path: StrPath) -> bool:
         p = os.fspath(path)
         try:
@@ -548,7 +577,7 @@ class FakeMounter:
     next call of method `op` raise `error` instead of acting.
     """
 
-    _FAILING_OPS = ("mount_tmpfs", "bind_readonly", "unbind", "unmount")
+    _FAILING_OPS = ("mount_tmpfs", "resize_tmpfs", "bind_readonly", "unbind", "unmount")
 
     def __init__(self) -> None:
         self.mounts: dict[str, FakeMount] = {}
@@ -575,8 +604,17 @@ class FakeMounter:
         os.chmod(target, mode)
         self.mounts[target] = FakeMount(kind="tmpfs", source=None, read_only=False, size=size)
 
+    def resize_tmpfs(self, path: StrPath, *, size: str) -> None:
+        target = _real(path)
+        self._enter("resize_tmpfs", target)
+        self.mounts[target] = dataclasses.replace(self.mounts[target], size=size)
+
     def is_mount_point(self, path: StrPath) -> bool:
         return not os.path.islink(path) and _real(path) in self.mounts
+
+    def fs_type(self, path: StrPath) -> str | None:
+        mount = self.mounts.get(_real(path)) if not os.path.islink(path) else None
+        return None if mount is None else mount.kind
 
     def is_bind_of(self, target: StrPath, source: StrPath) -> bool:
         if os.path.islink(target):
@@ -655,9 +693,16 @@ class DirectoryMounter:
         os.chmod(target, mode)
         self._tmpfs.add(target)
 
+    def resize_tmpfs(self, path: StrPath, *, size: str) -> None:
+        """Nothing to resize: this mode's "tmpfs" is a plain directory."""
+
     def is_mount_point(self, path: StrPath) -> bool:
         p = os.fspath(path)
         return os.path.islink(p) or _real(p) in self._tmpfs or os.path.ismount(p)
+
+    def fs_type(self, path: StrPath) -> str | None:
+        # Pretends, as mount_tmpfs does: the directory it made stands for the tmpfs.
+        return "tmpfs" if _real(path) in self._tmpfs else None
 
     def is_bind_of(self, target: StrPath, source: StrPath) -> bool:
         t = os.fspath(target)

@@ -297,8 +297,15 @@ class Store:
         self.lock()
         try:
             self._check_root()
-            if not self._mounter.is_mount_point(self._root):
+            fs_type = self._mounter.fs_type(self._root)
+            if fs_type is None:
                 self._mounter.mount_tmpfs(self._root, size=self._tmpfs_size, mode=0o700)
+            elif fs_type != "tmpfs":
+                raise DataRootUnusable(
+                    f"{self._root} is a {fs_type} mount, not a tmpfs: private keys must stay in memory; unmount it"
+                )
+            elif self._tmpfs_size is not None:
+                self._resize_tmpfs(self._tmpfs_size)
         except BaseException:
             self.close()
             raise
@@ -316,6 +323,16 @@ class Store:
                 removed.append(verdict)
         self._opened = True
         return ScanResult(volumes=tuple(kept), removed=tuple(removed))
+
+    def _resize_tmpfs(self, size: str) -> None:
+        """Apply the size limit to a tmpfs mounted before (by an earlier run, or by the Go driver without one)."""
+        try:
+            self._mounter.resize_tmpfs(self._root, size=size)
+        except OSError as err:
+            # Holding more than the new limit already: the volumes are worth more than the limit.
+            logger.warning(
+                "keeping the tmpfs size it has: path=%s size=%s error=%s", self._root, size, err.strerror or err
+            )
 
     def lock(self) -> None:
         """Take the data root for this process (idempotent); DataRootInUse while another process holds it.

@@ -89,3 +89,31 @@ def test_the_default_tmpfs_size_is_a_limit(tmp_path: Path, mounter: SyscallMount
 def _bytes(size: str) -> int:
     units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
     return int(size[:-1]) * units[size[-1]]
+
+
+def test_a_tmpfs_mounted_before_gets_the_size_limit(tmp_path: Path, mounter: SyscallMounter) -> None:
+    # The Go driver mounts its tmpfs without a size: switching to certcsi applies --tmpfs-size to it.
+    mounter.mount_tmpfs(tmp_path / "data-root" / "inmemfs")
+    store = Store(data_root=tmp_path / "data-root", mounter=mounter, tmpfs_size="2m")
+    store.open()
+    usage = os.statvfs(store.root)
+    assert usage.f_blocks * usage.f_frsize == 2 * 1024 * 1024
+    assert {"nosuid", "nodev", "noexec"} <= next(e for e in read_mountinfo() if e.mount_point == str(store.root)).options
+    store.write_metadata(Metadata(volume_id="vol", target_path="/t"))
+    store.write_files("vol", {"tls.crt": b"x" * 100_000}, fs_group=None)
+    store.close()
+    # Smaller than what it holds: the kernel refuses, the driver starts with the size it found.
+    tight = Store(data_root=tmp_path / "data-root", mounter=mounter, tmpfs_size="64k")
+    tight.open()
+    usage = os.statvfs(store.root)
+    assert usage.f_blocks * usage.f_frsize == 2 * 1024 * 1024
+    tight.close()
+
+
+def test_a_disk_mounted_at_inmemfs_is_refused(tmp_path: Path, mounter: SyscallMounter) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    (tmp_path / "data-root" / "inmemfs").mkdir(parents=True)
+    mounter.bind_readonly(disk, tmp_path / "data-root" / "inmemfs")
+    with pytest.raises(DataRootUnusable, match="not a tmpfs"):
+        Store(data_root=tmp_path / "data-root", mounter=mounter).open()
