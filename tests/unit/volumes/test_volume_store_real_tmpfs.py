@@ -98,7 +98,8 @@ def test_a_tmpfs_mounted_before_gets_the_size_limit(tmp_path: Path, mounter: Sys
     store.open()
     usage = os.statvfs(store.root)
     assert usage.f_blocks * usage.f_frsize == 2 * 1024 * 1024
-    assert {"nosuid", "nodev", "noexec"} <= next(e for e in read_mountinfo() if e.mount_point == str(store.root)).options
+    [entry] = [e for e in read_mountinfo() if e.mount_point == str(store.root)]
+    assert {"nosuid", "nodev", "noexec"} <= entry.options
     store.write_metadata(Metadata(volume_id="vol", target_path="/t"))
     store.write_files("vol", {"tls.crt": b"x" * 100_000}, fs_group=None)
     store.close()
