@@ -6,6 +6,10 @@ kubelet sends) and re-asserts the mount: it never tears a live volume down, what
 failed first publish removes everything it made, but keeps a pending request's key in memory so the
 retry kubelet sends resumes that request instead of creating another one.
 
+Only what the engine made is ever touched: a target the mount would refuse (a file, a symlink, files,
+someone else's mount) is refused before any key or request exists; unpublish unmounts only a bind of
+the volume's own data directory, then forgets the volume and deletes its requests in the background.
+
 Pod readiness gates (`gates`, see `certcsi.volumes.gates`) are checked before every issuance:
 - a first publish waits for them within the issue timeout (one budget for gates and issuance),
   then fails naming the unmet gate;

@@ -2,15 +2,17 @@
 
 Layout (csi-lib's, so a node can switch between the Go driver and certcsi):
 
-    <data-root>/inmemfs/                    tmpfs, mounted by `Store.open()` unless already mounted
+    <data-root>/certcsi.lock                flock held by the one driver process using this data root
+    <data-root>/inmemfs/                    tmpfs (size-limited), mounted by `Store.open()` unless already mounted
         <volume-id>/metadata.json           0600, written atomically, never holds a secret
         <volume-id>/data/                   0550, group = fs group; bind-mounted into the pod
             ..2024_05_01_10_00_00.ab12cd/   the real files of one write (0440)
             ..data -> ..2024_05_01_...      swapped atomically by rename
             tls.crt -> ..data/tls.crt       one visible symlink per file
 
-All methods are synchronous filesystem calls on tmpfs (microseconds each). The store does no
-locking: the caller serialises writes to one volume (the manager's per-volume lock).
+All methods are synchronous filesystem calls on tmpfs (microseconds each). Between processes the
+data root is locked (one driver per data root); within the process the store does no locking: the
+caller serialises writes to one volume (the manager's per-volume lock).
 """
 
 from __future__ import annotations
@@ -286,7 +288,11 @@ class Store:
     # -- lifecycle --
 
     def open(self) -> ScanResult:
-        """Mount the tmpfs if needed, then scan: keep valid volumes, delete what cannot be resumed.
+        """Lock the data root, mount the tmpfs if needed, then scan: keep valid volumes, delete what cannot be resumed.
+
+        DataRootUnusable (DataRootInUse) when another process holds the data root, or `inmemfs` is a
+        symlink, not a directory, or a mount of something other than a tmpfs. A tmpfs mounted before
+        gets the size limit (kept as it is when it already holds more).
 
         Deleted (and reported in `removed`): entries that are not directories or not valid volume
         ids, directories without metadata.json, metadata that does not parse or names another
