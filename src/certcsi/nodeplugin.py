@@ -98,6 +98,7 @@ async def run_node_plugin(
     try:
         # First of all, before a socket or a port is taken: a second driver on this data root stops here.
         store.lock()
+        store.check_root()
         await _serve(driver=driver, options=options, stop=stop, hooks=hooks, mounter=mounter, store=store)
     except DataRootUnusable as err:
         log.error("refusing to start", extra={"data_root": str(options.data_root), "error": str(err)})

@@ -302,7 +302,7 @@ class Store:
         os.makedirs(self._data_root, mode=0o700, exist_ok=True)
         self.lock()
         try:
-            self._check_root()
+            self.check_root()
             fs_type = self._mounter.fs_type(self._root)
             if fs_type is None:
                 self._mounter.mount_tmpfs(self._root, size=self._tmpfs_size, mode=0o700)
@@ -375,7 +375,7 @@ class Store:
         if fd is not None:
             os.close(fd)
 
-    def _check_root(self) -> None:
+    def check_root(self) -> None:
         """Refuse an inmemfs the tmpfs must not be mounted on: a symlink would put it (and the keys) elsewhere."""
         try:
             st = os.lstat(self._root)
