@@ -6,8 +6,17 @@
 Every replica watches (so a standby is ready and synced the moment it takes over); only the one
 holding the Lease writes, and it checks that it still does right before each write. A verdict is
 written at the resourceVersion it was made at: a 409 means the request changed, so it is re-read
-and evaluated again. A failed live Pod lookup (own-service-account mode) is retried with backoff,
-never turned into a Denied condition, because that one is final.
+and evaluated again. A failed live Pod lookup (own-service-account mode) is retried, never turned
+into a Denied condition, because that one is final.
+
+Failures are retried as a controller-runtime controller retries them (`queueing.RateLimits`:
+5 ms doubling to 1000 s per request, 10 retries a second overall). A decision the API refuses
+(403, or cert-manager's webhook: this approver may not approve for the request's issuer) is not
+going to be accepted by asking again: after `max_attempts` refusals the request is skipped, looked
+at again only when it changes, when this replica takes over the lease, or after the 1000 s cap. Each
+such request is logged once, not on every attempt, and counted in `certcsi_approver_skipped_requests`.
+Requests seen while listing (startup, a takeover) wait behind requests created since, so a backlog
+of old or undecidable requests never delays a new one.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -30,12 +39,12 @@ from certcsi.approver.evaluator import (
     evaluate,
 )
 from certcsi.approver.leader import ElectionConfig, LeaderElector, LeaseApi
-from certcsi.approver.metrics import ApproverMetrics
-from certcsi.approver.queueing import WorkQueue
+from certcsi.approver.metrics import ApproverMetrics, Result
+from certcsi.approver.queueing import RateLimits, WorkQueue
 from certcsi.errors import KubernetesError
 from certcsi.kube.events import EventKind, InvolvedObject
-from certcsi.kube.watching import Backoff, WatchEvent
-from certcsi.volumes.clock import Cancellable, Clock, SystemClock
+from certcsi.kube.watching import WatchEvent
+from certcsi.volumes.clock import Clock, SystemClock
 from certcsi.volumes.driver import IssuerRef
 
 log = logging.getLogger(__name__)
@@ -51,6 +60,8 @@ NOT_LEADING_RECHECK = 0.5
 EventPolicy = Literal["none", "denials", "all"]
 EVENT_POLICIES: tuple[EventPolicy, ...] = ("none", "denials", "all")
 _DECIDED = ("Approved", "Denied")
+# Refused outright: RBAC (no update/patch on the status, or no `approve` on the issuer's signer).
+_FORBIDDEN = 403
 
 
 class ApprovalApi(LeaseApi, Protocol):
@@ -85,8 +96,10 @@ class ControllerOptions:
     election: ElectionConfig | None = None
     # Requests decided at once at most (each decision is one evaluation and one or two API calls).
     workers: int = 16
-    # Delay before a request whose decision could not be written (or whose pod lookup failed) is retried.
-    backoff: Backoff = field(default_factory=lambda: Backoff(base=0.5, factor=2.0, cap=30.0, jitter=0.2))
+    # How failed requests are retried (client-go's default controller rate limiter).
+    retry: RateLimits = field(default_factory=RateLimits)
+    # Refused decisions (403, webhook) before a request is skipped until it changes.
+    max_attempts: int = 3
     # Which decisions get a core/v1 Event on the request besides the condition. Denials by default:
     # they are the ones someone investigates, and an Event costs two more API calls (find, create).
     events: EventPolicy = "denials"
@@ -95,6 +108,8 @@ class ControllerOptions:
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise ValueError(f"workers: must be at least 1, got {self.workers}")
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts: must be at least 1, got {self.max_attempts}")
         if self.events not in EVENT_POLICIES:
             raise ValueError(f"events: must be one of {', '.join(EVENT_POLICIES)}, got {self.events!r}")
 
@@ -132,6 +147,23 @@ def _rfc3339(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _version(obj: Mapping[str, Any]) -> str:
+    return str(_meta(obj).get("resourceVersion") or "")
+
+
+def _status(err: BaseException) -> int | None:
+    """The HTTP status behind `err` (a KubernetesError, or one a PodLookupError was raised from)."""
+    for candidate in (err, err.__cause__):
+        if isinstance(candidate, KubernetesError):
+            return candidate.status
+    return None
+
+
+# What one pass over a request came to: controller-runtime's results, plus "skipped" (an error it
+# will not retry soon: a terminal error in controller-runtime's words).
+_Outcome = Literal[Result, "skipped"]
+
+
 class Approver:
     """Decides CertificateRequests with `evaluate` and `policy`; `run(stop)` is the whole lifetime."""
 
@@ -141,23 +173,23 @@ class Approver:
         api: ApprovalApi,
         policy: Policy,
         options: ControllerOptions | None = None,
-        metrics: ApproverMetrics | None = None,
         clock: Clock | None = None,
     ) -> None:
         self._api = api
         self._policy = policy
         self.options = options or ControllerOptions()
-        self.metrics = metrics or ApproverMetrics()
         self._clock: Clock = clock or SystemClock()
+        election = self.options.election
+        self.metrics = ApproverMetrics(workers=self.options.workers, lease=election.name if election else None)
         self._cache: dict[Key, Obj] = {}
-        self._queue: WorkQueue[Key] = WorkQueue()
-        self._failures: dict[Key, int] = {}
-        self._timers: dict[Key, Cancellable] = {}
+        self._queue: WorkQueue[Key] = WorkQueue(clock=self._clock, limits=self.options.retry, observer=self.metrics)
+        self.metrics.watch_queue(self._queue)
+        self._refusals: dict[Key, int] = {}
+        self._skipped: set[Key] = set()
         self._leading = asyncio.Event()
         self._synced = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.elector: LeaderElector | None = None
-        election = self.options.election
         if election is not None:
             self.elector = LeaderElector(
                 api=api,
@@ -189,8 +221,13 @@ class Approver:
 
     @property
     def pending(self) -> int:
-        """Undecided requests this replica knows of."""
+        """Undecided requests this replica knows of (skipped ones included)."""
         return len(self._cache)
+
+    @property
+    def skipped(self) -> int:
+        """Undecided requests set aside after `max_attempts` refused decisions."""
+        return len(self._skipped)
 
     async def wait_synced(self) -> None:
         await self._synced.wait()
@@ -231,21 +268,20 @@ class Approver:
             self._stopped_leading()
 
     async def _shutdown(self) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self._queue.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _started_leading(self) -> None:
-        self.metrics.leader.set(1)
+        self.metrics.leading(True)
         for key in self._cache:
-            self._queue.add(key)
+            if key not in self._skipped:  # their own recheck is already scheduled
+                self._queue.add(key, low=True)
         self._leading.set()
 
     def _stopped_leading(self) -> None:
-        self.metrics.leader.set(0)
+        self.metrics.leading(False)
         self._leading.clear()
 
     # -- watching ------------------------------------------------------------------------------------
@@ -269,18 +305,33 @@ class Approver:
 
     def _offer(self, kind: str, obj: Obj) -> None:
         key = _key(obj)
-        if kind != "DELETED" and self._wanted(obj):
-            self._cache[key] = obj
-            self._queue.add(key)
-        else:
+        if kind == "DELETED" or not self._wanted(obj):
             self._forget(key)
+            return
+        previous = self._cache.get(key)
+        if previous is not None and _version(previous) != _version(obj):
+            self._changed(key)
+        self._cache[key] = obj
+        if key not in self._skipped:
+            # Listed (startup, relist) rather than just created: behind whatever is new.
+            self._queue.add(key, low=not self._synced.is_set())
+
+    def _changed(self, key: Key) -> None:
+        """A new version of the request: whatever was refused before deserves a fresh look."""
+        self._refusals.pop(key, None)
+        self._set_skipped(key, False)
 
     def _forget(self, key: Key) -> None:
         self._cache.pop(key, None)
-        self._failures.pop(key, None)
-        timer = self._timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
+        self._changed(key)
+        self._queue.discard(key)
+
+    def _set_skipped(self, key: Key, skipped: bool) -> None:
+        if skipped:
+            self._skipped.add(key)
+        else:
+            self._skipped.discard(key)
+        self.metrics.skipped.set(len(self._skipped))
 
     # -- deciding ------------------------------------------------------------------------------------
 
@@ -288,41 +339,46 @@ class Approver:
         while True:
             await self._leading.wait()
             key = await self._queue.get()
+            started = self._clock.monotonic()
+            self.metrics.active_workers.inc()
+            panic = False
             try:
-                await self._process(key)
-            except Exception:  # one bad request must not take a worker down
+                outcome = await self._process(key)
+            except Exception as err:  # one bad request must not take a worker down
                 log.exception("unexpected error deciding a request", extra=_fields(key))
-                self._retry(key, "api-error")
+                panic = True
+                outcome = self._failed(key, "api-error", err, what="could not decide the request")
             finally:
+                self.metrics.active_workers.dec()
                 self._queue.done(key)
+            seconds = self._clock.monotonic() - started
+            skipped = outcome == "skipped"
+            result: Result = "error" if outcome == "skipped" else outcome
+            self.metrics.reconciled(result, seconds=seconds, terminal=skipped, panic=panic)
 
-    async def _process(self, key: Key) -> None:
+    async def _process(self, key: Key) -> _Outcome:
         obj = self._cache.get(key)
         if obj is None:
-            return
+            return "success"
         if not self.leading:
-            self._requeue_when_leading(key)
-            return
+            return self._requeue_when_leading(key)
         try:
             verdict = await self._decide(obj)
         except PodLookupError as err:
-            log.warning("pod lookup failed, will retry", extra={**_fields(key), "error": str(err)})
-            self._retry(key, "pod-lookup")
-            return
+            return self._failed(key, "pod-lookup", err, what="pod lookup failed")
         if verdict.approved is None:
             self._forget(key)
-            return
+            return "success"
         if not self.leading:  # the lookup awaited: leadership may have gone meanwhile
-            self._requeue_when_leading(key)
-            return
-        await self._write(key, obj, verdict)
+            return self._requeue_when_leading(key)
+        return await self._write(key, obj, verdict)
 
-    def _requeue_when_leading(self, key: Key) -> None:
+    def _requeue_when_leading(self, key: Key) -> _Outcome:
         # Not at once: until the elector has run and said so, the workers would spin on this key.
         # Regaining leadership queues every pending request anyway (`_started_leading`).
         self.metrics.retries.labels(cause="not-leader").inc()
-        if key not in self._timers:
-            self._timers[key] = self._clock.call_later(NOT_LEADING_RECHECK, self._retry_due(key))
+        self._queue.add_after(key, NOT_LEADING_RECHECK)
+        return "requeue_after"
 
     async def _decide(self, obj: Obj) -> Verdict:
         policy = self._policy
@@ -365,7 +421,7 @@ class Approver:
 
         return identity
 
-    async def _write(self, key: Key, obj: Obj, verdict: Verdict) -> None:
+    async def _write(self, key: Key, obj: Obj, verdict: Verdict) -> _Outcome:
         namespace, name = key
         condition = {
             "type": "Approved" if verdict.approved else "Denied",
@@ -374,14 +430,13 @@ class Approver:
             "message": verdict.reason,
             "lastTransitionTime": _rfc3339(self._clock.now()),
         }
-        version = str(_meta(obj).get("resourceVersion") or "")
+        version = _version(obj)
         try:
             await self._api.set_condition(
                 namespace, name, condition, version, existing=_conditions(obj), current=obj
             )
         except KubernetesError as err:
-            await self._write_failed(key, version, err)
-            return
+            return await self._write_failed(key, version, err)
         self._forget(key)
         approved = bool(verdict.approved)
         self.metrics.decided(approved=approved, rule=verdict.rule)
@@ -395,54 +450,72 @@ class Approver:
         )
         if self.options.events == "all" or (self.options.events == "denials" and not approved):
             await self._record_event(obj, verdict)
+        return "success"
 
-    async def _write_failed(self, key: Key, version: str, err: KubernetesError) -> None:
+    async def _write_failed(self, key: Key, version: str, err: KubernetesError) -> _Outcome:
         namespace, name = key
-        fields = {**_fields(key), "status": err.status, "error": str(err)}
         if err.status == 404:
             self._forget(key)
-            return
+            return "success"
         if err.status not in (409, 422):
-            log.warning("could not write the decision, will retry", extra=fields)
-            self._retry(key, "api-error")
-            return
+            return self._failed(key, "api-error", err, what="could not write the decision")
         # 409: changed since we read it; 422: e.g. another approver decided first (that is final).
-        log.info("request changed while deciding, re-reading it", extra=fields)
+        log.debug("request changed while deciding, re-reading it", extra={**_fields(key), "status": err.status})
         try:
             fresh = await self._api.read_certificate_request(namespace, name)
         except KubernetesError as read_err:
-            log.warning("could not re-read the request, will retry", extra={**fields, "error": str(read_err)})
-            self._retry(key, "api-error")
-            return
+            return self._failed(key, "api-error", read_err, what="could not re-read the request")
         if fresh is None or not self._wanted(fresh):
             self._forget(key)
-            return
-        if _meta(fresh).get("resourceVersion") == version:
+            return "success"
+        if _version(fresh) == version:
             # Unchanged and still undecided: the write itself was refused (e.g. no `approve` on the signer).
-            log.warning("the decision was refused, will retry", extra=fields)
-            self._retry(key, "rejected")
-            return
+            return self._refused(key, err)
         self._cache[key] = fresh
-        self._retry(key, "conflict")
+        self._changed(key)
+        self.metrics.retries.labels(cause="conflict").inc()
+        if self._queue.limiter.failures(key) == 0:
+            # A first conflict is ordinary (the request moved on): look again at once, back off after that.
+            self._queue.limiter.count_failure(key)
+            self._queue.add(key)
+            return "requeue"
+        self._queue.add_rate_limited(key)
+        return "error"
 
-    def _retry(self, key: Key, cause: str) -> None:
-        attempt = self._failures.get(key, 0)
-        self._failures[key] = attempt + 1
+    def _failed(self, key: Key, cause: str, err: BaseException, *, what: str) -> _Outcome:
+        """A failure that may pass (API unavailable, a timeout): retried, rate-limited, for as long as it lasts."""
+        if _status(err) == _FORBIDDEN:
+            return self._refused(key, err)
+        first = self._queue.limiter.failures(key) == 0
         self.metrics.retries.labels(cause=cause).inc()
-        previous = self._timers.pop(key, None)
-        if previous is not None:
-            previous.cancel()
-        # A first conflict is ordinary (the request moved on): look again at once, back off after that.
-        delay = 0.0 if cause == "conflict" and attempt == 0 else self.options.backoff.delay(attempt)
-        self._timers[key] = self._clock.call_later(delay, self._retry_due(key))
+        delay = self._queue.add_rate_limited(key)
+        # Once per run of failures, not once per attempt: an outage must not flood the log.
+        (log.warning if first else log.debug)(
+            f"{what}, will retry", extra={**_fields(key), "error": str(err), "retry_in": round(delay, 3)}
+        )
+        return "error"
 
-    def _retry_due(self, key: Key) -> Callable[[], None]:
-        def due() -> None:
-            self._timers.pop(key, None)
-            if key in self._cache:
-                self._queue.add(key)
-
-        return due
+    def _refused(self, key: Key, err: BaseException) -> _Outcome:
+        """The API will not take this decision from us: a few more tries, then the request is skipped."""
+        attempts = self._refusals.get(key, 0) + 1
+        self._refusals[key] = attempts
+        self.metrics.retries.labels(cause="rejected").inc()
+        fields = {**_fields(key), "status": _status(err), "error": str(err), "attempt": attempts}
+        limit = self.options.max_attempts
+        if attempts == 1:
+            log.warning(
+                f"the decision was refused; after {limit} refusals the request is left alone until it changes",
+                extra=fields,
+            )
+        else:
+            log.debug("the decision was refused again", extra=fields)
+        if attempts < limit:
+            self._queue.add_rate_limited(key)
+            return "error"
+        self._set_skipped(key, True)
+        # Looked at again after client-go's backoff cap, in case what refused it (RBAC) has changed.
+        self._queue.add_after(key, self.options.retry.max_delay)
+        return "skipped"
 
     async def _record_event(self, obj: Obj, verdict: Verdict) -> None:
         meta = _meta(obj)

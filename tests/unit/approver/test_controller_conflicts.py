@@ -6,7 +6,6 @@ from approver_support import POLICY
 from controller_support import FakeApprovalApi, named, running, until
 
 from certcsi.errors import KubernetesError
-from certcsi.kube.watching import Backoff
 
 
 async def test_a_request_changed_while_deciding_is_re_read_and_decided_at_its_new_version() -> None:
@@ -78,7 +77,7 @@ async def test_a_refused_write_of_an_unchanged_request_is_retried_as_rejected() 
             raise refusals.pop()
 
     api.before_write = refuse_once
-    async with running(api, POLICY, backoff=Backoff(base=0.0, jitter=0.0)) as approver:
+    async with running(api, POLICY) as approver:
         await until(lambda: approver.metrics.retries.labels(cause="rejected")._value.get() == 1)
         assert api.condition("good") is None
 

@@ -6,11 +6,11 @@ from approver_support import OWN_SA_POLICY, POLICY, owner_pods
 from controller_support import FakeApprovalApi, named, running, until
 from leader_support import advance
 
+from certcsi.approver.queueing import RateLimits
 from certcsi.errors import KubernetesError
-from certcsi.kube.watching import Backoff
 from certcsi.volumes.clock import FakeClock
 
-BACKOFF = Backoff(base=1.0, factor=2.0, cap=30.0, jitter=0.0)
+RETRY = RateLimits(base_delay=1.0, max_delay=30.0)
 
 
 async def test_a_failed_pod_lookup_is_retried_never_denied() -> None:
@@ -20,7 +20,7 @@ async def test_a_failed_pod_lookup_is_retried_never_denied() -> None:
     request["metadata"]["ownerReferences"] = list(owner_pods("app-7d9c"))
     api.put(request)
     api.pod_failures = 2
-    async with running(api, OWN_SA_POLICY, clock=clock, backoff=BACKOFF) as approver:
+    async with running(api, OWN_SA_POLICY, clock=clock, retry=RETRY) as approver:
         await until(lambda: api.pod_failures == 1)
         assert api.condition("cr") is None
         await advance(clock, 0.9)
@@ -45,7 +45,7 @@ async def test_a_failed_write_is_retried_after_the_backoff() -> None:
             raise failures.pop()
 
     api.before_write = flaky
-    async with running(api, POLICY, clock=clock, backoff=BACKOFF):
+    async with running(api, POLICY, clock=clock, retry=RETRY):
         await until(lambda: len(api.writes_attempted) == 1)
         await advance(clock, 0.9)
         assert len(api.writes_attempted) == 1
@@ -55,7 +55,7 @@ async def test_a_failed_write_is_retried_after_the_backoff() -> None:
     assert len(api.writes_attempted) == 2
 
 
-async def test_a_forbidden_write_is_retried_not_dropped() -> None:
+async def test_a_forbidden_write_is_retried_a_few_times_not_dropped() -> None:
     api, clock = FakeApprovalApi(), FakeClock()
     api.put(named("good"))
     forbidden = KubernetesError(
@@ -68,7 +68,7 @@ async def test_a_forbidden_write_is_retried_not_dropped() -> None:
             raise failures.pop()
 
     api.before_write = rbac_fixed_later
-    async with running(api, POLICY, clock=clock, backoff=BACKOFF) as approver:
+    async with running(api, POLICY, clock=clock, retry=RETRY) as approver:
         await advance(clock, 3.5)
         await until(lambda: api.condition("good") is not None)
-        assert approver.metrics.retries.labels(cause="api-error")._value.get() == 2
+        assert approver.metrics.retries.labels(cause="rejected")._value.get() == 2
