@@ -1,6 +1,7 @@
 """The Prometheus metrics of one node driver process, in a registry of its own.
 
-Upstream's csi-lib names and labels (so dashboards and alerts written for the Go drivers work):
+Upstream's csi-lib names, types, labels and help texts (so dashboards and alerts written for the Go
+drivers work):
 
     certmanager_csi_issue_requests_total{node, volume}            issuance attempts (first, renewal, retry)
     certmanager_csi_issue_errors_total{node, volume}              attempts that ended without a certificate
@@ -14,15 +15,16 @@ Upstream's csi-lib names and labels (so dashboards and alerts written for the Go
     certmanager_csi_managed_volume_count{node}                    volumes this driver manages
     certmanager_csi_managed_certificate_request_count{node}       their CertificateRequests in the watch cache
 
-`node` is csi-lib's hash of the node id (the `csi.cert-manager.io/node-id-hash` label value).
-Cardinality follows upstream and no further: per-volume series only on the two issue counters
-(removed when the volume is unpublished, where upstream keeps them forever), per-request series on
-the three request gauges (one request per volume by default). Differences from upstream:
-`managed_volume_count` counts every managed volume, including one published with
---continue-on-not-ready that has no certificate yet (upstream counts volumes with a next issuance
-time); `managed_certificate_request_count` counts the requests of managed volumes (upstream counts
-every request carrying the node's label); the issuer labels of a request are those of the volume's
-most recent request (the watch cache keeps no spec).
+`node` is csi-lib's hash of the node id (the `csi.cert-manager.io/node-id-hash` label value);
+`volume` the volume id; the `issuer_*` labels are the request's own `spec.issuerRef`, as upstream
+takes them, whether the request is pending, failed or issued. Cardinality follows upstream and no
+further: per-volume series only on the two issue counters (removed when the volume is unpublished,
+where upstream keeps them forever), per-request series on the three request gauges (one request per
+volume by default). Differences from upstream: `managed_volume_count` counts every managed volume,
+including one published with --continue-on-not-ready that has no certificate yet (upstream counts
+volumes with a next issuance time); `managed_certificate_request_count` and the request gauges cover
+the requests of managed volumes (upstream: every request carrying the node's label); a renewal held
+back by unmet readiness gates is no issuance attempt here (upstream counts a call and an error).
 
 certcsi's own, all without per-volume labels:
 
@@ -34,6 +36,7 @@ certcsi's own, all without per-volume labels:
     certcsi_certificates_in_renewal_window           renewal time reached, certificate not yet replaced nor expired
     certcsi_certificates_expired                     certificates past their not-after, still awaiting renewal
 
+Plus the process and Python runtime collectors (`observability.registry`), and no `*_created` series.
 Every gauge is computed at scrape time from the engine's memory (`EngineCollector`): no timer, no
 work at all between scrapes.
 """
@@ -57,11 +60,20 @@ from certcsi.errors import (
     KubernetesError,
     NotReady,
 )
+from certcsi.observability.registry import process_registry
 from certcsi.volumes.driver import IssuerRef, Volume
 from certcsi.volumes.issuance import RequestState
 from certcsi.volumes.reporting import VolumeView
 
-__all__ = ["FAILURE_REASONS", "EngineCollector", "EngineView", "NodeMetrics", "RequestsView", "failure_reason"]
+__all__ = [
+    "FAILURE_REASONS",
+    "EngineCollector",
+    "EngineView",
+    "IssuersView",
+    "NodeMetrics",
+    "RequestsView",
+    "failure_reason",
+]
 
 FAILURE_REASONS: tuple[str, ...] = (
     "Denied",
@@ -83,6 +95,7 @@ _REASON_OF: tuple[tuple[type[BaseException], str], ...] = (
     (NotReady, "NotReady"),
 )
 _CONDITIONS = ("True", "False", "Unknown")
+_NO_ISSUER = IssuerRef(name="", kind="", group="")
 _REQUEST_LABELS = ["name", "namespace", "issuer_name", "issuer_kind", "issuer_group"]
 
 # Issuance takes from well under a second (a CA issuer) to minutes (an ACME or a human approver).
@@ -106,21 +119,27 @@ class RequestsView(Protocol):
     def requests_of(self, volume: Volume) -> list[RequestState]: ...
 
 
+class IssuersView(Protocol):
+    """Each request's `spec.issuerRef` (`observability.node.WatchedRequests` implements it)."""
+
+    def issuer_of(self, namespace: str, name: str) -> IssuerRef | None: ...
+
+
 class NodeMetrics:
     """The node process's registry: upstream's counters, ours, and (once attached) the engine's gauges."""
 
     def __init__(self, *, node_hash: str, registry: CollectorRegistry | None = None) -> None:
         self.node_hash = node_hash
-        self.registry = registry if registry is not None else CollectorRegistry()
+        self.registry = registry if registry is not None else process_registry()
         self.issue_requests = Counter(
             "certmanager_csi_issue_requests",
-            "Issuance attempts for a volume: first certificates, renewals and retries.",
+            "The number of issue() calls made by the driver.",
             ["node", "volume"],
             registry=self.registry,
         )
         self.issue_errors = Counter(
             "certmanager_csi_issue_errors",
-            "Issuance attempts for a volume that ended without a certificate.",
+            "The number of errors encountered during the driver issue() calls.",
             ["node", "volume"],
             registry=self.registry,
         )
@@ -150,9 +169,19 @@ class NodeMetrics:
         for reason in FAILURE_REASONS:
             self.failures.labels(reason=reason)
 
-    def attach(self, *, engine: EngineView, requests: RequestsView | None, now: Callable[[], datetime]) -> None:
-        """Serve the gauges computed from `engine` (and its requests) at each scrape."""
-        self.registry.register(EngineCollector(node_hash=self.node_hash, engine=engine, requests=requests, now=now))
+    def attach(
+        self,
+        *,
+        engine: EngineView,
+        requests: RequestsView | None,
+        issuers: IssuersView | None,
+        now: Callable[[], datetime],
+    ) -> None:
+        """Serve the gauges computed from `engine` (and its requests and their issuers) at each scrape."""
+        collector = EngineCollector(
+            node_hash=self.node_hash, engine=engine, requests=requests, issuers=issuers, now=now
+        )
+        self.registry.register(collector)
 
     def issuing(self, volume_id: str) -> None:
         self.issue_requests.labels(node=self.node_hash, volume=volume_id).inc()
@@ -175,11 +204,18 @@ class EngineCollector(Collector):
     """The gauges, computed from the engine's memory on each scrape (and never in between)."""
 
     def __init__(
-        self, *, node_hash: str, engine: EngineView, requests: RequestsView | None, now: Callable[[], datetime]
+        self,
+        *,
+        node_hash: str,
+        engine: EngineView,
+        requests: RequestsView | None,
+        issuers: IssuersView | None,
+        now: Callable[[], datetime],
     ) -> None:
         self._node = node_hash
         self._engine = engine
         self._requests = requests
+        self._issuers = issuers
         self._now = now
 
     def describe(self) -> Iterable[Metric]:
@@ -197,9 +233,9 @@ class EngineCollector(Collector):
         for view in views:
             states = self._requests.requests_of(view.volume) if self._requests is not None else []
             count += len(states)
-            issuer = view.status.issuer or IssuerRef(name="", kind="", group="")
             renew_at = view.next_issuance.timestamp() if view.next_issuance is not None else 0.0
             for state in states:
+                issuer = self._issuer(state)
                 labels = [state.name, state.namespace, issuer.name, issuer.kind, issuer.group]
                 status = _ready_status(state)
                 for condition in _CONDITIONS:
@@ -211,6 +247,10 @@ class EngineCollector(Collector):
                 renewal.add_metric(labels, renew_at)
         requests.add_metric([self._node], count)
         return [ready, expiration, renewal, volumes, requests, window, expired]
+
+    def _issuer(self, state: RequestState) -> IssuerRef:
+        found = self._issuers.issuer_of(state.namespace, state.name) if self._issuers is not None else None
+        return found or _NO_ISSUER
 
     @staticmethod
     def _expires(view: VolumeView, state: RequestState) -> float:
@@ -224,25 +264,27 @@ class EngineCollector(Collector):
         return (
             GaugeMetricFamily(
                 "certmanager_csi_certificate_request_ready_status",
-                "1 for the Ready condition status of a CertificateRequest of this node, 0 for the other two.",
+                "The ready status of the certificate request.",
                 labels=["name", "namespace", "condition", "issuer_name", "issuer_kind", "issuer_group"],
             ),
             GaugeMetricFamily(
                 "certmanager_csi_certificate_request_expiration_timestamp_seconds",
-                "Not-after of the CertificateRequest's certificate, in Unix seconds (0 while it has none).",
+                "The timestamp after which the certificate request expires, expressed in Unix Epoch Time.",
                 labels=_REQUEST_LABELS,
             ),
             GaugeMetricFamily(
                 "certmanager_csi_certificate_request_renewal_timestamp_seconds",
-                "When the CertificateRequest's volume is next renewed, in Unix seconds (0 when not scheduled).",
+                "The timestamp after which the certificate request should be renewed, expressed in Unix Epoch Time.",
                 labels=_REQUEST_LABELS,
             ),
             GaugeMetricFamily(
-                "certmanager_csi_managed_volume_count", "Volumes this driver manages on its node.", labels=["node"]
+                "certmanager_csi_managed_volume_count",
+                "The number of managed volumes by the csi driver.",
+                labels=["node"],
             ),
             GaugeMetricFamily(
                 "certmanager_csi_managed_certificate_request_count",
-                "CertificateRequests of the volumes this driver manages.",
+                "The number of managed certificate requests by the csi driver.",
                 labels=["node"],
             ),
             GaugeMetricFamily(

@@ -22,7 +22,7 @@ __all__ = ["process_registry"]
 def process_registry() -> CollectorRegistry:
     """A fresh registry holding the process and Python collectors (one per process being served)."""
     # Process-wide in prometheus_client, read at every scrape: once is enough, and repeating it is harmless.
-    disable_created_metrics()
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)

@@ -72,3 +72,24 @@ async def test_a_denied_publish_counts_an_error_by_reason(tmp_path: Path) -> Non
     assert value(found, "certcsi_issuance_failures_total", reason="Timeout") == 0
     assert value(found, "certmanager_csi_managed_volume_count", node=NODE) == 0  # nothing left behind
     assert value(found, "certcsi_time_to_first_certificate_seconds_count") == 0
+
+
+async def test_a_pending_request_carries_the_issuer_of_its_spec(tmp_path: Path) -> None:
+    async with observed_node(tmp_path, approve=False) as node:
+        pod = node.pod()
+        publishing = asyncio.create_task(node.manager.publish(node.publish(pod)))
+        async with asyncio.timeout(10):
+            while not node.requests() or not node.issuance.requests_of(node.manager.snapshot()[0].volume):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        found = samples(await node.scrape())
+        (request,) = node.requests()
+        node.deny(request["metadata"]["name"], "Denied request: not today")
+        with pytest.raises(IssuanceDenied):
+            await publishing
+    spec = request["spec"]["issuerRef"]
+    cr = {"name": request["metadata"]["name"], "namespace": NAMESPACE}
+    cr |= {"issuer_name": spec["name"], "issuer_kind": spec["kind"], "issuer_group": spec["group"]}
+    assert (cr["issuer_name"], cr["issuer_kind"]) == (CA_ISSUER, "ClusterIssuer")
+    assert value(found, "certmanager_csi_certificate_request_ready_status", condition="Unknown", **cr) == 1
+    assert value(found, "certmanager_csi_certificate_request_expiration_timestamp_seconds", **cr) == 0
+    assert value(found, "certmanager_csi_managed_certificate_request_count", node=NODE) == 1

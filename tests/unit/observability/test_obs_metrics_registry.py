@@ -45,10 +45,16 @@ class FakeEngine:
 
 @dataclass
 class FakeRequests:
+    """The watch cache's requests by volume, and each one's spec.issuerRef (ISSUER unless said otherwise)."""
+
     by_volume: dict[str, list[RequestState]] = field(default_factory=dict)
+    issuers: dict[str, IssuerRef] = field(default_factory=dict)
 
     def requests_of(self, volume: Volume) -> list[RequestState]:
         return self.by_volume.get(volume.volume_id, [])
+
+    def issuer_of(self, namespace: str, name: str) -> IssuerRef | None:
+        return self.issuers.get(name, ISSUER)
 
 
 def request(name: str, *, ready: str | None, certificate: str = "") -> RequestState:
@@ -75,7 +81,8 @@ def request_labels(name: str) -> dict[str, str]:
 
 def attached(engine: FakeEngine, requests: FakeRequests | None = None) -> NodeMetrics:
     metrics = NodeMetrics(node_hash=NODE)
-    metrics.attach(engine=engine, requests=requests or FakeRequests(), now=lambda: NOW)
+    requests = requests or FakeRequests()
+    metrics.attach(engine=engine, requests=requests, issuers=requests, now=lambda: NOW)
     return metrics
 
 
@@ -203,3 +210,24 @@ def test_histograms_and_renewals_are_exported_by_name() -> None:
     assert "certcsi_time_to_first_certificate_seconds_count 1.0" in text
     assert 'certcsi_issuance_duration_seconds_bucket{le="0.5"} 1.0' in text
     assert "certcsi_renewals_total 1.0" in text
+
+
+def test_issuer_labels_are_each_requests_own_not_the_volumes_last_issuer() -> None:
+    runtime_change = IssuerRef(name="new-ca", kind="Issuer", group="example.io")
+    engine = FakeEngine([view("vol-1", not_after=NOW + timedelta(hours=1), renew=NOW, request="req-old")])
+    requests = FakeRequests(
+        {"vol-1": [request("req-old", ready="True"), request("req-new", ready="False")]}, {"req-new": runtime_change}
+    )
+    metrics = attached(engine, requests)
+    ready = "certmanager_csi_certificate_request_ready_status"
+    assert sample(metrics, ready, condition="True", **request_labels("req-old")) == 1
+    new = {"name": "req-new", "namespace": "team", "issuer_name": "new-ca", "issuer_kind": "Issuer"}
+    assert sample(metrics, ready, condition="False", issuer_group="example.io", **new) == 1
+
+
+def test_no_created_series_and_process_metrics_are_served() -> None:
+    metrics = attached(FakeEngine())
+    metrics.issuing("vol-1")
+    text = metrics.exposition().decode()
+    assert "_created" not in text
+    assert "\nprocess_cpu_seconds_total " in text and "\npython_info{" in text
