@@ -1,6 +1,8 @@
-"""Approver benchmark: a backlog of pending requests decided, and live approval latency.
+"""Approver benchmark: a backlog of pending requests decided, live approval latency, and a flood of
+requests the approver may not decide.
 
     .venv/bin/python bench/approver.py [--requests 1000] [--forged-every 10] [--live 200]
+                                       [--undecidable 1500] [--flood-seconds 70]
                                        [--workers 16] [--kube-api-qps 500] [--kube-api-burst 1000] [--events denials]
 
 The sandbox runs as its own process (`certcsi sandbox up --no-default-approver`, so only the SPIFFE
@@ -17,8 +19,15 @@ account's identity, so the denial path is timed too.
 (b) live: with the approver running and synced, `--live` requests one after the other; for each,
     create sent -> Approved seen on the watch, and -> Ready=True Issued seen (cert-manager's signing
     included). p50 / p99 / max.
+(c) flood (issue 8 item 12): `--undecidable` requests, annotated as the driver annotates them but for
+    another issuer, exist when the approver starts. The approver runs as its own ServiceAccount with
+    upstream's approver rules and `approve` on the sandbox CA's signer only, so cert-manager's webhook
+    refuses every decision it writes on them. For `--flood-seconds`, a real request is created every
+    half second and timed create -> Approved seen. Printed: p50 / p99 / max of those, the CPU of this
+    process (the approver, plus this script's watch and creates) and of the sandbox process, the
+    approver's log lines (INFO and above), its refused writes and how many requests it skipped.
 
-Prints numbers and the issue-4 floor next to them; it asserts nothing.
+Prints numbers and the floors next to them; it asserts nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import logging
+import os
 import signal
 import sys
 import tempfile
@@ -36,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from _common import (
     READY_LINE,
     api_client,
@@ -64,6 +76,9 @@ TRUST_DOMAIN = "cluster.local"
 NAMESPACES = [f"bench-approver-{n}" for n in range(10)]
 ACCOUNTS_PER_NAMESPACE = 10
 FLOOR_SECONDS = 5.0
+OTHER_ISSUER = "another-teams-issuer"
+FLOOD_FLOOR_SECONDS = 1.0
+APPROVER_ACCOUNT = ("cert-manager", "bench-approver")
 
 
 @dataclass(frozen=True)
@@ -79,8 +94,8 @@ class Pending:
 
 
 @contextlib.asynccontextmanager
-async def sandbox_without_approver(workdir: Path) -> AsyncIterator[Path]:
-    """`certcsi sandbox up --no-default-approver` as a child process; yields its admin kubeconfig."""
+async def sandbox_without_approver(workdir: Path) -> AsyncIterator[tuple[Path, int]]:
+    """`certcsi sandbox up --no-default-approver` as a child process; yields its admin kubeconfig and pid."""
     kubeconfig = workdir / "sandbox.kubeconfig"
     log = (workdir / "sandbox.log").open("wb")
     proc = await asyncio.create_subprocess_exec(
@@ -92,7 +107,7 @@ async def sandbox_without_approver(workdir: Path) -> AsyncIterator[Path]:
         line = await asyncio.wait_for(proc.stdout.readline(), 30)
         if READY_LINE not in line.decode(errors="replace"):
             raise RuntimeError(f"the sandbox did not start (see {workdir / 'sandbox.log'}): {line!r}")
-        yield kubeconfig
+        yield kubeconfig, proc.pid
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGINT)
@@ -128,7 +143,12 @@ async def accounts(api: ApiClient) -> list[tuple[str, str, str]]:
 
 
 def pending_requests(
-    count: int, tokens: Sequence[tuple[str, str, str]], *, forged_every: int, tag: str
+    count: int,
+    tokens: Sequence[tuple[str, str, str]],
+    *,
+    forged_every: int,
+    tag: str,
+    issuer: str = CA_ISSUER,
 ) -> list[Pending]:
     """What the driver would send, one fresh P-256 key each (made before any clock starts)."""
     made = []
@@ -152,7 +172,7 @@ def pending_requests(
                 "duration": "1h",
                 "isCA": False,
                 "usages": list(REQUIRED_USAGES),
-                "issuerRef": {"name": CA_ISSUER, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+                "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
             },
         }
         made.append(Pending(namespace=namespace, body=body, token=token, forged=forged))
@@ -279,6 +299,140 @@ async def live(
     report("create -> Issued seen", latency_summary(to_issued))
 
 
+class LogCount(logging.Handler):
+    """Counts the approver's log records (INFO and above), as its log would hold them."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.lines = 0
+        self.undecidable = 0  # lines about one of the undecidable requests
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines += 1
+        self.undecidable += "/other-" in str(getattr(record, "request", ""))
+
+
+def _cpu_seconds(pid: int) -> float:
+    """user + system CPU of another process so far (/proc/<pid>/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def approver_identity(api: ApiClient, admin: Path, workdir: Path) -> Path:
+    """A kubeconfig for a ServiceAccount with upstream's approver rules, `approve` on the sandbox CA's signer only."""
+    namespace, account = APPROVER_ACCOUNT
+    group, rbac = "cert-manager.io", "/apis/rbac.authorization.k8s.io/v1"
+    cluster_rules = [
+        {"apiGroups": [group], "resources": ["certificaterequests"], "verbs": ["list", "watch"]},
+        {"apiGroups": [group], "resources": ["certificaterequests/status"], "verbs": ["update", "patch"]},
+        {
+            "apiGroups": [group],
+            "resources": ["signers"],
+            "verbs": ["approve"],
+            "resourceNames": [f"clusterissuers.{group}/{CA_ISSUER}"],
+        },
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch", "list"]},
+    ]
+    lease_rules = [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create", "get", "update"]},
+    ]
+    subject = [{"kind": "ServiceAccount", "name": account, "namespace": namespace}]
+    await call(api, "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts", body={"metadata": {"name": account}})
+    for kind, path, rules in (
+        ("ClusterRole", f"{rbac}/clusterroles", cluster_rules),
+        ("Role", f"{rbac}/namespaces/{namespace}/roles", lease_rules),
+    ):
+        await call(api, "POST", path, body={"metadata": {"name": account}, "rules": rules})
+        binding = {"metadata": {"name": account}, "subjects": subject}
+        binding["roleRef"] = {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": account}
+        await call(api, "POST", path.replace("roles", "rolebindings"), body=binding)
+    answer = await call(
+        api,
+        "POST",
+        f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token",
+        body={"spec": {"expirationSeconds": 3600}},
+    )
+    config = yaml.safe_load(admin.read_text())
+    for user in config["users"]:
+        user["user"] = {"token": str(answer["status"]["token"])}
+    path = workdir / "approver.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+async def flood(
+    approver_kubeconfig: Path,
+    admin: Kube,
+    observer: Observer,
+    undecidable: list[Pending],
+    real: list[Pending],
+    *,
+    sandbox_pid: int,
+    args: argparse.Namespace,
+) -> None:
+    heading(
+        f"(c) flood: {len(undecidable)} requests the approver may not decide, "
+        f"real ones every 0.5 s for {args.flood_seconds:g} s"
+    )
+    await create_all(admin, undecidable, concurrency=50)
+    counted = LogCount()
+    approver_log = logging.getLogger("certcsi.approver")
+    approver_log.addHandler(counted)
+    approver_log.setLevel(logging.INFO)
+    connection = await connect(kubeconfig=str(approver_kubeconfig), qps=args.kube_api_qps, burst=args.kube_api_burst)
+    async with connection as kube:
+        approver = approver_for(kube, args, "bench-flood")
+        stop = asyncio.Event()
+        cpu, sandbox_cpu, t0 = time.process_time(), _cpu_seconds(sandbox_pid), time.perf_counter()
+        task = asyncio.create_task(approver.run(stop))
+        latencies, missed = [], 0
+        all_skipped: tuple[float, float, float] | None = None  # when, own CPU, sandbox CPU
+        for item in real:
+            if all_skipped is None and getattr(approver, "skipped", None) == len(undecidable):
+                all_skipped = (time.perf_counter() - t0, time.process_time(), _cpu_seconds(sandbox_pid))
+            slot = t0 + 0.5 * (len(latencies) + missed + 1)
+            if slot - t0 > args.flood_seconds:
+                break
+            await asyncio.sleep(max(0.0, slot - time.perf_counter()))
+            sent = time.perf_counter()
+            await admin.create_certificate_request(item.namespace, item.body, token=item.token)
+            if await observer.wait(lambda item=item: item.name in observer.decided, timeout=30):
+                latencies.append(observer.decided[item.name][0] - sent)
+            else:
+                missed += 1
+        elapsed = time.perf_counter() - t0
+        own_end, server_end = time.process_time(), _cpu_seconds(sandbox_pid)
+        cpu, sandbox_cpu = own_end - cpu, server_end - sandbox_cpu
+        refused = approver.metrics.retries.labels(cause="rejected")._value.get()
+        skipped = getattr(approver, "skipped", "n/a")  # the count before the fix had no such thing
+        stop.set()
+        await task
+    approver_log.removeHandler(counted)
+    report(
+        "create -> Approved seen (real)",
+        latency_summary(latencies) + (f", {missed} not decided within 30 s" if missed else ""),
+        floor=f"every one < {FLOOD_FLOOR_SECONDS:.0f} s",
+        met=not missed and bool(latencies) and max(latencies) < FLOOD_FLOOR_SECONDS,
+    )
+    report("CPU, this process (approver)", f"{cpu:.1f} s in {elapsed:.0f} s ({100 * cpu / elapsed:.0f} % of a core)")
+    report("CPU, sandbox process", f"{sandbox_cpu:.1f} s ({100 * sandbox_cpu / elapsed:.0f} % of a core)")
+    report(
+        "approver log lines (INFO+)",
+        f"{counted.lines} in all, {counted.undecidable} about the undecidable "
+        f"({counted.undecidable / len(undecidable):.2f} per request)",
+    )
+    report("refused writes / skipped", f"{refused:.0f} refused, {skipped} skipped of {len(undecidable)}")
+    if all_skipped is not None:
+        at, own, server = all_skipped
+        rest = elapsed - at
+        report(
+            "all skipped after",
+            f"{at:.0f} s; CPU since: approver {100 * (own_end - own) / rest:.1f} %, "
+            f"sandbox {100 * (server_end - server) / rest:.1f} % of a core",
+        )
+
+
 async def main(args: argparse.Namespace) -> None:
     print(f"certcsi {git_describe()}; {machine_line()}", flush=True)
     print(
@@ -287,20 +441,26 @@ async def main(args: argparse.Namespace) -> None:
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="bench-approver-") as tmp:
-        async with sandbox_without_approver(Path(tmp)) as kubeconfig:
+        async with sandbox_without_approver(Path(tmp)) as (kubeconfig, sandbox_pid):
             api = await api_client(kubeconfig)
             async with api:
                 tokens = await accounts(api)
+                restricted = await approver_identity(api, kubeconfig, Path(tmp)) if args.undecidable else None
             backlog_items = pending_requests(args.requests, tokens, forged_every=args.forged_every, tag="backlog")
             live_items = pending_requests(args.live, tokens, forged_every=args.forged_every, tag="live")
+            undecidable = pending_requests(args.undecidable, tokens, forged_every=0, tag="other", issuer=OTHER_ISSUER)
+            real = pending_requests(int(args.flood_seconds * 2) + 1, tokens, forged_every=0, tag="real")
             async with await connect(kubeconfig=str(kubeconfig), qps=0, burst=1) as admin:
                 observer = Observer()
                 watching = asyncio.create_task(observer.run(admin))
                 await observer.synced.wait()
                 try:
-                    await backlog(kubeconfig, admin, observer, backlog_items, args)
+                    if backlog_items:
+                        await backlog(kubeconfig, admin, observer, backlog_items, args)
                     if live_items:
                         await live(kubeconfig, admin, observer, live_items, args)
+                    if restricted is not None:
+                        await flood(restricted, admin, observer, undecidable, real, sandbox_pid=sandbox_pid, args=args)
                 finally:
                     watching.cancel()
                     await asyncio.gather(watching, return_exceptions=True)
@@ -311,6 +471,8 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=1000, help="pending requests in the backlog")
     parser.add_argument("--forged-every", type=int, default=10, help="every N-th request is forged (0: none)")
     parser.add_argument("--live", type=int, default=200, help="requests in the live-latency run (0: skip it)")
+    parser.add_argument("--undecidable", type=int, default=1500, help="flood: requests it may not decide (0: skip)")
+    parser.add_argument("--flood-seconds", type=float, default=70.0, help="flood: how long real requests are timed")
     parser.add_argument("--workers", type=int, default=16, help="the approver's --workers")
     parser.add_argument("--kube-api-qps", type=float, default=500.0, help="the approver's --kube-api-qps")
     parser.add_argument("--kube-api-burst", type=int, default=1000, help="the approver's --kube-api-burst")

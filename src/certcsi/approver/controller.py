@@ -13,8 +13,9 @@ Failures are retried as a controller-runtime controller retries them (`queueing.
 5 ms doubling to 1000 s per request, 10 retries a second overall). A decision the API refuses
 (403, or cert-manager's webhook: this approver may not approve for the request's issuer) is not
 going to be accepted by asking again: after `max_attempts` refusals the request is skipped, looked
-at again only when it changes, when this replica takes over the lease, or after the 1000 s cap. Each
-such request is logged once, not on every attempt, and counted in `certcsi_approver_skipped_requests`.
+at again only when it changes or after the 1000 s cap. Each such request is logged once, not on
+every attempt, and counted in `certcsi_approver_skipped_requests`; refusals are paced by a bucket of
+their own, so a flood of them never holds back the retry of a request that can be decided.
 Requests seen while listing (startup, a takeover) wait behind requests created since, so a backlog
 of old or undecidable requests never delays a new one.
 """
@@ -40,7 +41,7 @@ from certcsi.approver.evaluator import (
 )
 from certcsi.approver.leader import ElectionConfig, LeaderElector, LeaseApi
 from certcsi.approver.metrics import ApproverMetrics, Result
-from certcsi.approver.queueing import RateLimits, WorkQueue
+from certcsi.approver.queueing import RateLimiter, RateLimits, WorkQueue
 from certcsi.errors import KubernetesError
 from certcsi.kube.events import EventKind, InvolvedObject
 from certcsi.kube.watching import WatchEvent
@@ -184,7 +185,9 @@ class Approver:
         self._cache: dict[Key, Obj] = {}
         self._queue: WorkQueue[Key] = WorkQueue(clock=self._clock, limits=self.options.retry, observer=self.metrics)
         self.metrics.watch_queue(self._queue)
-        self._refusals: dict[Key, int] = {}
+        # Refusals are paced by a limiter (and bucket) of their own: a flood of them must not hold back
+        # the retry of a request that can be decided. Its per-key count is the attempts refused so far.
+        self._refusals: RateLimiter[Key] = RateLimiter(self.options.retry, monotonic=self._clock.monotonic)
         self._skipped: set[Key] = set()
         self._leading = asyncio.Event()
         self._synced = asyncio.Event()
@@ -318,7 +321,7 @@ class Approver:
 
     def _changed(self, key: Key) -> None:
         """A new version of the request: whatever was refused before deserves a fresh look."""
-        self._refusals.pop(key, None)
+        self._refusals.forget(key)
         self._set_skipped(key, False)
 
     def _forget(self, key: Key) -> None:
@@ -497,8 +500,7 @@ class Approver:
 
     def _refused(self, key: Key, err: BaseException) -> _Outcome:
         """The API will not take this decision from us: a few more tries, then the request is skipped."""
-        attempts = self._refusals.get(key, 0) + 1
-        self._refusals[key] = attempts
+        attempts = self._refusals.failures(key) + 1
         self.metrics.retries.labels(cause="rejected").inc()
         fields = {**_fields(key), "status": _status(err), "error": str(err), "attempt": attempts}
         limit = self.options.max_attempts
@@ -510,8 +512,9 @@ class Approver:
         else:
             log.debug("the decision was refused again", extra=fields)
         if attempts < limit:
-            self._queue.add_rate_limited(key)
+            self._queue.add_after(key, self._refusals.when(key))
             return "error"
+        self._refusals.count_failure(key)
         self._set_skipped(key, True)
         # Looked at again after client-go's backoff cap, in case what refused it (RBAC) has changed.
         self._queue.add_after(key, self.options.retry.max_delay)

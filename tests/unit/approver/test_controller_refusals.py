@@ -88,3 +88,24 @@ async def test_a_run_of_transient_failures_is_logged_once(caplog: pytest.LogCapt
         assert approver.skipped == 0  # never given up on: a timeout is no refusal
     assert len(api.writes_attempted) == 7
     assert _lines(caplog, logging.WARNING) == ["could not write the decision, will retry"]
+
+
+async def test_a_flood_of_refusals_does_not_hold_back_the_retry_of_a_decidable_request() -> None:
+    api, clock = FakeApprovalApi(), FakeClock()
+    for n in range(300):
+        api.put(named(f"other-{n}"))
+    timeouts = [KubernetesError("etcdserver: request timed out", status=500)]
+
+    async def hook(namespace: str, name: str) -> None:
+        if name.startswith("other-"):
+            raise FORBIDDEN
+        if timeouts:
+            raise timeouts.pop()
+
+    api.before_write = hook
+    async with running(api, POLICY, clock=clock) as approver:
+        await until(lambda: approver.metrics.retries.labels(cause="rejected")._value.get() == 300, rounds=5000)
+        api.put(named("good"))  # created now; the refusals' retries have taken the whole burst and more
+        await until(lambda: not timeouts, rounds=5000)
+        await advance(clock, 0.25)
+        await until(lambda: api.condition("good") is not None, rounds=5000)
