@@ -95,7 +95,7 @@ class ApproverMetrics:
 
     def _controller_metrics(self, workers: int) -> None:
         def counter(name: str, help_text: str) -> Counter:
-            return Counter(name, help_text, ["controller"], registry=self.registry)
+            return Counter(name, help_text, ["controller"], registry=self.registry).labels(controller=CONTROLLER)
 
         self.reconciles = Counter(
             "controller_runtime_reconcile_total",
@@ -107,14 +107,14 @@ class ApproverMetrics:
             self.reconciles.labels(controller=CONTROLLER, result=result)
         self.reconcile_errors = counter(
             "controller_runtime_reconcile_errors_total", "Total number of reconciliation errors per controller"
-        ).labels(controller=CONTROLLER)
+        )
         self.terminal_errors = counter(
             "controller_runtime_terminal_reconcile_errors_total",
             "Total number of terminal reconciliation errors per controller",
-        ).labels(controller=CONTROLLER)
+        )
         self.panics = counter(
             "controller_runtime_reconcile_panics_total", "Total number of reconciliation panics per controller"
-        ).labels(controller=CONTROLLER)
+        )
         self.reconcile_time = Histogram(
             "controller_runtime_reconcile_time_seconds",
             "Length of time per reconciliation per controller",

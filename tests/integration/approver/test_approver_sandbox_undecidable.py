@@ -11,7 +11,6 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -43,17 +42,10 @@ class CountingApi:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._kube, name)
 
-    async def set_condition(
-        self,
-        namespace: str,
-        name: str,
-        condition: Mapping[str, Any],
-        resource_version: str,
-        *,
-        existing: Sequence[Mapping[str, Any]] = (),
-    ) -> dict[str, Any]:
+    async def set_condition(self, namespace: str, name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         self.writes[name] += 1
-        return await self._kube.set_condition(namespace, name, condition, resource_version, existing=existing)
+        written: dict[str, Any] = await self._kube.set_condition(namespace, name, *args, **kwargs)
+        return written
 
 
 def _gauge(approver: Approver, name: str) -> float | None:

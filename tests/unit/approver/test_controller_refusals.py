@@ -20,22 +20,25 @@ def _lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= level and getattr(r, "request", "") == f"{NS}/cr"]
 
 
-def _refuse_while(refusing: list[bool]) -> object:
+def _refused_request() -> tuple[FakeApprovalApi, FakeClock, list[bool]]:
+    """One request "cr", whose decision is refused (403) while the flag in the list is set."""
+    api, clock = FakeApprovalApi(), FakeClock()
+    api.put(named("cr"))
+    refusing = [True]
+
     async def hook(namespace: str, name: str) -> None:
         if refusing[0]:
             raise FORBIDDEN
 
-    return hook
+    api.before_write = hook
+    return api, clock, refusing
 
 
 async def test_a_refused_request_is_skipped_after_three_attempts_and_looked_at_again_after_the_cap(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="certcsi.approver")
-    api, clock = FakeApprovalApi(), FakeClock()
-    api.put(named("cr"))
-    refusing = [True]
-    api.before_write = _refuse_while(refusing)  # type: ignore[assignment]
+    api, clock, refusing = _refused_request()
     async with running(api, POLICY, clock=clock) as approver:
         await advance(clock, 1.0)
         assert len(api.writes_attempted) == 3
@@ -55,10 +58,7 @@ async def test_a_refused_request_is_skipped_after_three_attempts_and_looked_at_a
 
 
 async def test_a_skipped_request_that_changes_is_looked_at_afresh() -> None:
-    api, clock = FakeApprovalApi(), FakeClock()
-    api.put(named("cr"))
-    refusing = [True]
-    api.before_write = _refuse_while(refusing)  # type: ignore[assignment]
+    api, clock, refusing = _refused_request()
     async with running(api, POLICY, clock=clock) as approver:
         await advance(clock, 1.0)
         assert approver.skipped == 1
