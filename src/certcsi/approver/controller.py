@@ -473,7 +473,7 @@ class Approver:
             return "success"
         if _version(fresh) == version:
             # Unchanged and still undecided: the write itself was refused (e.g. no `approve` on the signer).
-            return self._refused(key, err)
+            return self._refused(key, err, what="the decision was refused")
         self._cache[key] = fresh
         self._changed(key)
         self.metrics.retries.labels(cause="conflict").inc()
@@ -488,7 +488,7 @@ class Approver:
     def _failed(self, key: Key, cause: str, err: BaseException, *, what: str) -> _Outcome:
         """A failure that may pass (API unavailable, a timeout): retried, rate-limited, for as long as it lasts."""
         if _status(err) == _FORBIDDEN:
-            return self._refused(key, err)
+            return self._refused(key, err, what=what)
         first = self._queue.limiter.failures(key) == 0
         self.metrics.retries.labels(cause=cause).inc()
         delay = self._queue.add_rate_limited(key)
@@ -498,19 +498,16 @@ class Approver:
         )
         return "error"
 
-    def _refused(self, key: Key, err: BaseException) -> _Outcome:
-        """The API will not take this decision from us: a few more tries, then the request is skipped."""
+    def _refused(self, key: Key, err: BaseException, *, what: str) -> _Outcome:
+        """The API will not let us decide this request: a few more tries, then the request is skipped."""
         attempts = self._refusals.failures(key) + 1
         self.metrics.retries.labels(cause="rejected").inc()
         fields = {**_fields(key), "status": _status(err), "error": str(err), "attempt": attempts}
         limit = self.options.max_attempts
         if attempts == 1:
-            log.warning(
-                f"the decision was refused; after {limit} refusals the request is left alone until it changes",
-                extra=fields,
-            )
+            log.warning(f"{what}; after {limit} refusals the request is left alone until it changes", extra=fields)
         else:
-            log.debug("the decision was refused again", extra=fields)
+            log.debug(f"{what} again", extra=fields)
         if attempts < limit:
             self._queue.add_after(key, self._refusals.when(key))
             return "error"
