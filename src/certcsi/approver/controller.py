@@ -435,9 +435,7 @@ class Approver:
         }
         version = _version(obj)
         try:
-            await self._api.set_condition(
-                namespace, name, condition, version, existing=_conditions(obj), current=obj
-            )
+            await self._api.set_condition(namespace, name, condition, version, existing=_conditions(obj), current=obj)
         except KubernetesError as err:
             return await self._write_failed(key, version, err)
         self._forget(key)
