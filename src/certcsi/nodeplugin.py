@@ -46,6 +46,8 @@ class NodeOptions:
     kubeconfig: str | ClientConfig | None  # a path, or the command line's connection flags
     kube_api_qps: float = 50.0
     kube_api_burst: int = 100
+    # timeoutSeconds of every watch request (None: 30-45 s at random); a watch silent longer is dead.
+    kube_watch_timeout: int | None = None
     use_token_request: bool = False
     issue_timeout: float = 60.0
     max_requests_per_volume: int = 1
@@ -119,7 +121,12 @@ async def _serve(
     clock = SystemClock()
     # The flags budget issuance (creates); the client itself gets headroom for prunes and watches, so
     # one budget is not spent twice (upstream's 5 QPS client throttled under churn, csi-driver#627).
-    kube = await connect(kubeconfig=options.kubeconfig, qps=2 * options.kube_api_qps, burst=2 * options.kube_api_burst)
+    kube = await connect(
+        kubeconfig=options.kubeconfig,
+        qps=2 * options.kube_api_qps,
+        burst=2 * options.kube_api_burst,
+        watch_timeout_seconds=options.kube_watch_timeout,
+    )
     telemetry = NodeTelemetry(
         kube=kube,
         node_id=options.node_id,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import math
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -92,6 +93,12 @@ def _tmpfs_size(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
+def _not_negative(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if value < 0:
+        raise click.BadParameter(f"must not be negative (got {value:g}s)", ctx=ctx, param=param)
+    return value
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class NodePluginFlags:
     """The flags every node driver takes, as given on its command line."""
@@ -102,6 +109,7 @@ class NodePluginFlags:
     kube: ClientConfig
     kube_api_qps: float
     kube_api_burst: int
+    kube_watch_timeout: float
     unsafe_no_mount: bool
     tmpfs_size: str
     metrics_bind_address: str
@@ -131,6 +139,8 @@ class NodePluginFlags:
             kubeconfig=self.kube,
             kube_api_qps=qps,
             kube_api_burst=burst,
+            # The API takes whole seconds; a fraction would silently become 0 (the server's own 30-60 min).
+            kube_watch_timeout=math.ceil(self.kube_watch_timeout) if self.kube_watch_timeout else None,
             unsafe_no_mount=self.unsafe_no_mount,
             tmpfs_size=self.tmpfs_size,
             metrics_address=bind_address(self.metrics_bind_address, "--metrics-bind-address"),
@@ -162,6 +172,15 @@ _NODE_PLUGIN_OPTIONS = (
         qps=NODE_DEFAULT_QPS,
         burst=NODE_DEFAULT_BURST,
         what="Issuance budget for all volumes (the client gets twice as much for its other calls)",
+    ),
+    click.option(
+        "--kube-watch-timeout",
+        type=GoDuration(),
+        default="0s",
+        show_default=True,
+        callback=_not_negative,
+        help="How long each watch request lasts before it is renewed (0: 30-45s at random). A watch silent "
+        "longer than this (plus a margin) is treated as a dead connection and replaced.",
     ),
     click.option(
         "--unsafe-no-mount",

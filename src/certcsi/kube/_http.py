@@ -11,12 +11,19 @@ kube-apiserver authenticates a presented client certificate before any bearer to
 with a pod's token go through a second session that presents none (client-go's
 AnonymousClientConfig); without a client certificate both kinds share one session. Our own calls
 carry the `Impersonate-*` headers of --as / --as-uid / --as-group; a pod's never do.
+
+Dead connections: every socket has TCP keepalive and a TCP user timeout, so the kernel drops a
+connection whose peer stopped acknowledging (client-go gets the same from HTTP/2 pings). A peer
+that still acknowledges but never answers (a stuck proxy) is caught by the transport's timeouts;
+`_fresh_connections` then swaps in new sessions and closes the old ones once their calls are over.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import socket
 import ssl
 import urllib.request
 from collections.abc import Mapping
@@ -28,10 +35,32 @@ from yarl import URL
 
 from certcsi.kube._access import Access, ClientCertificate
 from certcsi.kube._ratelimit import RateLimiter
-from certcsi.kube._transport import JSON, BaseTransport, Query
+from certcsi.kube._transport import JSON, REQUEST_TIMEOUT, BaseTransport, Query
 
 # Watch lines carry whole objects; etcd allows 1.5 MiB per object.
 READ_BUFFER = 2**21
+# An idle connection is probed after 15 s, every 5 s; three unanswered probes, or data left
+# unacknowledged for 30 s, and the kernel drops it: a dead peer is noticed within about 30 s.
+KEEPALIVE_IDLE = 15
+KEEPALIVE_INTERVAL = 5
+KEEPALIVE_PROBES = 3
+USER_TIMEOUT_MS = 30_000
+
+
+def keepalive_socket(addr_info: tuple[Any, ...]) -> socket.socket:
+    """A socket for aiohttp's connector (`socket_factory`) that notices a vanished peer by itself."""
+    family, type_, proto = addr_info[0], addr_info[1], addr_info[2]
+    sock = socket.socket(family=family, type=type_, proto=proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_PROBES),
+        ("TCP_USER_TIMEOUT", USER_TIMEOUT_MS),
+    ):
+        if hasattr(socket, option):  # Linux has them all; elsewhere keepalive keeps the OS defaults
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+    return sock
 
 
 def _load_client_certificate(context: ssl.SSLContext, certificate: ClientCertificate) -> None:
@@ -72,7 +101,7 @@ def proxy_for(access: Access) -> str | None:
 def _session(access: Access, user_agent: str) -> aiohttp.ClientSession:
     tls: ssl.SSLContext | bool = ssl_context(access) if access.server.startswith("https://") else True
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(ssl=tls),
+        connector=aiohttp.TCPConnector(ssl=tls, socket_factory=keepalive_socket),
         headers={"User-Agent": user_agent},
         read_bufsize=READ_BUFFER,
     )
@@ -81,16 +110,44 @@ def _session(access: Access, user_agent: str) -> aiohttp.ClientSession:
 class HttpTransport(BaseTransport):
     """`Transport` straight over aiohttp. Make it inside the event loop that will use it."""
 
-    def __init__(self, access: Access, *, limiter: RateLimiter, user_agent: str) -> None:
-        super().__init__(host=access.server, limiter=limiter)
+    def __init__(
+        self, access: Access, *, limiter: RateLimiter, user_agent: str, request_timeout: float | None = None
+    ) -> None:
+        # --request-timeout when set (0: unset), else certcsi's own bound: no call waits forever.
+        timeout = request_timeout or access.request_timeout or REQUEST_TIMEOUT
+        super().__init__(host=access.server, limiter=limiter, request_timeout=timeout)
         self._access = access
+        self._user_agent = user_agent
         self._proxy = proxy_for(access)
-        self._session = _session(access, user_agent)
-        self._token_session = (
-            _session(access.anonymous(), user_agent) if access.client_certificate is not None else self._session
-        )
+        self._session, self._token_session = self._sessions()
+        # Sessions replaced by `_fresh_connections`, closed once their calls can no longer be running.
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    def _sessions(self) -> tuple[aiohttp.ClientSession, aiohttp.ClientSession]:
+        own = _session(self._access, self._user_agent)
+        if self._access.client_certificate is None:
+            return own, own
+        return own, _session(self._access.anonymous(), self._user_agent)
+
+    def _fresh_connections(self) -> None:
+        old = {self._session, self._token_session}
+        self._session, self._token_session = self._sessions()
+        task = asyncio.get_running_loop().create_task(self._retire(old))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _retire(self, sessions: set[aiohttp.ClientSession]) -> None:
+        # Calls already sent on them finish or time out within request_timeout; then nothing uses them.
+        try:
+            await asyncio.sleep(self.request_timeout)
+        finally:
+            for session in sessions:
+                await session.close()
 
     async def close(self) -> None:
+        for task in list(self._retiring):
+            task.cancel()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
         await self._session.close()
         if self._token_session is not self._session:
             await self._token_session.close()
@@ -117,8 +174,6 @@ class HttpTransport(BaseTransport):
             headers["Impersonate-User"] = impersonation.user
             if impersonation.uid:
                 headers["Impersonate-Uid"] = impersonation.uid
-        if self._access.request_timeout and limits.total is not None:
-            limits = aiohttp.ClientTimeout(total=self._access.request_timeout)
         data: bytes | None = None
         if body is not None:
             headers["Content-Type"] = content_type

@@ -7,11 +7,18 @@ the exchange is `certcsi.kube._http.HttpTransport` (aiohttp); tests substitute i
 
 A call made on behalf of a pod passes `token`, which REPLACES the client's own credential for that
 one call (the subclass keeps a TLS client certificate out of such calls).
+
+Nothing waits unboundedly: a call gets `request_timeout` seconds, and a watch may stay silent only a
+little longer than the timeout it asked the server for (the server sends a bookmark just before it
+and then ends the stream). A call or watch that times out means the connection may be half-open
+(the peer gone, packets dropped, a proxy that still accepts): every watch is then closed to be
+re-opened, and the subclass replaces its pooled connections (`_fresh_connections`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -23,15 +30,17 @@ from certcsi.errors import KubernetesError
 from certcsi.kube import _errors
 from certcsi.kube._ratelimit import RateLimiter
 
+log = logging.getLogger(__name__)
+
 Obj = dict[str, Any]
 Query = Sequence[tuple[str, str]]
 
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
-# Generous for one object; watches use their own read timeout.
-UNARY_TIMEOUT = 30.0
-# How long after the server's own watch timeout we give up on a silent stream.
-WATCH_SLACK = 30.0
+# Generous for one object (an admission webhook may take seconds); watches have their own limit.
+REQUEST_TIMEOUT = 30.0
+# Most a watch may stay silent beyond the timeout it asked the server for.
+WATCH_SLACK = 10.0
 
 _CONNECTION_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
@@ -57,12 +66,28 @@ class Transport(Protocol):
         ...
 
 
+def watch_read_limit(timeout_seconds: int) -> float:
+    """How long a watch asked to last `timeout_seconds` may go without a byte before it counts as dead.
+
+    kube-apiserver sends a bookmark about every minute and 2 s before the watch's timeout, then ends
+    the stream at the timeout: a live watch is never silent much longer than its timeout.
+    """
+    return timeout_seconds + min(WATCH_SLACK, timeout_seconds / 2)
+
+
 class BaseTransport(ABC):
     """`Transport` over one primitive, `_open`, that subclasses implement."""
 
-    def __init__(self, *, host: str, limiter: RateLimiter) -> None:
+    def __init__(self, *, host: str, limiter: RateLimiter, request_timeout: float = REQUEST_TIMEOUT) -> None:
+        if not request_timeout > 0:
+            raise ValueError(f"request_timeout: must be > 0 seconds (got {request_timeout})")
         self.host = host
         self._limiter = limiter
+        self.request_timeout = request_timeout
+        # Bumped whenever the connections are suspected dead, so that the many calls timing out
+        # together on the same dead connections replace them once.
+        self._generation = 0
+        self._streams: set[aiohttp.ClientResponse] = set()
 
     @abstractmethod
     async def _open(
@@ -82,6 +107,25 @@ class BaseTransport(ABC):
     async def close(self) -> None:
         """Release the connections."""
 
+    @abstractmethod
+    def _fresh_connections(self) -> None:
+        """Send every later call over new connections (the pooled ones may be half-open)."""
+
+    def _timed_out(self, generation: int, what: str) -> None:
+        """A call sent at `generation` got no answer in time: replace the connections (once per generation)."""
+        if generation != self._generation:
+            return
+        self._generation += 1
+        streams, self._streams = self._streams, set()
+        log.warning(
+            "no answer from the Kubernetes API in time; reconnecting",
+            extra={"host": self.host, "call": what, "watches_reopened": len(streams)},
+        )
+        for response in streams:
+            # Its reader sees the connection closed and the watch resumes on a new one.
+            response.close()
+        self._fresh_connections()
+
     async def _send(
         self,
         method: str,
@@ -94,6 +138,7 @@ class BaseTransport(ABC):
         limits: aiohttp.ClientTimeout,
     ) -> aiohttp.ClientResponse:
         await self._limiter.acquire()
+        generation = self._generation
         try:
             response = await self._open(
                 method, path, query=query, body=body, content_type=content_type, token=token, limits=limits
@@ -102,6 +147,8 @@ class BaseTransport(ABC):
                 return response
             raw = await response.read()
         except _CONNECTION_ERRORS as exc:
+            if isinstance(exc, TimeoutError):
+                self._timed_out(generation, f"{method} {path}")
             raise _errors.from_connection_error(exc, host=self.host, secret=token) from None
         response.release()
         raise _errors.from_response(response.status, response.reason or "", raw, secret=token)
@@ -116,6 +163,7 @@ class BaseTransport(ABC):
         content_type: str = JSON,
         token: str | None = None,
     ) -> Obj:
+        generation = self._generation
         response = await self._send(
             method,
             path,
@@ -123,11 +171,13 @@ class BaseTransport(ABC):
             body=body,
             content_type=content_type,
             token=token,
-            limits=aiohttp.ClientTimeout(total=UNARY_TIMEOUT),
+            limits=aiohttp.ClientTimeout(total=self.request_timeout),
         )
         try:
             raw = await response.read()
         except _CONNECTION_ERRORS as exc:
+            if isinstance(exc, TimeoutError):
+                self._timed_out(generation, f"{method} {path}")
             raise _errors.from_connection_error(exc, host=self.host, secret=token) from None
         finally:
             response.release()
@@ -140,7 +190,11 @@ class BaseTransport(ABC):
 
     @asynccontextmanager
     async def _stream(self, path: str, *, query: Query, timeout_seconds: int) -> AsyncIterator[AsyncIterator[Obj]]:
-        limits = aiohttp.ClientTimeout(total=None, sock_connect=UNARY_TIMEOUT, sock_read=timeout_seconds + WATCH_SLACK)
+        # sock_read also bounds the wait for the response headers, which the server sends at once.
+        limits = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.request_timeout, sock_read=watch_read_limit(timeout_seconds)
+        )
+        generation = self._generation
         response = await self._send(
             "GET",
             path,
@@ -150,18 +204,25 @@ class BaseTransport(ABC):
             token=None,
             limits=limits,
         )
+        if generation != self._generation:
+            response.close()  # opened on a connection given up on meanwhile: reopen on a fresh one
+            raise KubernetesError("watch opened on a connection given up on; reopening", status=None)
+        self._streams.add(response)
         try:
-            yield self._lines(response)
+            yield self._lines(response, generation, path)
         finally:
+            self._streams.discard(response)
             # Closing (not releasing) drops a half-read stream instead of draining it.
             response.close()
 
-    async def _lines(self, response: aiohttp.ClientResponse) -> AsyncIterator[Obj]:
+    async def _lines(self, response: aiohttp.ClientResponse, generation: int, path: str) -> AsyncIterator[Obj]:
         try:
             async for line in response.content:
                 if line.strip():
                     yield _decode(line)
         except _CONNECTION_ERRORS as exc:
+            if isinstance(exc, TimeoutError):
+                self._timed_out(generation, f"watch {path}")
             raise _errors.from_connection_error(exc, host=self.host) from None
         except ValueError as exc:  # a line longer than aiohttp's buffer
             raise KubernetesError(f"watch stream broken: {exc}", status=None) from None

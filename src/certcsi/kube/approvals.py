@@ -10,7 +10,7 @@ answers 409 Conflict when the request changed since, and the caller re-reads and
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from certcsi.kube import watching
@@ -26,10 +26,11 @@ def _escape_field(value: str) -> str:
 
 class Approvals:
     _transport: Transport
+    _watch_timeout: Callable[[], int]
 
     def watch_all_certificate_requests(self) -> AsyncIterator[watching.WatchEvent]:
         """Every CertificateRequest in every namespace, forever (see `certcsi.kube.watching`)."""
-        return watching.watch(self._transport, CERTIFICATE_REQUESTS.collection())
+        return watching.watch(self._transport, CERTIFICATE_REQUESTS.collection(), timeout_seconds=self._watch_timeout)
 
     async def read_certificate_request(self, namespace: str, name: str) -> Obj | None:
         """The request as stored now, or None when it is gone (needs only `list`, not `get`)."""

@@ -6,8 +6,10 @@ the same way), all sharing one `Transport`, hence one connection pool and one QP
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 
+from certcsi.kube import watching
 from certcsi.kube._transport import BaseTransport, Transport
 from certcsi.kube.approvals import Approvals
 from certcsi.kube.configmaps import ConfigMaps
@@ -20,8 +22,10 @@ from certcsi.kube.requests import CertificateRequests
 class Kube(CertificateRequests, Pods, ConfigMaps, Leases, Approvals):
     """A connection to one API server. Close it (or use `async with`) to release its sockets."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, *, watch_timeout: Callable[[], int] | None = None) -> None:
+        """`watch_timeout` gives each watch request's timeoutSeconds (default: 30-45 s, see `watching`)."""
         self._transport = transport
+        self._watch_timeout = watch_timeout or watching.timeout_seconds_between(*watching.DEFAULT_TIMEOUT_SECONDS)
         self._events = EventRecorder(transport)
 
     async def close(self) -> None:

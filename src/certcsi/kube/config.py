@@ -17,7 +17,7 @@ from pathlib import Path
 
 import certcsi
 from certcsi.errors import KubernetesError
-from certcsi.kube import _access, _errors
+from certcsi.kube import _access, _errors, watching
 from certcsi.kube._access import NO_OVERRIDES, Access, Kubeconfig, Overrides
 from certcsi.kube._http import HttpTransport
 from certcsi.kube._ratelimit import RateLimiter
@@ -112,7 +112,21 @@ def open_transport(
 
 
 async def connect(
-    *, kubeconfig: str | ClientConfig | None, qps: float, burst: int, context: str | None = None
+    *,
+    kubeconfig: str | ClientConfig | None,
+    qps: float,
+    burst: int,
+    context: str | None = None,
+    watch_timeout_seconds: int | None = None,
 ) -> Kube:
-    """A `Kube` for the cluster: kubeconfig files and connection flags when there are any, else in-cluster."""
-    return Kube(open_transport(kubeconfig=kubeconfig, qps=qps, burst=burst, context=context))
+    """A `Kube` for the cluster: kubeconfig files and connection flags when there are any, else in-cluster.
+
+    `watch_timeout_seconds` fixes every watch request's timeoutSeconds (None: 30-45 s at random).
+    """
+    watch_timeout = (
+        None
+        if watch_timeout_seconds is None
+        else watching.timeout_seconds_between(watch_timeout_seconds, watch_timeout_seconds)
+    )
+    transport = open_transport(kubeconfig=kubeconfig, qps=qps, burst=burst, context=context)
+    return Kube(transport, watch_timeout=watch_timeout)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from certcsi.kube import watching
 from certcsi.kube._resources import CONFIGMAPS
@@ -11,6 +11,7 @@ from certcsi.kube._transport import Transport
 
 class ConfigMaps:
     _transport: Transport
+    _watch_timeout: Callable[[], int]
 
     def watch_configmap(self, namespace: str, name: str) -> AsyncIterator[watching.WatchEvent]:
         """The one ConfigMap `namespace/name`, forever (see `certcsi.kube.watching`).
@@ -22,4 +23,9 @@ class ConfigMaps:
         """
         if not name:
             raise ValueError("watch_configmap: name must not be empty (it would watch every ConfigMap)")
-        return watching.watch(self._transport, CONFIGMAPS.collection(namespace), field_selector=f"metadata.name={name}")
+        return watching.watch(
+            self._transport,
+            CONFIGMAPS.collection(namespace),
+            field_selector=f"metadata.name={name}",
+            timeout_seconds=self._watch_timeout,
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from certcsi.kube import watching
 from certcsi.kube._resources import PODS
@@ -11,6 +11,7 @@ from certcsi.kube._transport import Obj, Transport, get_or_none
 
 class Pods:
     _transport: Transport
+    _watch_timeout: Callable[[], int]
 
     async def get_pod(self, namespace: str, name: str) -> Obj | None:
         """The pod, or None when it does not exist."""
@@ -18,4 +19,6 @@ class Pods:
 
     def watch_pods(self, field_selector: str) -> AsyncIterator[watching.WatchEvent]:
         """Pods in every namespace matching `field_selector` (e.g. `spec.nodeName=<node>`), forever."""
-        return watching.watch(self._transport, PODS.collection(), field_selector=field_selector)
+        return watching.watch(
+            self._transport, PODS.collection(), field_selector=field_selector, timeout_seconds=self._watch_timeout
+        )

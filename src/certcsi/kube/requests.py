@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from certcsi.kube import watching
@@ -12,6 +12,7 @@ from certcsi.kube._transport import Obj, Transport, delete
 
 class CertificateRequests:
     _transport: Transport
+    _watch_timeout: Callable[[], int]
 
     async def create_certificate_request(
         self, namespace: str, body: Mapping[str, Any], *, token: str | None = None
@@ -36,4 +37,9 @@ class CertificateRequests:
 
     def watch_certificate_requests(self, label_selector: str) -> AsyncIterator[watching.WatchEvent]:
         """Matching requests in every namespace, forever (see `certcsi.kube.watching`)."""
-        return watching.watch(self._transport, CERTIFICATE_REQUESTS.collection(), label_selector=label_selector)
+        return watching.watch(
+            self._transport,
+            CERTIFICATE_REQUESTS.collection(),
+            label_selector=label_selector,
+            timeout_seconds=self._watch_timeout,
+        )

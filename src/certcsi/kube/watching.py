@@ -9,8 +9,13 @@ The watch resumes from the last resourceVersion seen (bookmarks included, never 
 server says that version is gone (410 Expired/Gone, as a status code or an ERROR event) the list is
 redone and only the difference is yielded (objects now missing come as DELETED with the identifying
 part of the metadata last seen: `IDENTITY`), then SYNCED again. Any other failure is logged and
-retried with jittered exponential backoff, forever; the iterator ends only when the consumer stops
-iterating (cancel / aclose).
+retried with jittered exponential backoff, forever; once a watch opens again after a failure, SYNCED
+is yielded again too (the API server answers again, and nothing since the last version is lost).
+The iterator ends only when the consumer stops iterating (cancel / aclose).
+
+Each watch asks the server to end it after `timeout_seconds()` (30-45 s by default, so the stream
+is never silent longer than that: see `certcsi.kube._transport.watch_read_limit`), and is then
+renewed from the same version: a dead connection is noticed and replaced within a minute.
 """
 
 from __future__ import annotations
@@ -41,6 +46,21 @@ class WatchEvent(NamedTuple):
 
 SYNCED = WatchEvent("SYNCED", {})
 
+# What each watch asks the server for (timeoutSeconds): short enough that a silent stream is a dead
+# one within a minute, long enough that renewing it costs nothing (client-go asks for 5-10 min and
+# relies on HTTP/2 pings instead, which aiohttp does not speak).
+DEFAULT_TIMEOUT_SECONDS = (30, 45)
+
+
+def timeout_seconds_between(low: int, high: int) -> Callable[[], int]:
+    """A random watch timeout in [low, high] seconds per request, so a node's watches renew apart."""
+    if not 1 <= low <= high:
+        raise ValueError(f"watch timeout: need 1 <= low <= high seconds (got {low}, {high})")
+    return lambda: random.randint(low, high)
+
+
+_DEFAULT_TIMEOUT = timeout_seconds_between(*DEFAULT_TIMEOUT_SECONDS)
+
 # What the reflector keeps of each object's metadata between relists. Not the rest: managedFields,
 # annotations (kubectl's last-applied-configuration) and owner references can be kilobytes per
 # object, for every pod of the node and every request of its volumes.
@@ -53,7 +73,8 @@ class Backoff:
 
     base: float = 0.5
     factor: float = 2.0
-    cap: float = 30.0
+    # A watch is how the node notices that the API server is back: retry often enough to catch up soon.
+    cap: float = 10.0
     jitter: float = 0.2
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
@@ -143,7 +164,7 @@ async def watch(
     field_selector: str | None = None,
     backoff: Backoff = Backoff(),
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    timeout_seconds: Callable[[], int] = lambda: random.randint(300, 600),
+    timeout_seconds: Callable[[], int] = _DEFAULT_TIMEOUT,
 ) -> AsyncIterator[WatchEvent]:
     """Watch `path` (a collection path) forever; see the module docstring for the semantics."""
     selectors: list[tuple[str, str]] = []
@@ -153,14 +174,19 @@ async def watch(
         selectors.append(("fieldSelector", field_selector))
     state = _Reflector(transport, path, selectors)
     failures = 0
+    recovering = False  # a failure since the consumer last got SYNCED
     while True:
         try:
             if state.version is None:
                 for event in await state.relist():
                     yield event
+                recovering = False
             query = [*selectors, ("resourceVersion", state.version or ""), ("allowWatchBookmarks", "true")]
             received = False
             async with transport.stream(path, query=query, timeout_seconds=timeout_seconds()) as lines:
+                if recovering:
+                    recovering = False
+                    yield SYNCED
                 async for raw in lines:
                     change = state.apply(raw)  # raises on ERROR, which must not count as progress
                     received, failures = True, 0
@@ -179,6 +205,7 @@ async def watch(
         except Exception as err:  # a bug must not silently end a watch the node depends on
             log.exception("unexpected error in watch", extra={"path": path})
             problem = err
+        recovering = True
         delay = backoff.delay(failures)
         failures += 1
         log.warning(

@@ -38,9 +38,10 @@ async def test_broken_stream_resumes_without_relisting_and_resets_backoff() -> N
     ]
     sleeps = Sleeps()
     events = watch(transport, PATH, backoff=NO_JITTER, sleep=sleeps)
-    got = await take(events, 3)
+    got = await take(events, 6)
     await events.aclose()  # type: ignore[attr-defined]
-    assert got == [("SYNCED", ""), ("ADDED", "a"), ("ADDED", "b")]
+    # SYNCED again each time a watch opens after a failure: the API server answers again.
+    assert got == [("SYNCED", ""), ("SYNCED", ""), ("ADDED", "a"), ("SYNCED", ""), ("SYNCED", ""), ("ADDED", "b")]
     # down → 1 s; stream delivered "a" (reset), then broke → 1 s; ERROR 500 → 2 s.
     assert sleeps.delays == [1.0, 1.0, 2.0]
     assert [q["resourceVersion"] for q in transport.stream_queries] == ["5", "5", "6", "6"]
@@ -53,7 +54,7 @@ async def test_a_stream_that_closes_at_once_is_not_spun_on() -> None:
     transport.streams = [[], [], [line("ADDED", obj("a", "6"))]]
     sleeps = Sleeps()
     events = watch(transport, PATH, backoff=NO_JITTER, sleep=sleeps)
-    await take(events, 2)
+    assert (await take(events, 4))[-1] == ("ADDED", "a")
     await events.aclose()  # type: ignore[attr-defined]
     assert sleeps.delays == [1.0, 2.0]
 

@@ -43,7 +43,7 @@ async def test_streamed_events_arrive_as_dicts(api_server: FakeApiServer, kube: 
     assert watch_call.query["watch"] == "true"
     assert watch_call.query["labelSelector"] == "k=v"
     assert watch_call.query["allowWatchBookmarks"] == "true"
-    assert 300 <= int(watch_call.query["timeoutSeconds"]) <= 600
+    assert 30 <= int(watch_call.query["timeoutSeconds"]) <= 45
 
 
 async def test_410_when_connecting_relists(api_server: FakeApiServer, kube: Kube) -> None:
