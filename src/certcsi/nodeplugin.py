@@ -165,7 +165,8 @@ async def _serve(
         # Probes and metrics answer from the start; /readyz says what is still missing.
         await telemetry.start()
         # Serve CSI even while the API server is unreachable: Probe must not fail for that (the
-        # livenessprobe sidecar would restart a healthy driver); publishes answer NotReady until synced.
+        # livenessprobe sidecar would restart a healthy driver); publishes answer NotReady until synced,
+        # and renewals already due wait in the manager until the watches have listed.
         await issuance.start(wait_synced=False)
         if gates is not None:
             await gates.start()

@@ -43,6 +43,8 @@ class KubeApi(Protocol):
 
     async def delete_certificate_request(self, namespace: str, name: str) -> None: ...
 
+    async def read_certificate_request(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
     def watch_certificate_requests(self, label_selector: str) -> AsyncIterator[WatchEvent]: ...
 
     async def record_event(
@@ -101,6 +103,9 @@ class WatchedRequests:
 
     async def delete_certificate_request(self, namespace: str, name: str) -> None:
         await self._kube.delete_certificate_request(namespace, name)
+
+    async def read_certificate_request(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self._kube.read_certificate_request(namespace, name)
 
     async def watch_certificate_requests(self, label_selector: str) -> AsyncIterator[WatchEvent]:
         self.watching = True

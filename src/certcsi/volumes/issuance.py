@@ -3,7 +3,14 @@
 One label-filtered watch per node (`csi.cert-manager.io/node-id-hash=<hash>`) feeds an in-memory
 cache of this node's requests, indexed by (namespace, name) and by volume. A waiter is a future
 filed under its request's key, so every watch event is routed in O(1) however many volumes wait;
-nothing polls. `wait()` also answers at once for a request that was already terminal.
+nothing polls. `wait()` also answers at once for a request that was already terminal. A watch can
+go quiet without failing (a half-open connection, until the transport notices): a waiter whose
+event has not come reads its request directly halfway through its budget and at the deadline.
+
+Readiness (`ready()`, `wait_ready()`): nothing can be issued before the first list is complete, nor
+while the API server is unreachable. A call that could not reach it marks the API down until the
+watch opens again (its SYNCED) or `RECHECK_UNREACHABLE` seconds pass, whichever is first, so
+renewals wait for the API instead of failing one by one and backing off for minutes.
 
 Clean-up on unpublish: upstream leaves requests behind and relies on the pod owner reference for
 garbage collection. `cleanup()` deletes them instead (best effort), so a volume without pod info
@@ -35,7 +42,7 @@ from certcsi.errors import (
 )
 from certcsi.kube import WatchEvent
 from certcsi.pki.certs import leaf_validity
-from certcsi.volumes.clock import Clock, SystemClock
+from certcsi.volumes.clock import Cancellable, Clock, SystemClock
 from certcsi.volumes.driver import Issued, RequestPlan, Volume
 
 log = logging.getLogger(__name__)
@@ -68,6 +75,8 @@ class RequestsApi(Protocol):
     ) -> Obj: ...
 
     async def delete_certificate_request(self, namespace: str, name: str) -> None: ...
+
+    async def read_certificate_request(self, namespace: str, name: str) -> Obj | None: ...
 
     def watch_certificate_requests(self, label_selector: str) -> AsyncIterator[WatchEvent]: ...
 
@@ -218,6 +227,16 @@ def _age(state: RequestState) -> tuple[str, str]:
     return (state.created, state.name)
 
 
+def _unreachable(err: KubernetesError) -> bool:
+    """No HTTP answer at all (refused, reset, timed out): the API server, not the request, is the problem."""
+    return err.status is None
+
+
+# After a call found the API server unreachable, let calls through again after this long even if the
+# watch has not reopened (it may be fine while calls are not, e.g. behind a broken proxy).
+RECHECK_UNREACHABLE = 30.0
+
+
 class Issuance:
     """This node's CertificateRequests: one watch, one cache, O(1) routing to waiters."""
 
@@ -236,13 +255,19 @@ class Issuance:
         self.node_hash = fnv_hash_label(node_id)
         self._max = max_requests_per_volume
         self._timeout = timeout
-        # Only call_later is used: the wait() deadlines.
+        # Only call_later is used: the wait() deadlines and the unreachable-API recheck.
         self._clock: Clock = clock or SystemClock()
         self._cache: dict[_Key, RequestState] = {}
         self._by_volume: dict[str, set[_Key]] = {}
         self._waiters: dict[_Key, set[asyncio.Future[Issued]]] = {}
         self._synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Set while the API server answers (as far as we know); cleared by a call that could not reach it.
+        self._reachable = asyncio.Event()
+        self._reachable.set()
+        self._unreachable_reason = ""
+        self._recheck: Cancellable | None = None
+        self._reads: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -257,12 +282,50 @@ class Issuance:
         if wait_synced:
             await self._synced.wait()
 
+    def ready(self) -> str | None:
+        """None when requests can be made now; else why not (not listed yet, API unreachable)."""
+        if not self._synced.is_set():
+            return "CertificateRequests not yet listed from the API server (watch not synced)"
+        if not self._reachable.is_set():
+            return f"the Kubernetes API is unreachable: {self._unreachable_reason}"
+        return None
+
+    async def wait_ready(self) -> None:
+        """Return once `ready()` is None (immediately when it already is)."""
+        while self.ready() is not None:
+            await self._synced.wait()
+            await self._reachable.wait()
+
+    def _api_unreachable(self, err: KubernetesError) -> None:
+        if self._reachable.is_set():
+            log.warning(
+                "Kubernetes API unreachable; issuance waits for it",
+                extra={"node_hash": self.node_hash, "error": str(err), "recheck_in_s": RECHECK_UNREACHABLE},
+            )
+        self._reachable.clear()
+        self._unreachable_reason = str(err)
+        if self._recheck is not None:
+            self._recheck.cancel()
+        self._recheck = self._clock.call_later(RECHECK_UNREACHABLE, self._api_answers)
+
+    def _api_answers(self) -> None:
+        if self._recheck is not None:
+            self._recheck.cancel()
+            self._recheck = None
+        if not self._reachable.is_set():
+            log.info("Kubernetes API reachable again", extra={"node_hash": self.node_hash})
+            self._reachable.set()
+
     async def stop(self) -> None:
         """Stop watching; whoever still waits gets IssuerUnavailable (kubelet will retry)."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        for read in list(self._reads):
+            read.cancel()
+        await asyncio.gather(*self._reads, return_exceptions=True)
+        self._api_answers()
         self._synced.clear()
         # A later start() relists from scratch; stale entries would never see their DELETED event.
         self._cache.clear()
@@ -289,7 +352,9 @@ class Issuance:
     def apply(self, kind: str, obj: Obj) -> None:
         """Fold one watch event into the cache and wake the request's waiters if it is decided."""
         if kind == "SYNCED":
+            # The first list is complete, or the watch reopened after a failure: the API answers.
             self._synced.set()
+            self._api_answers()
             return
         state = RequestState.of(obj)
         if kind == "DELETED":
@@ -354,7 +419,13 @@ class Issuance:
         await self._prune(volume, keep=self._max - 1)
         name = str(uuid.uuid4())
         body = build_request_body(volume=volume, plan=plan, name=name, node_hash=self.node_hash)
-        created = await self._kube.create_certificate_request(volume.pod_namespace, body, token=plan.token)
+        try:
+            created = await self._kube.create_certificate_request(volume.pod_namespace, body, token=plan.token)
+        except KubernetesError as err:
+            if _unreachable(err):
+                self._api_unreachable(err)
+            raise
+        self._api_answers()
         state = RequestState.of(created)
         # The watch may already have delivered a newer version; never overwrite it with this one.
         if state.key not in self._cache:
@@ -373,7 +444,12 @@ class Issuance:
     # A timeout parameter rather than asyncio.timeout: the error must name the last condition seen,
     # and the deadline runs on the injected clock.
     async def wait(self, namespace: str, name: str, *, timeout: float | None = None) -> Issued:
-        """The certificate once the request is Issued; IssuanceDenied / Failed / Timeout otherwise."""
+        """The certificate once the request is Issued; IssuanceDenied / Failed / Timeout otherwise.
+
+        Decided by watch events; halfway through the budget and at its end, a request whose event has
+        not come is read directly (a list narrowed to its name: the driver may not `get`), so the
+        answer may come up to one API call later than `timeout`.
+        """
         self._require_started()
         key = (namespace, name)
         budget = self._timeout if timeout is None else timeout
@@ -387,23 +463,58 @@ class Issuance:
             return result
         waiter: asyncio.Future[Issued] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(key, set()).add(waiter)
-        timer = self._clock.call_later(budget, lambda: self._expire(key, waiter, budget))
+        timers = [
+            self._clock.call_later(budget / 2, lambda: self._read(key, waiter, deadline=None)),
+            self._clock.call_later(budget, lambda: self._read(key, waiter, deadline=budget)),
+        ]
         try:
             return await waiter
         finally:
-            timer.cancel()
+            for timer in timers:
+                timer.cancel()
             waiters = self._waiters.get(key)
             if waiters is not None:
                 waiters.discard(waiter)
                 if not waiters:
                     del self._waiters[key]
 
-    def _expire(self, key: _Key, waiter: asyncio.Future[Issued], budget: float) -> None:
+    def _read(self, key: _Key, waiter: asyncio.Future[Issued], *, deadline: float | None) -> None:
         if waiter.done():
             return
-        state = self._cache.get(key)
-        seen = state.last_condition() if state is not None else "request no longer seen"
-        waiter.set_exception(IssuanceTimeout(f'waiting for request "{key[1]}" timed out after {budget:g}s: {seen}'))
+        task = asyncio.get_running_loop().create_task(self._read_directly(key, waiter, deadline=deadline))
+        self._reads.add(task)
+        task.add_done_callback(self._reads.discard)
+        # A waiter that is answered (or cancelled) meanwhile does not need the read any more.
+        waiter.add_done_callback(lambda _: task.cancel())
+
+    async def _read_directly(self, key: _Key, waiter: asyncio.Future[Issued], *, deadline: float | None) -> None:
+        """Read the request; settle `waiter` with what it says, or with a timeout at the `deadline`."""
+        namespace, name = key
+        seen = self._cache.get(key)
+        try:
+            obj = await self._kube.read_certificate_request(namespace, name)
+        except KubernetesError as err:
+            if _unreachable(err):
+                self._api_unreachable(err)
+            obj = None
+            result: Issued | IssuanceError | None = None
+        else:
+            if obj is None:
+                result = IssuanceFailed(f'request "{name}" was deleted while waiting for it')
+            else:
+                seen = RequestState.of(obj)
+                result = outcome(seen)
+        if result is None and deadline is not None:
+            why = seen.last_condition() if seen is not None else "request no longer seen"
+            result = IssuanceTimeout(f'waiting for request "{name}" timed out after {deadline:g}s: {why}')
+        if result is None or waiter.done():
+            return
+        if obj is not None:
+            log.info("request read directly: its watch event has not come", extra={"request": name})
+        if isinstance(result, Issued):
+            waiter.set_result(result)
+        else:
+            waiter.set_exception(result)
 
     async def cleanup(self, volume: Volume) -> None:
         """Delete every request of `volume` (best effort; failures are logged, never raised)."""

@@ -21,6 +21,12 @@ Pod readiness gates (`gates`, see `certcsi.volumes.gates`) are checked before ev
 Such a volume is live (mounted) before it has a certificate: a republish leaves it alone, and after
 a restart the store keeps it because its target is still mounted.
 
+Restarts and outages: renewals fire only once the node's CertificateRequests are listed (and its
+pods, with gates) and while the API server is reachable (`Requests.wait_ready`), so a renewal due at
+start or during an outage waits for the API instead of failing; "not ready" is never a failure. A
+real failure backs off (30 s doubling to 5 min) from a count kept in memory, so failures from before
+a restart do not stretch it, and never past half the time the certificate has left.
+
 Observability: every issuance is reported to an `IssuanceObserver` (metrics, Pod events; see
 `certcsi.observability`), `snapshot()` is the read-only view a metrics scrape computes from, and
 each volume's certificate facts and last error are kept in `status.json` beside its metadata, so
@@ -56,6 +62,7 @@ from certcsi.errors import (
     IncompatiblePublish,
     InvalidVolume,
     IssuerUnavailable,
+    KubernetesError,
     NotReady,
     UnusableTarget,
 )
@@ -65,7 +72,7 @@ from certcsi.volumes.driver import Driver, Issued, IssuerRef, RequestPlan, Volum
 from certcsi.volumes.gates import PodGates
 from certcsi.volumes.mount import Mounter
 from certcsi.volumes.reporting import IssuanceDone, IssuanceObserver, NullObserver, VolumeView
-from certcsi.volumes.schedule import Backoff, RateBudget, Scheduler, jittered
+from certcsi.volumes.schedule import NOT_READY_BACKOFF, Backoff, RateBudget, Scheduler, jittered
 from certcsi.volumes.status import VolumeStatus, read_status, write_status
 from certcsi.volumes.store import Metadata, Store
 
@@ -105,6 +112,34 @@ class Requests(Protocol):
     async def wait(self, namespace: str, name: str, *, timeout: float | None = None) -> Issued: ...
 
     async def cleanup(self, volume: Volume) -> None: ...
+    async def wait_ready(self) -> None:
+        """Return once requests can be made (listed, API reachable); renewals fire only then."""
+        ...
+
+
+# Retrying sooner than this brings nothing: the issuer needs a moment, and it bounds the load.
+MIN_RETRY = 1.0
+# How long after start renewals wait for the pod watch to list (with readiness gates).
+POD_LIST_GRACE = 10.0
+
+
+async def _event_or_timeout(event: asyncio.Event, seconds: float, *, clock: Clock) -> None:
+    waiter = asyncio.ensure_future(event.wait())
+
+    def expire() -> None:
+        waiter.cancel()
+
+    timer = clock.call_later(seconds, expire)
+    try:
+        await asyncio.gather(waiter, return_exceptions=True)
+    finally:
+        timer.cancel()
+        waiter.cancel()
+
+
+def _not_ready(error: Exception) -> bool:
+    """The node cannot issue yet (not listed, API unreachable): wait for it, do not count a failure."""
+    return isinstance(error, NotReady) or (isinstance(error, KubernetesError) and error.status is None)
 
 
 @dataclass
@@ -152,6 +187,9 @@ class _State:
     # Consecutive checks that found the pod readiness gates unmet, and the wake-up for when they pass.
     gate_checks: int = 0
     gate_wake: Cancellable | None = None
+    # Consecutive failed issuances and not-ready checks in this process (status.failures outlives it).
+    retries: int = 0
+    not_ready_checks: int = 0
     # Monotonic time of the first publish (for time-to-first-certificate); None after a restart.
     published_at: float | None = None
 
@@ -254,16 +292,22 @@ class Manager:
         self._pending: dict[str, _Pending] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._lock_users: dict[str, int] = {}
-        self._scheduler = Scheduler(fire=self._renew, clock=clock, concurrency=renewal_concurrency)
+        self._scheduler = Scheduler(
+            fire=self._renew, clock=clock, concurrency=renewal_concurrency, gate=self._ready_to_issue
+        )
         self._started = False
         # Deletions of unpublished volumes' CertificateRequests still running, each within this budget.
         self._request_cleanup_timeout = request_cleanup_timeout
         self._cleanups: set[asyncio.Task[None]] = set()
+        self._pod_list_deadline = 0.0
 
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the data root and resume every volume it holds; nothing still valid is re-issued."""
+        """Open the data root and resume every volume it holds; nothing still valid is re-issued.
+
+        Returns at once (CSI can be served); renewals already due fire once `_ready_to_issue`.
+        """
         scan = self._store.open()
         for meta in scan.volumes:
             volume = Volume(
@@ -282,6 +326,7 @@ class Manager:
             )
             when = meta.next_issuance_time or self._clock.now()
             self._scheduler.schedule(meta.volume_id, when)
+        self._pod_list_deadline = self._clock.monotonic() + POD_LIST_GRACE
         self._scheduler.start()
         self._started = True
         log.info("volume manager started", extra={"volumes": len(self._states)})
@@ -294,6 +339,16 @@ class Manager:
         await asyncio.gather(*self._cleanups, return_exceptions=True)
         self._store.close()
         self._started = False
+
+    async def _ready_to_issue(self) -> None:
+        """What every renewal waits for: requests listed and the API reachable; with gates, the pods
+        listed too, for at most POD_LIST_GRACE after start (checks read a pod the watch lacks with a
+        GET, so a driver allowed to get but not to list pods still works, only with more calls)."""
+        await self._issuance.wait_ready()
+        if self._gates is not None and not self._gates.synced.is_set():
+            left = self._pod_list_deadline - self._clock.monotonic()
+            if left > 0:
+                await _event_or_timeout(self._gates.synced, left, clock=self._clock)
 
     def ready(self) -> str | None:
         """None when the driver can serve; else why not (the CSI Probe reports it)."""
@@ -550,6 +605,7 @@ class Manager:
             raise
         recovered = state.status.failures > 0
         state.key, state.issued, state.next_issuance, state.gate_checks = _KeptKey.of(key), issued, renew_at, 0
+        state.retries = state.not_ready_checks = 0
         self._set_status(
             state,
             VolumeStatus(
@@ -599,17 +655,42 @@ class Manager:
                 message = "certificate issued" if first else "certificate renewed"
                 log.info(message, extra={"volume_id": volume_id, "renew_at": str(state.next_issuance)})
             except CertcsiError as e:
-                self._renewal_failed(state, e)
+                if _not_ready(e):
+                    self._renewal_not_ready(state, e)
+                else:
+                    self._renewal_failed(state, e)
             except Exception as e:  # a renewal must never stop: the certificate stays while retries go on
                 log.exception("renewal failed unexpectedly", extra={"volume_id": volume_id})
                 self._renewal_failed(state, IssuerUnavailable(type(e).__name__))
+
+    def _renewal_not_ready(self, state: _State, error: CertcsiError) -> None:
+        """Try again soon; the scheduler holds it until the node is ready. Nothing is counted or kept."""
+        state.not_ready_checks += 1
+        delay = NOT_READY_BACKOFF.next(state.not_ready_checks, rng=self._rng)
+        self._scheduler.schedule(state.volume.volume_id, self._clock.now() + timedelta(seconds=delay))
+        log.log(
+            logging.INFO if state.not_ready_checks == 1 else logging.DEBUG,
+            "issuance not possible yet; waiting",
+            extra={"volume_id": state.volume.volume_id, "reason": str(error)},
+        )
+
+    def _retry_delay(self, state: _State) -> float:
+        """The failure backoff, but never past half the time the certificate has left."""
+        delay = self._backoff.next(state.retries, rng=self._rng)
+        not_after = state.status.not_after
+        if not_after is not None:
+            left = (not_after - self._clock.now()).total_seconds()
+            if left > 0:
+                delay = min(delay, max(MIN_RETRY, left / 2))
+        return delay
 
     def _renewal_failed(self, state: _State, error: CertcsiError) -> None:
         failed = replace(
             state.status, failures=state.failures + 1, last_error=str(error), last_error_time=self._clock.now()
         )
         self._set_status(state, failed)
-        delay = self._backoff.next(state.failures, rng=self._rng)
+        state.retries += 1
+        delay = self._retry_delay(state)
         retry = self._clock.now() + timedelta(seconds=delay)
         self._scheduler.schedule(state.volume.volume_id, retry)
         log.warning(

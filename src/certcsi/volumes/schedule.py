@@ -162,6 +162,7 @@ class RateBudget:
 # --- the scheduler ---------------------------------------------------------------------------------
 
 Fire = Callable[[str], Awaitable[None]]
+Gate = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, order=True)
@@ -183,6 +184,8 @@ class Scheduler:
       rescheduled, so `fire` should schedule its own retry.
     - Deadlines are wall-clock times. The loop never sleeps longer than `max_sleep` in one go, so a
       jump of the system clock (or a suspended VM, whose monotonic clock stops) is noticed soon.
+    - With a `gate`, nothing fires until `await gate()` returns; it is awaited before every fire, so
+      keys that fall due while it holds fire afterwards, earliest deadline first.
 
     Methods other than `start`/`stop` are synchronous and may be called from any coroutine on the
     loop, including from `fire` itself.
@@ -195,12 +198,14 @@ class Scheduler:
         clock: Clock,
         concurrency: int = 8,
         max_sleep: float = 60.0,
+        gate: Gate | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency: must be >= 1 (got {concurrency})")
         if max_sleep <= 0:
             raise ValueError(f"max_sleep: must be > 0 (got {max_sleep})")
         self._fire = fire
+        self._gate = gate
         self._clock = clock
         self._max_sleep = max_sleep
         self._slots = asyncio.Semaphore(concurrency)
@@ -312,7 +317,13 @@ class Scheduler:
                 await self._sleep(min(delay, self._max_sleep))
                 continue
             await self._slots.acquire()
-            # The heap may have changed while we waited for a slot.
+            if self._gate is not None:
+                try:
+                    await self._gate()
+                except BaseException:
+                    self._slots.release()
+                    raise
+            # The heap may have changed while we waited for a slot (or the gate).
             entry = self._due()
             if entry is None:
                 self._slots.release()

@@ -41,6 +41,9 @@ class SigningIssuance:
         self.created.append((name, plan))
         return name
 
+    async def wait_ready(self) -> None:
+        return None
+
     def pending(self, volume: Volume) -> str | None:
         return None
 

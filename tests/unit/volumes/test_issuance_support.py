@@ -68,22 +68,37 @@ def _matches(obj: Obj, selector: str) -> bool:
 
 
 class FakeKube:
-    """CertificateRequests in a dict; watchers get events through queues, as the API would send them."""
+    """CertificateRequests in a dict; watchers get events through queues, as the API would send them.
+
+    `listed` (when set) holds the first SYNCED back until it is set, as a slow first list would;
+    `deaf` drops every event on the floor, as a watch on a half-open connection does; `resync()`
+    is what the watch yields when it reconnects after a failure.
+    """
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], Obj] = {}
         self.created: list[tuple[Obj, str | None]] = []  # (body, token) per create call
         self.deleted: list[tuple[str, str]] = []
+        self.reads: list[tuple[str, str]] = []
         self.fail_delete: set[str] = set()
         self.fail_create: KubernetesError | None = None
+        self.fail_read: KubernetesError | None = None
+        self.listed: asyncio.Event | None = None
+        self.deaf = False
         self._watchers: list[tuple[str, asyncio.Queue[WatchEvent]]] = []
         self._ticks = itertools.count(1)
         self._versions = itertools.count(1)
 
     def _emit(self, kind: str, obj: Obj) -> None:
+        if self.deaf:
+            return
         for selector, queue in self._watchers:
             if _matches(obj, selector):
                 queue.put_nowait(WatchEvent(kind, obj))  # type: ignore[arg-type]
+
+    def resync(self) -> None:
+        for _, queue in self._watchers:
+            queue.put_nowait(WatchEvent("SYNCED", {}))
 
     def _stamp(self, obj: Obj) -> Obj:
         obj["metadata"]["resourceVersion"] = str(next(self._versions))
@@ -111,9 +126,17 @@ class FakeKube:
         if obj is not None:
             self._emit("DELETED", obj)
 
+    async def read_certificate_request(self, namespace: str, name: str) -> Obj | None:
+        self.reads.append((namespace, name))
+        if self.fail_read is not None:
+            raise self.fail_read
+        return self.objects.get((namespace, name))
+
     async def watch_certificate_requests(self, label_selector: str) -> AsyncIterator[WatchEvent]:
         queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
         self._watchers.append((label_selector, queue))
+        if self.listed is not None:
+            await self.listed.wait()
         for obj in list(self.objects.values()):
             if _matches(obj, label_selector):
                 yield WatchEvent("ADDED", obj)

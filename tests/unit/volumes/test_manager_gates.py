@@ -20,7 +20,7 @@ from certcsi.nodeplugin import NodeOptions, build_gates
 from certcsi.volumes.clock import FakeClock
 from certcsi.volumes.driver import Issued
 from certcsi.volumes.gates import GateBackoff, GateSet, GatesNotMet, PodGates, parse_gates
-from certcsi.volumes.manager import Manager
+from certcsi.volumes.manager import POD_LIST_GRACE, Manager
 from certcsi.volumes.mount import FakeMounter
 from certcsi.volumes.schedule import RateBudget
 from certcsi.volumes.store import Store
@@ -48,6 +48,8 @@ class GatedRig:
     mounter: FakeMounter
     gate_texts: tuple[str, ...]
     continue_on_not_ready: bool
+    # The pod watch lists at once (SYNCED); renewals wait for that.
+    listed_at_start: bool = True
     _manager: Manager | None = None
     _gates: PodGates | None = None
     _store: Store | None = None
@@ -77,6 +79,8 @@ class GatedRig:
             backoff=NO_JITTER,
         )
         await self.gates.start()
+        if self.listed_at_start:
+            self.api.synced()
         self._manager = Manager(
             driver=CertManagerDriver(),
             store=self.store,
@@ -315,16 +319,42 @@ async def test_restart_keeps_a_mounted_never_issued_volume_and_issues_it_later(t
     await first.stop()
     first.mounter.unmount(gone)  # vol-2 lost its mount while the driver was down: a true leftover
 
-    second = GatedRig(tmp_path, first.clock, FakePods(), first.issuance, first.mounter, first.gate_texts, True)
-    second.api.pods[("team", "app-0")] = pod(ips=("10.0.0.8",))  # the new watch has not listed yet
+    second = GatedRig(
+        tmp_path, first.clock, FakePods(), first.issuance, first.mounter, first.gate_texts, True, listed_at_start=False
+    )
+    second.api.pods[("team", "app-0")] = pod(ips=("10.0.0.8",))
     await second.start()
     try:
         assert second.store.list_volume_ids() == ["vol-1"]
+        await settle()
+        assert second.files() == []  # nothing fires before the new pod watch has listed
+        second.api.put(pod(ips=("10.0.0.8",)), "ADDED")
+        second.api.synced()
         await settle()
         assert second.files() == ["ca.crt", "tls.crt", "tls.key"]
         assert second.mounter.is_bind_of(mounted, second.store.data_dir("vol-1"))
     finally:
         await second.stop()
+
+
+async def test_without_a_pod_list_renewals_go_ahead_after_a_grace_reading_the_pod(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, "pod-ip:any", continue_on_not_ready=True)
+    rig.listed_at_start = False  # the driver may get pods but not list them
+    rig.api.pods[("team", "app-0")] = pod()
+    await rig.start()
+    try:
+        await rig.manager.publish(Req("vol-1", rig.target(), context()))
+        assert rig.files() == [] and rig.issuance.created == []
+        rig.api.pods[("team", "app-0")] = pod(ips=("10.0.0.8",))  # no watch event says so
+        rig.clock.advance(POD_LIST_GRACE - 1)
+        await settle()
+        assert rig.issuance.created == []
+        rig.clock.advance(1)
+        await settle()
+        assert rig.files() == ["ca.crt", "tls.crt", "tls.key"]
+        assert rig.api.gets  # read with a GET, as the watch never listed
+    finally:
+        await rig.stop()
 
 
 async def test_a_renewal_waits_for_the_gates_and_keeps_the_certificate(tmp_path: Path) -> None:

@@ -46,6 +46,9 @@ class FakeIssuance:
         self.created.append((name, plan))
         return name
 
+    async def wait_ready(self) -> None:
+        return None
+
     def pending(self, volume: Volume) -> str | None:
         names = [n for n, _ in self.created if n not in self.answered]
         return names[-1] if names else None

@@ -252,3 +252,26 @@ async def test_replaced_timers_do_not_pile_up(sched: Scheduler) -> None:
     for i in range(10_000):
         sched.schedule("k", at(100 + i))
     assert len(sched._heap) <= 2 * len(sched) + 65
+
+
+async def test_a_gate_holds_every_fire_then_releases_them_earliest_first(
+    clock: FakeClock, rec: Recorder, settle: Settle
+) -> None:
+    ready = asyncio.Event()
+
+    async def gate() -> None:
+        await ready.wait()
+
+    sched = Scheduler(fire=rec, clock=clock, concurrency=1, gate=gate)
+    sched.schedule("late", at(5))
+    sched.schedule("early", at(1))
+    sched.start()
+    try:
+        clock.advance(10)
+        await settle()
+        assert rec.fired == []
+        ready.set()
+        await settle()
+        assert rec.fired == ["early", "late"]
+    finally:
+        await sched.stop()

@@ -1,0 +1,91 @@
+"""wait() when the watch has gone quiet (a half-open connection): the request is read directly
+before giving up, so a certificate issued meanwhile is not lost to a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from test_issuance_support import FakeKube, plan, settle, started, volume
+
+from certcsi.errors import IssuanceDenied, IssuanceTimeout, KubernetesError
+from certcsi.volumes.clock import FakeClock
+
+
+async def test_an_issued_request_whose_event_never_came_is_read_halfway_through_the_budget() -> None:
+    kube, clock = FakeKube(), FakeClock()
+    issuance = await started(kube, clock=clock)
+    name = await issuance.create(volume(), plan())
+    waiting = asyncio.create_task(issuance.wait("team-a", name, timeout=60))
+    await settle()
+    kube.deaf = True  # the watch's connection stops delivering
+    kube.issue("team-a", name)
+    await settle()
+    clock.advance(29)
+    await settle()
+    assert not waiting.done()
+    clock.advance(1)
+    await settle()
+    assert waiting.done()
+    assert (await waiting).request_name == name
+    assert kube.reads == [("team-a", name)]
+    await issuance.stop()
+
+
+async def test_at_the_deadline_the_request_is_read_once_more_and_its_verdict_wins() -> None:
+    kube, clock = FakeKube(), FakeClock()
+    issuance = await started(kube, clock=clock)
+    name = await issuance.create(volume(), plan())
+    waiting = asyncio.create_task(issuance.wait("team-a", name, timeout=10))
+    await settle()
+    kube.deaf = True
+    clock.advance(5)  # read: still undecided
+    await settle()
+    kube.set_conditions("team-a", name, ("Denied", "True", "policy", "no wildcard"))
+    clock.advance(5)
+    with pytest.raises(IssuanceDenied, match="no wildcard"):
+        await waiting
+    assert len(kube.reads) == 2
+    await issuance.stop()
+
+
+async def test_a_request_still_undecided_times_out_naming_what_the_read_saw() -> None:
+    kube, clock = FakeKube(), FakeClock()
+    issuance = await started(kube, clock=clock)
+    name = await issuance.create(volume(), plan())
+    waiting = asyncio.create_task(issuance.wait("team-a", name, timeout=10))
+    await settle()
+    kube.deaf = True
+    kube.set_conditions("team-a", name, ("Approved", "True", "policy", "fine"))
+    clock.advance(10)
+    with pytest.raises(IssuanceTimeout, match=r"timed out after 10s: last condition Approved=True reason policy"):
+        await waiting
+    await issuance.stop()
+
+
+async def test_an_unreachable_api_at_the_deadline_still_ends_in_a_timeout() -> None:
+    kube, clock = FakeKube(), FakeClock()
+    issuance = await started(kube, clock=clock)
+    name = await issuance.create(volume(), plan())
+    waiting = asyncio.create_task(issuance.wait("team-a", name, timeout=10))
+    await settle()
+    kube.fail_read = KubernetesError("cannot reach the Kubernetes API", status=None)
+    clock.advance(10)
+    with pytest.raises(IssuanceTimeout, match="no condition set yet"):
+        await waiting
+    await issuance.stop()
+
+
+async def test_an_event_arriving_first_needs_no_read() -> None:
+    kube, clock = FakeKube(), FakeClock()
+    issuance = await started(kube, clock=clock)
+    name = await issuance.create(volume(), plan())
+    waiting = asyncio.create_task(issuance.wait("team-a", name, timeout=60))
+    await settle()
+    kube.issue("team-a", name)
+    assert (await waiting).request_name == name
+    clock.advance(60)
+    await settle()
+    assert kube.reads == []
+    assert clock.pending_timers == 0
+    await issuance.stop()
