@@ -15,7 +15,7 @@ carry the `Impersonate-*` headers of --as / --as-uid / --as-group; a pod's never
 Dead connections: every socket has TCP keepalive and a TCP user timeout, so the kernel drops a
 connection whose peer stopped acknowledging (client-go gets the same from HTTP/2 pings). A peer
 that still acknowledges but never answers (a stuck proxy) is caught by the transport's timeouts;
-`_fresh_connections` then swaps in new sessions and closes the old ones once their calls are over.
+`_fresh_connections` then swaps in new sessions and closes the old ones a moment later.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ KEEPALIVE_IDLE = 15
 KEEPALIVE_INTERVAL = 5
 KEEPALIVE_PROBES = 3
 USER_TIMEOUT_MS = 30_000
+# Calls still in flight on connections given up on are most likely lost with them: end them soon.
+RETIRE_AFTER = 1.0
 
 
 def keepalive_socket(addr_info: tuple[Any, ...]) -> socket.socket:
@@ -137,9 +139,10 @@ class HttpTransport(BaseTransport):
         task.add_done_callback(self._retiring.discard)
 
     async def _retire(self, sessions: set[aiohttp.ClientSession]) -> None:
-        # Calls already sent on them finish or time out within request_timeout; then nothing uses them.
+        # A call answered meanwhile still completes; one waiting on a dead connection fails now (and is
+        # retried by its caller) instead of at its own timeout.
         try:
-            await asyncio.sleep(self.request_timeout)
+            await asyncio.sleep(RETIRE_AFTER)
         finally:
             for session in sessions:
                 await session.close()
