@@ -19,8 +19,9 @@ kill       --volumes pods with --duration certificates; every --kill-every s for
            certificate, not expired, signed by the CA), expired pairs (at the end, and seen while
            steady), torn file sets, max CertificateRequests per volume, orphan mounts, leftover
            directories, leaked CertificateRequests, secrets in the driver's logs.
-half-open  --volumes pods; then every connection the driver has open is frozen for --fault-seconds
-           (new ones work) while a new pod is created every --probe-every s; then --settle-seconds.
+half-open  --volumes pods; then, timed so that their renewals fall in its middle, every connection
+           the driver has open is frozen for --fault-seconds (new ones work) while a new pod is
+           created every --probe-every s; then --settle-seconds.
            Printed: seconds from the fault until a publish succeeds, the slowest of those publishes,
            renewals during the fault, expired pairs at the end.
 outage     --volumes pods created over --spread-seconds (so renewals keep falling due); then the API
@@ -63,6 +64,7 @@ from cryptography.hazmat.primitives import serialization
 from faultproxy import FaultProxy
 from publish import ProcSample, cpu_percent, reexec_in_mount_namespace
 
+from certcsi.durations import parse_go_duration
 from certcsi.kube import Backoff
 from certcsi.kube._http import HttpTransport
 from certcsi.kube.config import open_transport
@@ -245,19 +247,23 @@ class Pair:
 
 
 def _read_snapshot(target: Path) -> dict[str, bytes] | None:
+    """The files of one write: `..data` resolved once, every file opened relative to it."""
     try:
-        fd = os.open(target / DATA_LINK, os.O_RDONLY | os.O_DIRECTORY)
+        directory = os.open(target / DATA_LINK, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return None
+
+    def opener(name: str, flags: int) -> int:
+        return os.open(name, flags, dir_fd=directory)
+
     try:
-        files = {}
+        contents = {}
         for name in ("tls.crt", "tls.key", "ca.crt"):
-            file_fd = os.open(name, os.O_RDONLY, dir_fd=fd)
-            with os.fdopen(file_fd, "rb") as f:
-                files[name] = f.read()
-        return files
+            with open(name, "rb", opener=opener) as file:
+                contents[name] = file.read()
+        return contents
     finally:
-        os.close(fd)
+        os.close(directory)
 
 
 def read_pair(target: Path, now: datetime) -> Pair:
@@ -491,8 +497,11 @@ async def half_open(options: HalfOpenOptions, *, workdir: Path) -> HalfOpenResul
     args = ["--kube-watch-timeout", options.watch_timeout] if options.watch_timeout else []
     async with running_node(workdir=workdir, driver_args=args) as node:
         names = await node.add_pods(options.volumes, duration=options.duration)
+        created = time.monotonic()
         await node.wait_ready(names, timeout=120)
-        await asyncio.sleep(1)  # every publish answered: the driver's connections idle or watch
+        # Freeze so that the pods' renewals (at two thirds of the lifetime) fall in the fault's middle.
+        renewal = parse_go_duration(options.duration).total_seconds() * 2 / 3
+        await asyncio.sleep(max(1.0, created + renewal - options.fault_seconds / 2 - time.monotonic()))
         frozen = node.proxy.freeze()
         began, began_wall = time.monotonic(), datetime.now(UTC)
         ready_at: dict[str, float] = {}
@@ -507,18 +516,14 @@ async def half_open(options: HalfOpenOptions, *, workdir: Path) -> HalfOpenResul
             probes.append(asyncio.create_task(probe()))
             await asyncio.sleep(options.probe_every)
         node.proxy.thaw()
-        ended_wall = datetime.now(UTC)
+        pods = await live_pods(node)
+        at_thaw = pairs_of(node, {name: pods[name] for name in names})
+        window = began_wall - timedelta(seconds=1)  # certificates carry whole seconds
+        renewed = sum(pair.not_before is not None and pair.not_before >= window for pair in at_thaw.values())
         await asyncio.gather(*probes)
         await asyncio.sleep(options.settle_seconds)
         final = await inventory(node)
         slowest = max(ready_at[name] - node.created.get(name, began) for name in ready_at) if ready_at else 0.0
-        renewed = sum(
-            1
-            for name, pair in final.pairs.items()
-            if name in names
-            and pair.not_before is not None
-            and began_wall - timedelta(seconds=1) <= pair.not_before <= ended_wall
-        )
         return HalfOpenResult(
             frozen=frozen,
             first_publish_seconds=min(ready_at.values()) - began if ready_at else None,

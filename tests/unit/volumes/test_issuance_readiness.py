@@ -14,6 +14,17 @@ from certcsi.volumes.issuance import RECHECK_UNREACHABLE, Issuance
 UNREACHABLE = KubernetesError("cannot reach the Kubernetes API at https://api: Connection refused", status=None)
 
 
+async def unreachable_once() -> tuple[FakeKube, FakeClock, Issuance]:
+    """A started issuance whose create just found the API server unreachable."""
+    kube, clock = FakeKube(), FakeClock()
+    issuance = Issuance(kube=kube, node_id="test-node", clock=clock)
+    await issuance.start()
+    kube.fail_create = UNREACHABLE
+    with pytest.raises(KubernetesError):
+        await issuance.create(volume(), plan())
+    return kube, clock, issuance
+
+
 async def test_not_ready_until_the_first_list_is_complete() -> None:
     kube = FakeKube()
     kube.listed = asyncio.Event()
@@ -32,12 +43,7 @@ async def test_not_ready_until_the_first_list_is_complete() -> None:
 
 
 async def test_an_unreachable_api_makes_it_wait_until_the_watch_reopens() -> None:
-    kube, clock = FakeKube(), FakeClock()
-    issuance = Issuance(kube=kube, node_id="test-node", clock=clock)
-    await issuance.start()
-    kube.fail_create = UNREACHABLE
-    with pytest.raises(KubernetesError):
-        await issuance.create(volume(), plan())
+    kube, clock, issuance = await unreachable_once()
     assert "unreachable" in str(issuance.ready())
     ready = asyncio.create_task(issuance.wait_ready())
     await settle()
@@ -50,12 +56,7 @@ async def test_an_unreachable_api_makes_it_wait_until_the_watch_reopens() -> Non
 
 
 async def test_calls_are_let_through_again_after_a_while_even_without_the_watch() -> None:
-    kube, clock = FakeKube(), FakeClock()
-    issuance = Issuance(kube=kube, node_id="test-node", clock=clock)
-    await issuance.start()
-    kube.fail_create = UNREACHABLE
-    with pytest.raises(KubernetesError):
-        await issuance.create(volume(), plan())
+    _, clock, issuance = await unreachable_once()
     clock.advance(RECHECK_UNREACHABLE - 1)
     assert issuance.ready() is not None
     clock.advance(1)
@@ -75,12 +76,7 @@ async def test_an_api_error_with_an_answer_is_not_unreachable() -> None:
 
 
 async def test_a_successful_call_clears_it_at_once() -> None:
-    kube, clock = FakeKube(), FakeClock()
-    issuance = Issuance(kube=kube, node_id="test-node", clock=clock)
-    await issuance.start()
-    kube.fail_create = UNREACHABLE
-    with pytest.raises(KubernetesError):
-        await issuance.create(volume(), plan())
+    kube, _, issuance = await unreachable_once()
     kube.fail_create = None
     await issuance.create(volume(), plan())
     assert issuance.ready() is None

@@ -10,15 +10,23 @@ from test_issuance_support import FakeKube, plan, settle, started, volume
 
 from certcsi.errors import IssuanceDenied, IssuanceTimeout, KubernetesError
 from certcsi.volumes.clock import FakeClock
+from certcsi.volumes.driver import Issued
+from certcsi.volumes.issuance import Issuance
 
 
-async def test_an_issued_request_whose_event_never_came_is_read_halfway_through_the_budget() -> None:
+async def waiting_on_a_deaf_watch(*, timeout: float) -> tuple[FakeKube, FakeClock, Issuance, str, asyncio.Task[Issued]]:
+    """A request being waited for, whose watch then stops delivering events."""
     kube, clock = FakeKube(), FakeClock()
     issuance = await started(kube, clock=clock)
     name = await issuance.create(volume(), plan())
-    waiting = asyncio.create_task(issuance.wait("team-a", name, timeout=60))
+    waiting = asyncio.create_task(issuance.wait("team-a", name, timeout=timeout))
     await settle()
-    kube.deaf = True  # the watch's connection stops delivering
+    kube.deaf = True
+    return kube, clock, issuance, name, waiting
+
+
+async def test_an_issued_request_whose_event_never_came_is_read_halfway_through_the_budget() -> None:
+    kube, clock, issuance, name, waiting = await waiting_on_a_deaf_watch(timeout=60)
     kube.issue("team-a", name)
     await settle()
     clock.advance(29)
@@ -33,12 +41,7 @@ async def test_an_issued_request_whose_event_never_came_is_read_halfway_through_
 
 
 async def test_at_the_deadline_the_request_is_read_once_more_and_its_verdict_wins() -> None:
-    kube, clock = FakeKube(), FakeClock()
-    issuance = await started(kube, clock=clock)
-    name = await issuance.create(volume(), plan())
-    waiting = asyncio.create_task(issuance.wait("team-a", name, timeout=10))
-    await settle()
-    kube.deaf = True
+    kube, clock, issuance, name, waiting = await waiting_on_a_deaf_watch(timeout=10)
     clock.advance(5)  # read: still undecided
     await settle()
     kube.set_conditions("team-a", name, ("Denied", "True", "policy", "no wildcard"))
@@ -50,12 +53,7 @@ async def test_at_the_deadline_the_request_is_read_once_more_and_its_verdict_win
 
 
 async def test_a_request_still_undecided_times_out_naming_what_the_read_saw() -> None:
-    kube, clock = FakeKube(), FakeClock()
-    issuance = await started(kube, clock=clock)
-    name = await issuance.create(volume(), plan())
-    waiting = asyncio.create_task(issuance.wait("team-a", name, timeout=10))
-    await settle()
-    kube.deaf = True
+    kube, clock, issuance, name, waiting = await waiting_on_a_deaf_watch(timeout=10)
     kube.set_conditions("team-a", name, ("Approved", "True", "policy", "fine"))
     clock.advance(10)
     with pytest.raises(IssuanceTimeout, match=r"timed out after 10s: last condition Approved=True reason policy"):
@@ -64,11 +62,7 @@ async def test_a_request_still_undecided_times_out_naming_what_the_read_saw() ->
 
 
 async def test_an_unreachable_api_at_the_deadline_still_ends_in_a_timeout() -> None:
-    kube, clock = FakeKube(), FakeClock()
-    issuance = await started(kube, clock=clock)
-    name = await issuance.create(volume(), plan())
-    waiting = asyncio.create_task(issuance.wait("team-a", name, timeout=10))
-    await settle()
+    kube, clock, issuance, _, waiting = await waiting_on_a_deaf_watch(timeout=10)
     kube.fail_read = KubernetesError("cannot reach the Kubernetes API", status=None)
     clock.advance(10)
     with pytest.raises(IssuanceTimeout, match="no condition set yet"):
