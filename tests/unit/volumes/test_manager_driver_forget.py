@@ -35,6 +35,9 @@ class HangingIssuance:
     def pending(self, volume: Volume) -> str | None:
         return None
 
+    async def wait_ready(self) -> None:
+        return None
+
     async def wait(self, namespace: str, name: str, *, timeout: float | None = None) -> Issued:
         raise IssuanceTimeout(f'waiting for request "{name}" timed out')
 
