@@ -21,16 +21,30 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from certcsi.sandbox.apiserver.rbac import ObjectReader
+from certcsi.sandbox.apiserver.identity import (
+    ADMIN,
+    ObjectReader,
+    UserInfo,
+    service_account_username,
+)
+
+# UserInfo and service_account_username live in identity.py (shared with rbac) and are re-exported here.
+__all__ = [
+    "ADMIN",
+    "BoundObjectConflict",
+    "TokenAuthority",
+    "Unauthorized",
+    "UserInfo",
+    "service_account_username",
+]
 
 SERVICEACCOUNTS = "/serviceaccounts"
 PODS = "/pods"
@@ -43,7 +57,6 @@ LEEWAY_SECONDS = 60
 # deletionTimestamp, so that graceful termination can finish its API calls.
 DELETION_GRACE_SECONDS = 60
 
-SA_USER_PREFIX = "system:serviceaccount:"
 EXTRA_POD_NAME = "authentication.kubernetes.io/pod-name"
 EXTRA_POD_UID = "authentication.kubernetes.io/pod-uid"
 EXTRA_CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
@@ -59,38 +72,12 @@ _SIGNATURE_ONLY: jwt.types.Options = {
 }
 
 
-def _frozen_extra(extra: Mapping[str, Sequence[str]]) -> Mapping[str, tuple[str, ...]]:
-    return MappingProxyType({key: tuple(values) for key, values in extra.items()})
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    """An authenticated caller, as `user.Info` in Kubernetes."""
-
-    username: str
-    uid: str = ""
-    groups: tuple[str, ...] = ()
-    # Excluded from the hash only because a mapping is unhashable; equality still compares it.
-    extra: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen_extra({}), hash=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "groups", tuple(self.groups))
-        object.__setattr__(self, "extra", _frozen_extra(self.extra))
-
-
-ADMIN = UserInfo("kubernetes-admin", groups=("system:masters", "system:authenticated"))
-
-
 class Unauthorized(Exception):
     """The bearer token authenticates no one; the message says why and never echoes the token."""
 
 
 class BoundObjectConflict(LookupError):
     """mint(): the pod named in the binding exists with another uid (deleted and recreated)."""
-
-
-def service_account_username(namespace: str, name: str) -> str:
-    return f"{SA_USER_PREFIX}{namespace}:{name}"
 
 
 def _key_id(public_key: rsa.RSAPublicKey) -> str:

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-if TYPE_CHECKING:
-    from certcsi.sandbox.apiserver.authn import UserInfo
+from certcsi.sandbox.apiserver.identity import ObjectReader, UserInfo
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 ROLES = f"{RBAC_GROUP}/roles"
@@ -26,14 +25,6 @@ CLUSTER_ROLES = f"{RBAC_GROUP}/clusterroles"
 CLUSTER_ROLE_BINDINGS = f"{RBAC_GROUP}/clusterrolebindings"
 SYSTEM_MASTERS = "system:masters"
 _ALL = "*"
-
-
-class ObjectReader(Protocol):
-    """Read access to stored objects; `resource` is `<group>/<plural>`, core group empty."""
-
-    def get(self, resource: str, namespace: str | None, name: str) -> dict[str, Any] | None: ...
-
-    def list(self, resource: str, namespace: str | None) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -74,7 +65,7 @@ class _Grant:
 
 
 # Told of every decision, allowed or not: an audit log of who was let do what (off unless set).
-AuditHook = Callable[["UserInfo", RequestAttributes, Decision], None]
+AuditHook = Callable[[UserInfo, RequestAttributes, Decision], None]
 
 
 class Authorizer:
