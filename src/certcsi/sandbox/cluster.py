@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from certcsi.sandbox.apiserver.authn import TokenAuthority
+from certcsi.sandbox.apiserver.controllers import NamespaceDefaults
 from certcsi.sandbox.apiserver.rbac import Authorizer, RequestAttributes
 from certcsi.sandbox.apiserver.resources import BY_KEY
 from certcsi.sandbox.apiserver.server import ApiServer
@@ -58,7 +59,8 @@ class Sandbox:
             if self.store.find(namespaces, None, name) is None:
                 self.store.create(namespaces, {"metadata": {"name": name}})
         install_ca_cluster_issuer(self.store, name=CA_ISSUER)
-        self._controllers.append(asyncio.create_task(self._default_service_accounts(), name="serviceaccounts"))
+        defaults = NamespaceDefaults(self.store, ca_pem=self.api.ca_pem)
+        self._controllers.append(asyncio.create_task(defaults.run(), name="namespace-defaults"))
         self.cert_manager.start()
         await self.api.start()
         log.info("sandbox api server listening", extra={"url": self.url})
@@ -78,14 +80,6 @@ class Sandbox:
             ).allowed
             for name in signer_names
         )
-
-    async def _default_service_accounts(self) -> None:
-        """kube-controller-manager's job: every namespace gets a `default` ServiceAccount."""
-        service_accounts = BY_KEY["/serviceaccounts"]
-        async for event in self.store.watch(BY_KEY["/namespaces"], None, since=None):
-            namespace = event.object["metadata"]["name"]
-            if event.type == "ADDED" and self.store.find(service_accounts, namespace, "default") is None:
-                self.store.create(service_accounts, {"metadata": {"name": "default"}}, namespace=namespace)
 
     @property
     def url(self) -> str:

@@ -16,6 +16,7 @@ import aiohttp
 from kubernetes_asyncio import client, config
 
 from certcsi.sandbox.apiserver.authn import TokenAuthority
+from certcsi.sandbox.apiserver.controllers import NamespaceDefaults
 from certcsi.sandbox.apiserver.rbac import Authorizer
 from certcsi.sandbox.apiserver.resources import BY_KEY
 from certcsi.sandbox.apiserver.server import ApiServer
@@ -83,8 +84,10 @@ class Cluster:
                 return response.status, text
 
     def namespace(self, name: str) -> None:
+        """Create namespace `name` (with its default ServiceAccount) unless it exists."""
         if self.store.find(BY_KEY["/namespaces"], None, name) is None:
             self.store.create(BY_KEY["/namespaces"], {"metadata": {"name": name}})
+        NamespaceDefaults(self.store, ca_pem=self.server.ca_pem).sync(name)
 
 
 @contextlib.asynccontextmanager
@@ -114,9 +117,12 @@ async def running_cluster(
     cluster = Cluster(server=server, store=store, kubeconfig=path, raw=raw)
     for name in NAMESPACES:
         cluster.namespace(name)
+    # kube-controller-manager's part: namespaces created through the API get their defaults too.
+    defaults = asyncio.create_task(NamespaceDefaults(store, ca_pem=server.ca_pem).run())
     try:
         yield cluster
     finally:
+        defaults.cancel()
         for api in cluster._clients:
             await api.close()
         await raw.close()

@@ -1,4 +1,5 @@
-"""Authentication: bearer tokens only; a missing, malformed, unknown or expired token is 401."""
+"""Authentication: bearer tokens only; a malformed, unknown or expired token is 401, and a request
+without one is system:anonymous (anonymous auth is on), whom RBAC lets read only public info."""
 
 from __future__ import annotations
 
@@ -47,17 +48,44 @@ async def clocked(tmp_path_factory: pytest.TempPathFactory, clock: Clock) -> Asy
 @pytest.mark.parametrize(
     "headers",
     [
-        {},
         {"Authorization": "Bearer"},
         {"Authorization": "Bearer not-a-token"},
         {"Authorization": "Basic YWRtaW46YWRtaW4="},
         {"Authorization": "Token abc"},
     ],
-    ids=["none", "empty-bearer", "unknown", "basic", "other-scheme"],
+    ids=["empty-bearer", "unknown", "basic", "other-scheme"],
 )
 @pytest.mark.parametrize("path", ["/api/v1/namespaces", "/api", "/apis/cert-manager.io/v1", "/api/v1/nowhere"])
 async def test_requests_without_a_valid_token_are_401(clocked: Cluster, headers: dict[str, str], path: str) -> None:
     assert await clocked.request("GET", path, headers=dict(headers)) == (401, UNAUTHORIZED)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (
+            "/api/v1/namespaces",
+            'namespaces is forbidden: User "system:anonymous" cannot list resource "namespaces" in API group "" '
+            "at the cluster scope",
+        ),
+        (
+            "/apis/cert-manager.io/v1/namespaces/default/certificaterequests/x",
+            'certificaterequests.cert-manager.io "x" is forbidden: User "system:anonymous" cannot get resource '
+            '"certificaterequests" in API group "cert-manager.io" in the namespace "default"',
+        ),
+        ("/api", 'forbidden: User "system:anonymous" cannot get path "/api"'),
+        ("/openapi/v3", 'forbidden: User "system:anonymous" cannot get path "/openapi/v3"'),
+    ],
+)
+async def test_requests_without_credentials_are_system_anonymous(clocked: Cluster, path: str, message: str) -> None:
+    status, body = await clocked.request("GET", path, headers={})
+    assert (status, body["reason"], body["message"]) == (403, "Forbidden", message)
+
+
+@pytest.mark.parametrize("path", ["/version", "/healthz", "/livez", "/readyz"])
+async def test_anonymous_may_read_public_info(clocked: Cluster, path: str) -> None:
+    status, _ = await clocked.request("GET", path, headers={})
+    assert status == 200
 
 
 async def test_an_invalid_token_is_401_even_on_public_paths(clocked: Cluster) -> None:

@@ -81,18 +81,31 @@ async def test_metadata_that_is_not_an_object_is_400(still_serving: Cluster) -> 
     ],
 )
 async def test_unknown_resources_and_paths_are_404(still_serving: Cluster, path: str) -> None:
-    body = _assert_status(await still_serving.request("GET", path), 404, "NotFound")
-    assert body["message"] == "the server could not find the requested resource"
+    # Go's plain-text not-found page, as kube-apiserver answers for a path no handler serves.
+    async with still_serving.raw.get(still_serving.url(path), headers=still_serving.headers()) as response:
+        assert (response.status, response.content_type, await response.text()) == (
+            404,
+            "text/plain",
+            "404 page not found\n",
+        )
 
 
 @pytest.mark.parametrize(("method", "path"), [("POST", CONFIGMAPS), ("PUT", CONFIGMAPS + "/ct")])
-@pytest.mark.parametrize("content_type", ["text/plain", "application/yaml", "application/merge-patch+json"])
+@pytest.mark.parametrize("content_type", ["text/plain", "application/merge-patch+json"])
 async def test_wrong_content_type_on_post_and_put_is_415(
     still_serving: Cluster, method: str, path: str, content_type: str
 ) -> None:
     answer = await still_serving.request(method, path, body=_configmap("ct"), content_type=content_type)
     body = _assert_status(answer, 415, "UnsupportedMediaType")
-    assert body["message"].endswith("accepted media types include: application/json")
+    assert body["message"].endswith(
+        "accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+    )
+
+
+async def test_yaml_bodies_are_taken(still_serving: Cluster) -> None:
+    raw = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  when: 2024-01-01\n"
+    status, body = await still_serving.request("POST", CONFIGMAPS, body=raw, content_type="application/yaml")
+    assert (status, body["data"]) == (201, {"when": "2024-01-01"})
 
 
 async def test_missing_content_type_means_json(still_serving: Cluster) -> None:
@@ -159,7 +172,10 @@ async def test_invalid_names_are_422(still_serving: Cluster, name: str) -> None:
 async def test_metadata_fields_of_the_wrong_type_are_400(still_serving: Cluster, meta: dict[str, Any]) -> None:
     raw = json.dumps({"metadata": meta}).encode()
     body = _assert_status(await still_serving.request("POST", CONFIGMAPS, body=raw), 400, "BadRequest")
-    assert body["message"].startswith("metadata")
+    # kube-apiserver's typed decoder names the Go field it could not fill.
+    decoder = 'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal'
+    assert body["message"].startswith(decoder)
+    assert "metadata." in body["message"]
 
 
 @pytest.mark.parametrize(
@@ -219,9 +235,6 @@ async def test_missing_name_is_422(still_serving: Cluster) -> None:
         "fieldSelector=nonsense",
         "fieldSelector=spec.nodeName%3Dx",  # not indexed for configmaps
         "watch=maybe",
-        "watch=1&resourceVersion=abc",
-        "watch=1&resourceVersion=%C2%B2",  # a digit, but not an ASCII one
-        "watch=1&resourceVersion=" + "9" * 5000,
         "watch=1&timeoutSeconds=1e3",
         "watch=1&timeoutSeconds=soon",
         "watch=1&allowWatchBookmarks=perhaps",
@@ -229,6 +242,26 @@ async def test_missing_name_is_422(still_serving: Cluster) -> None:
 )
 async def test_bad_query_parameters_are_400(still_serving: Cluster, query: str) -> None:
     _assert_status(await still_serving.request("GET", f"{CONFIGMAPS}?{query}"), 400, "BadRequest")
+
+
+@pytest.mark.parametrize(
+    ("query", "version", "reason"),
+    [
+        ("watch=1&resourceVersion=abc", "abc", "invalid syntax"),
+        ("resourceVersion=abc", "abc", "invalid syntax"),
+        ("watch=1&resourceVersion=%C2%B2", "\u00b2", "invalid syntax"),  # a digit, but not an ASCII one
+        ("watch=1&resourceVersion=" + "9" * 5000, "9" * 5000, "value out of range"),
+    ],
+)
+async def test_unparsable_resource_versions_are_500_as_in_kube_apiserver(
+    still_serving: Cluster, query: str, version: str, reason: str
+) -> None:
+    # kube-apiserver's storage layer rejects the version; the error surfaces as an internal one.
+    body = _assert_status(await still_serving.request("GET", f"{CONFIGMAPS}?{query}"), 500, "InternalError")
+    assert body["message"] == (
+        f'Internal error occurred: resourceVersion: Invalid value: "{version}": '
+        f'strconv.ParseUint: parsing "{version}": {reason}'
+    )
 
 
 @pytest.mark.parametrize(

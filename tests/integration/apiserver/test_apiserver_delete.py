@@ -1,4 +1,5 @@
-"""Delete returns the object; deleting an owner garbage-collects its dependents; collections."""
+"""Delete answers with the object (pods, services, service accounts) or a Success Status (the rest,
+custom resources included); deleting an owner garbage-collects its dependents; collections."""
 
 from __future__ import annotations
 
@@ -13,21 +14,50 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 CRS = (CM_GROUP, CM_VERSION, "default", "certificaterequests")
 
 
-async def test_delete_returns_the_object(admin: client.ApiClient) -> None:
+async def test_delete_of_a_pod_returns_the_object(admin: client.ApiClient) -> None:
+    v1 = client.CoreV1Api(admin)
+    pod = {"metadata": {"name": "del"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    created = await v1.create_namespaced_pod("default", pod)
+    response = await v1.delete_namespaced_pod("del", "default", _preload_content=False)
+    assert response.status == 200
+    deleted = await response.json()
+    assert (deleted["kind"], deleted["metadata"]["uid"]) == ("Pod", created.metadata.uid)
+    assert int(deleted["metadata"]["resourceVersion"]) > int(created.metadata.resource_version)
+    with pytest.raises(ApiException) as caught:
+        await v1.read_namespaced_pod("del", "default")
+    assert caught.value.status == 404
+
+
+async def test_delete_of_a_configmap_returns_a_success_status(admin: client.ApiClient) -> None:
     v1 = client.CoreV1Api(admin)
     created = await v1.create_namespaced_config_map("default", {"metadata": {"name": "del"}, "data": {"k": "v"}})
     response = await v1.delete_namespaced_config_map("del", "default", _preload_content=False)
     assert response.status == 200
-    deleted = await response.json()
-    assert (deleted["kind"], deleted["metadata"]["uid"], deleted["data"]) == (
-        "ConfigMap",
-        created.metadata.uid,
-        {"k": "v"},
-    )
-    assert int(deleted["metadata"]["resourceVersion"]) > int(created.metadata.resource_version)
-    with pytest.raises(ApiException) as caught:
-        await v1.read_namespaced_config_map("del", "default")
-    assert caught.value.status == 404
+    assert await response.json() == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {"name": "del", "kind": "configmaps", "uid": created.metadata.uid},
+    }
+
+
+async def test_delete_of_a_custom_resource_returns_a_success_status(admin: client.ApiClient) -> None:
+    api = client.CustomObjectsApi(admin)
+    created = await api.create_namespaced_custom_object(*CRS, certificate_request("del-cr"))
+    answer = await api.delete_namespaced_custom_object(*CRS, "del-cr")
+    assert answer == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {
+            "name": "del-cr",
+            "group": "cert-manager.io",
+            "kind": "certificaterequests",
+            "uid": created["metadata"]["uid"],
+        },
+    }
 
 
 async def test_delete_of_a_missing_object_is_404(admin: client.ApiClient) -> None:

@@ -18,7 +18,8 @@ def _by_name(resource_list: Any) -> dict[str, Any]:
 async def test_version_answers_without_a_token(cluster: Cluster) -> None:
     status, body = await cluster.request("GET", "/version", headers={})
     assert status == 200
-    assert body["major"] == "1" and body["gitVersion"].startswith("v1.")
+    assert (body["major"], body["minor"]) == ("1", "36")
+    assert body["gitVersion"].startswith("v1.36.")
 
 
 async def test_version_through_the_client(admin: client.ApiClient) -> None:
@@ -57,6 +58,10 @@ async def test_groups_list_every_served_group(admin: client.ApiClient) -> None:
     groups = await client.ApisApi(admin).get_api_versions()
     names = {g.name: g.preferred_version.group_version for g in groups.groups}
     assert names == {
+        "apps": "apps/v1",
+        "apiextensions.k8s.io": "apiextensions.k8s.io/v1",
+        "authentication.k8s.io": "authentication.k8s.io/v1",
+        "authorization.k8s.io": "authorization.k8s.io/v1",
         "coordination.k8s.io": "coordination.k8s.io/v1",
         "storage.k8s.io": "storage.k8s.io/v1",
         "rbac.authorization.k8s.io": "rbac.authorization.k8s.io/v1",
@@ -88,9 +93,7 @@ async def test_api_versions_name_the_server(cluster: Cluster) -> None:
 
 @pytest.mark.parametrize("path", ["/apis/example.com/v1", "/apis/cert-manager.io/v2", "/api/v2", "/nope"])
 async def test_unknown_group_versions_are_not_found(cluster: Cluster, path: str) -> None:
-    status, body = await cluster.request("GET", path)
-    assert status == 404
-    assert (body["reason"], body["message"]) == ("NotFound", "the server could not find the requested resource")
+    assert await cluster.request("GET", path) == (404, b"404 page not found\n")
 
 
 async def test_discovery_is_read_only(cluster: Cluster) -> None:

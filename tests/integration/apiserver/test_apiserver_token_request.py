@@ -118,7 +118,7 @@ async def test_token_for_a_missing_service_account_is_404(admin: client.ApiClien
 @pytest.mark.parametrize(
     ("spec", "code", "reason"),
     [
-        ({"expirationSeconds": 60}, 400, "BadRequest"),
+        ({"expirationSeconds": 60}, 422, "Invalid"),
         ({"expirationSeconds": "long"}, 400, "BadRequest"),
         ({"audiences": "one"}, 400, "BadRequest"),
         ({"boundObjectRef": {"kind": "Secret", "name": "s"}}, 400, "BadRequest"),

@@ -127,7 +127,7 @@ async def test_recent_version_within_history_still_resumes(short_history: Cluste
 
 async def test_stop_ends_open_watches(tmp_path: Path) -> None:
     async with running_cluster(tmp_path) as fresh:
-        path = "/api/v1/configmaps?watch=true"
+        path = "/api/v1/configmaps?watch=true&labelSelector=nothing-has-this"
         response = await fresh.raw.get(fresh.url(path), headers=fresh.headers())
         assert response.status == 200
         async with asyncio.timeout(2):

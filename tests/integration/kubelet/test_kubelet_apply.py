@@ -111,4 +111,4 @@ async def test_a_pod_for_another_node_is_not_ours(kubelet: Kubelet, node: FakeNo
 
 async def test_unknown_kind_is_refused(kubelet: Kubelet) -> None:
     with pytest.raises(ManifestError, match="no matches for kind"):
-        await kubelet.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}})
+        await kubelet.apply({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "x"}})

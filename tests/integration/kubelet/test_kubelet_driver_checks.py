@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import yaml
 from kubelet_harness import DRIVER, POD_YAML, SERVICE_ACCOUNT, FakeNode, advance, csidriver, events, eventually
 
+from certcsi.sandbox.apiserver.resources import BY_KEY
 from certcsi.sandbox.cluster import Sandbox
 from certcsi.sandbox.kubelet import Kubelet
 from certcsi.volumes.clock import FakeClock
@@ -52,7 +54,11 @@ async def test_missing_service_account_fails_the_token_request(
     kubelet: Kubelet, node: FakeNode, sandbox: Sandbox
 ) -> None:
     await kubelet.apply([csidriver(tokenRequests=[{"audience": ""}])])
-    await kubelet.apply(POD_YAML)
+    # A pod that outlived its ServiceAccount: admission refuses to create one without it, so it goes
+    # straight into the store, as if the account had been deleted after the pod was admitted.
+    pod = yaml.safe_load(POD_YAML)
+    pod["spec"]["nodeName"] = kubelet.node_name
+    sandbox.store.create(BY_KEY["/pods"], pod)
     await eventually(lambda: len(events(sandbox)) == 1)
     message = events(sandbox)[0]["message"]
     assert message.startswith(PREFIX + "mounter.SetUpAt failed to get service account token attributes: ")

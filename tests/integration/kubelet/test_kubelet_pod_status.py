@@ -53,7 +53,8 @@ async def test_each_pod_gets_its_own_ip(kubelet: Kubelet, sandbox: Sandbox) -> N
 
 
 async def test_pod_without_csi_volumes_runs_at_once(kubelet: Kubelet, node: FakeNode, sandbox: Sandbox) -> None:
-    await kubelet.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "plain"}, "spec": {"containers": []}})
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "plain"}}
+    await kubelet.apply({**pod, "spec": {"containers": [{"name": "c", "image": "i"}]}})
     await kubelet.wait_ready("default", "plain", timeout=5)
     assert _status(sandbox, "plain")["phase"] == "Running"
     assert node.published == []

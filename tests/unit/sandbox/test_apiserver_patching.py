@@ -138,7 +138,6 @@ def test_patch_kind_from_content_type(header: str, strategic: bool, kind: str) -
 @pytest.mark.parametrize(
     ("header", "strategic"),
     [
-        ("application/apply-patch+yaml", True),
         ("application/json", True),
         (None, True),
         ("application/strategic-merge-patch+json", False),

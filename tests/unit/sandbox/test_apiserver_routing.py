@@ -22,6 +22,7 @@ CLUSTER_ISSUERS = BY_KEY["cert-manager.io/clusterissuers"]
         ("/api/v1/namespaces", Target(NAMESPACES, Scope.COLLECTION)),
         ("/api/v1/namespaces/ns", Target(NAMESPACES, Scope.OBJECT, "", "ns")),
         ("/api/v1/namespaces/ns/status", Target(NAMESPACES, Scope.OBJECT, "", "ns", "status")),
+        ("/api/v1/namespaces/ns/finalize", Target(NAMESPACES, Scope.OBJECT, "", "ns", "finalize")),
         (
             "/apis/cert-manager.io/v1/namespaces/ns/certificaterequests/cr/status",
             Target(CRS, Scope.OBJECT, "ns", "cr", "status"),
@@ -63,7 +64,7 @@ def test_discovery_paths(path: str, group_version: GroupVersion) -> None:
         "/api/v1/widgets",
         "/api/v1/pods/p",  # a namespaced object needs its namespace
         "/api/v1/namespaces/ns/namespaces",  # cluster-scoped type under a namespace
-        "/api/v1/namespaces/ns/finalize",  # a namespace subresource the sandbox does not serve
+        "/api/v1/namespaces/ns/bind",  # a namespace subresource the sandbox does not serve
         "/api/v1/namespaces/ns/pods/p/exec",
         "/api/v1/namespaces/ns/configmaps/c/status",  # no status subresource on configmaps
         "/api/v1/namespaces/ns/pods/p/status/extra",

@@ -1,9 +1,11 @@
-"""The sandbox API's HTTP layer: one aiohttp handler that authenticates, authorizes and serves the
-Kubernetes REST API over the Store, answering every failure with a kube-apiserver `Status`.
+"""The sandbox API's HTTP layer: one aiohttp handler that authenticates, authorizes and routes each
+request the way kube-apiserver's filter chain does, answering every failure with a `Status`.
 
-Request path: bearer token → UserInfo (401), URL → Target (404), method → verb (405), RBAC (403),
-then the operation. Bodies are JSON only and at most 3 MiB (415, 413); anything unexpected is
-logged and answered 500 InternalError without detail, and the server keeps serving.
+Request path: bearer token → user (401 for a bad one; none is system:anonymous), Impersonate-*
+headers, then non-resource paths (discovery, OpenAPI, health, version) or the resource the URL names
+(`404 page not found` when no served type), the verb (405), RBAC (403), and the read or write
+(reading.py, writing.py, reviews.py). Anything unexpected is logged and answered 500 InternalError
+without detail, and the server keeps serving.
 """
 
 from __future__ import annotations
@@ -11,19 +13,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final, Protocol
 
+import yaml
 from aiohttp import web
 
-from certcsi.sandbox.apiserver import patching
-from certcsi.sandbox.apiserver.authn import BoundObjectConflict, TokenAuthority, Unauthorized, UserInfo
-from certcsi.sandbox.apiserver.discovery import Discovery
-from certcsi.sandbox.apiserver.errors import ApiError, bad_request, conflict
+from certcsi.sandbox.apiserver import decoding, impersonation, reading, reviews, writing
+from certcsi.sandbox.apiserver.authn import BoundObjectConflict, TokenAuthority, Unauthorized
+from certcsi.sandbox.apiserver.discovery import AGGREGATED_GROUP, Discovery
+from certcsi.sandbox.apiserver.errors import ApiError, bad_request, invalid_kind
+from certcsi.sandbox.apiserver.identity import ANONYMOUS_USER, UserInfo
+from certcsi.sandbox.apiserver.negotiation import YAML, Output, negotiate
+from certcsi.sandbox.apiserver.openapi import OpenApi
 from certcsi.sandbox.apiserver.rbac import Authorizer, RequestAttributes, forbidden_message
-from certcsi.sandbox.apiserver.resources import BY_KEY, CERT_MANAGER, ResourceType
-from certcsi.sandbox.apiserver.routing import Scope, Target, resolve
+from certcsi.sandbox.apiserver.resources import BY_KEY
+from certcsi.sandbox.apiserver.routing import Scope, Target, request_attributes, resolve
 from certcsi.sandbox.apiserver.selectors import (
     FieldSelector,
     Requirement,
@@ -31,15 +38,13 @@ from certcsi.sandbox.apiserver.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from certcsi.sandbox.apiserver.storage import Obj, Store, Watch, WatchEvent
-from certcsi.sandbox.apiserver.validation import check_metadata
+from certcsi.sandbox.apiserver.storage import Store, StoreReader, Watch, WatchEvent
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES: Final = 3 * 1024 * 1024  # kube-apiserver's limit on a request body
 DEFAULT_BOOKMARK_INTERVAL: Final = 10.0
 JSON: Final = "application/json"
-PUBLIC_PATHS: Final = frozenset({"/version", "/healthz", "/livez", "/readyz"})
 TOKEN_REQUEST_API_VERSION: Final = "authentication.k8s.io/v1"
 DEFAULT_TOKEN_SECONDS: Final = 3600
 
@@ -47,22 +52,32 @@ _NAMESPACES = BY_KEY["/namespaces"]
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})  # Go's strconv.ParseBool
 _FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _HEALTH = frozenset({"/healthz", "/livez", "/readyz"})
+_AGGREGATED_MEDIA = f"application/json;g={AGGREGATED_GROUP};v={{version}};as=APIGroupDiscoveryList"
 
 
 def _encode(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
-def _respond(status: int, body: bytes) -> web.Response:
-    return web.Response(status=status, body=body, content_type=JSON)
+def _respond(status: int, body: bytes, content_type: str = JSON) -> web.Response:
+    return web.Response(status=status, body=body, headers={"Content-Type": content_type})
 
 
 def _status_response(error: ApiError) -> web.Response:
     return _respond(error.code, _encode(error.status()))
 
 
-def path_not_found() -> ApiError:
-    return ApiError(404, "NotFound", "the server could not find the requested resource", details={})
+class PageNotFound(Exception):
+    """A path that names nothing the server serves: Go's plain-text `404 page not found`."""
+
+
+def _page_not_found() -> web.Response:
+    return web.Response(
+        status=404,
+        text="404 page not found\n",
+        headers={"X-Content-Type-Options": "nosniff"},
+        content_type="text/plain",
+    )
 
 
 def method_not_allowed() -> ApiError:
@@ -87,23 +102,16 @@ def internal_error() -> ApiError:
 
 
 def forbidden(user: UserInfo, attrs: RequestAttributes, reason: str) -> ApiError:
+    if not attrs.resource_request:
+        return ApiError(403, "Forbidden", forbidden_message(user, attrs, reason=reason), details={})
     # kube-apiserver's details leave out empty fields.
     details = {k: v for k, v in (("name", attrs.name), ("group", attrs.api_group), ("kind", attrs.resource)) if v}
     return ApiError(403, "Forbidden", forbidden_message(user, attrs, reason=reason), details=details)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def decode_json(raw: bytes) -> Any:
     """A request body as JSON; 400 BadRequest when it is not (NaN and Infinity are not JSON)."""
-    try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except RecursionError:
-        raise bad_request("the request body is nested too deeply to decode") from None
-    except ValueError as exc:
-        raise bad_request(f"the request body is not valid JSON: {exc}") from None
+    return decoding.decode_json(raw)
 
 
 def parse_bool(query: Mapping[str, str], name: str) -> bool:
@@ -126,24 +134,18 @@ def parse_seconds(query: Mapping[str, str], name: str) -> int:
     return int(value)
 
 
-def parse_watch_version(value: str | None) -> int | None:
-    """None replays the current state first (unset or "0", as the watch cache does); else the version."""
-    if value is None or value in ("", "0"):
-        return None
-    if not (value.isascii() and value.isdigit() and len(value) <= 20):
-        raise bad_request(f'invalid resource version: "{value}"')
-    return int(value)
-
-
 def rfc3339(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _verb(method: str, target: Target, watch: bool) -> str:
     """kube-apiserver's authorization verb for a method on a target; 405 where it takes none."""
+    rt = target.rt
     if target.scope is Scope.OBJECT:
         if target.subresource == "token":
             verbs = {"POST": "create"}
+        elif target.subresource == "finalize":
+            verbs = {"PUT": "update"}
         elif target.subresource:
             verbs = {"GET": "get", "PUT": "update", "PATCH": "patch"}
         else:
@@ -153,7 +155,7 @@ def _verb(method: str, target: Target, watch: bool) -> str:
     else:
         verbs = {"GET": "list", "POST": "create", "DELETE": "deletecollection"}
     verb = verbs.get(method)
-    if verb is None:
+    if verb is None or (not target.subresource and verb not in rt.verbs and not (verb == "list" and watch)):
         raise method_not_allowed()
     return "watch" if verb == "list" and watch else verb
 
@@ -185,6 +187,21 @@ class _Ticker:
         self._handle.cancel()
 
 
+def _warning_headers(warnings: list[str]) -> list[tuple[str, str]]:
+    return [("Warning", '299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"') for w in warnings]
+
+
+def _body_response(status: int, obj: Any, output: Output, warnings: list[str] | None = None) -> web.Response:
+    if output.media == YAML:
+        body = yaml.safe_dump(obj, sort_keys=False).encode()
+        response = _respond(status, body, YAML)
+    else:
+        response = _respond(status, _encode(obj))
+    for name, value in _warning_headers(warnings or []):
+        response.headers.add(name, value)
+    return response
+
+
 class ApiHandler:
     """Serves every request; holds the store, the token authority, the authorizer and open watches."""
 
@@ -197,6 +214,7 @@ class ApiHandler:
         bookmark_interval: float = DEFAULT_BOOKMARK_INTERVAL,
         server_address: str = "",
         call_later: CallLater | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self._call_later = call_later or _loop_call_later
@@ -204,7 +222,10 @@ class ApiHandler:
         self.authorizer = authorizer
         self.bookmark_interval = bookmark_interval
         self.watches: set[Watch] = set()
-        self._documents = Discovery(server_address=server_address).documents()
+        self.discovery = Discovery(store.catalog, server_address=server_address)
+        self.openapi = OpenApi(store.catalog)
+        self._reader = StoreReader(store)
+        self._clock = clock
 
     def close_watches(self) -> None:
         for w in tuple(self.watches):
@@ -215,6 +236,8 @@ class ApiHandler:
             return await self._serve(request)
         except ApiError as exc:
             return _status_response(exc)
+        except PageNotFound:
+            return _page_not_found()
         except web.HTTPRequestEntityTooLarge:
             return _status_response(too_large())
         except RecursionError:
@@ -226,47 +249,61 @@ class ApiHandler:
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         path = request.path
-        if len(path) > 1 and path.endswith("/"):
-            path = path.rstrip("/")  # clients ask for "/version/" and "/apis/"
+        if len(path) > 1 and path.endswith("/") and path != "/version/":
+            path = path.rstrip("/")  # clients ask for "/apis/" and "/api/v1/"
         user = self._authenticate(request, path)
-        document = self._documents.get(path)
-        if document is not None or path in _HEALTH:
-            if request.method != "GET":
-                raise method_not_allowed()
-            if document is None:
-                return web.Response(text="ok")
-            return _respond(200, document)
-        target = resolve(path)
-        if user is None or not isinstance(target, Target):
-            raise path_not_found()
+        user = impersonation.impersonate(user, request.headers, self._check_impersonation)
+        target = resolve(path, self.store.catalog.lookup) if path.startswith(("/api/", "/apis/")) else None
+        if not isinstance(target, Target):
+            return await self._non_resource(request, user, path, target)
         query = request.query
         verb = _verb(request.method, target, watch=parse_bool(query, "watch"))
         if verb in ("list", "watch"):
             return await self._collection_read(request, user, target, verb)
         self._authorize(user, target, verb, target.name)
         if verb == "get":
-            return _respond(200, _encode(self.store.get(target.rt, target.namespace or None, target.name)))
-        if verb == "create":
-            if target.subresource == "token":
-                return await self._token(request, user, target)
-            return await self._create(request, user, target)
-        if verb == "update":
-            return await self._update(request, user, target)
-        if verb == "patch":
-            return await self._patch(request, user, target)
-        if verb == "delete":
-            return await self._delete(request, target)
-        return self._delete_collection(request, target)
+            obj = self.store.get(target.rt, target.namespace or None, target.name)
+            output = negotiate(request.headers.get("Accept"), collection=False, custom=target.rt.crd)
+            return _body_response(200, reading.object_body(target.rt, obj, output, query), output)
+        if verb == "create" and target.subresource == "token":
+            return await self._token(request, user, target)
+        if verb == "create" and not target.rt.stored:
+            return await self._review(request, user, target)
+        return await self._write(request, user, target, verb)
 
-    # -- authentication and authorization ------------------------------------------------------
+    # -- non-resource paths -----------------------------------------------------------------------
 
-    def _authenticate(self, request: web.Request, path: str) -> UserInfo | None:
-        """The caller, or None for a tokenless request to a public path; 401 for anything else."""
+    async def _non_resource(self, request: web.Request, user: UserInfo, path: str, target: Any) -> web.StreamResponse:
+        attrs = request_attributes(path, request.method)
+        if attrs.resource_request:
+            self._check(user, attrs)  # a resource nobody serves: authorized first, then not found
+            raise PageNotFound
+        self._check(user, attrs)
+        if request.method != "GET":
+            raise method_not_allowed() if self._known(path) else PageNotFound
+        if path in _HEALTH:
+            return web.Response(text="ok")
+        if path in ("/api", "/apis") and (version := _aggregated_version(request.headers.get("Accept"))):
+            body = self.discovery.aggregated(path, version)
+            if body is not None:
+                return _respond(200, body, _AGGREGATED_MEDIA.format(version=version))
+        document = self.discovery.document(path.rstrip("/") if path != "/" else path)
+        if document is not None:
+            return _respond(200, document)
+        if path.startswith("/openapi/"):
+            return self.openapi.serve(path, request.headers.get("Accept"), request.query)
+        raise PageNotFound
+
+    def _known(self, path: str) -> bool:
+        return path in _HEALTH or path.startswith("/openapi/") or self.discovery.document(path) is not None
+
+    # -- authentication and authorization ---------------------------------------------------------
+
+    def _authenticate(self, request: web.Request, path: str) -> UserInfo:
+        """The caller: the token's user, system:anonymous without one; 401 for a token that fails."""
         header = request.headers.get("Authorization")
         if header is None:
-            if path in PUBLIC_PATHS:
-                return None
-            raise unauthorized()
+            return ANONYMOUS_USER
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -277,14 +314,19 @@ class ApiHandler:
             log.info("authentication failed", extra={"reason": str(exc), "path": path})
             raise unauthorized() from None
 
+    def _check(self, user: UserInfo, attrs: RequestAttributes) -> None:
+        decision = self.authorizer.authorize(user, attrs)
+        if not decision.allowed:
+            raise forbidden(user, attrs, decision.reason)
+
+    def _check_impersonation(self, user: UserInfo, attrs: RequestAttributes) -> None:
+        self._check(user, attrs)
+
     def _authorize(self, user: UserInfo, target: Target, verb: str, name: str) -> None:
         rt = target.rt
         # kube-apiserver files a request on a namespace under that namespace, so Roles can grant it.
         namespace = target.namespace or (target.name if rt is _NAMESPACES else "")
-        attrs = RequestAttributes(verb, rt.group, rt.plural, target.subresource, namespace, name)
-        decision = self.authorizer.authorize(user, attrs)
-        if not decision.allowed:
-            raise forbidden(user, attrs, decision.reason)
+        self._check(user, RequestAttributes(verb, rt.group, rt.plural, target.subresource, namespace, name))
 
     # -- reads -------------------------------------------------------------------------------------
 
@@ -301,27 +343,26 @@ class ApiHandler:
         if isinstance(fields, ApiError):
             raise fields
         labels = parse_label_selector(query.get("labelSelector"))
+        output = negotiate(request.headers.get("Accept"), collection=verb == "list", custom=target.rt.crd)
         if verb == "watch":
-            return await self._watch(request, target, labels, fields)
-        items, rv = self.store.list(target.rt, target.namespace or None, labels=labels, fields=fields)
-        return _respond(200, _encode(self._list_body(target.rt, items, rv)))
-
-    @staticmethod
-    def _list_body(rt: ResourceType, items: list[Obj], rv: int) -> Obj:
-        return {
-            "kind": f"{rt.kind}List",
-            "apiVersion": rt.api_version,
-            "metadata": {"resourceVersion": str(rv)},
-            "items": items,
-        }
+            return await self._watch(request, target, labels, fields, output)
+        namespace = target.namespace or None
+        items, meta = reading.list_objects(self.store, target.rt, namespace, query, labels=labels, fields=fields)
+        return _body_response(200, reading.list_body(target.rt, items, meta, output, query), output)
 
     async def _watch(
-        self, request: web.Request, target: Target, labels: tuple[Requirement, ...], fields: FieldSelector
+        self,
+        request: web.Request,
+        target: Target,
+        labels: tuple[Requirement, ...],
+        fields: FieldSelector,
+        output: Output,
     ) -> web.StreamResponse:
         query = request.query
-        since = parse_watch_version(query.get("resourceVersion"))
+        since = reading.parse_resource_version(query.get("resourceVersion"))
         timeout = parse_seconds(query, "timeoutSeconds")
         bookmarks = parse_bool(query, "allowWatchBookmarks")
+        convert = reading.event_converter(target.rt, output, query)
         response = web.StreamResponse(headers={"Content-Type": JSON, "Cache-Control": "no-cache, private"})
         response.enable_chunked_encoding()
         try:
@@ -334,10 +375,17 @@ class ApiHandler:
             await response.write(WatchEvent("ERROR", exc.status()).line())
             await response.write_eof()
             return response
-        return await self._stream(request, response, watch, timeout_seconds=timeout, bookmarks=bookmarks)
+        return await self._stream(request, response, watch, convert, timeout_seconds=timeout, bookmarks=bookmarks)
 
     async def _stream(
-        self, request: web.Request, response: web.StreamResponse, watch: Watch, *, timeout_seconds: int, bookmarks: bool
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        watch: Watch,
+        convert: Callable[[WatchEvent], bytes],
+        *,
+        timeout_seconds: int,
+        bookmarks: bool,
     ) -> web.StreamResponse:
         self.watches.add(watch)
         timers: list[Cancellable] = []
@@ -347,7 +395,7 @@ class ApiHandler:
             timers.append(_Ticker(self._call_later, self.bookmark_interval, watch.bookmark))
         try:
             await response.prepare(request)
-            await _pump(watch, response)
+            await _pump(watch, response, convert)
             await response.write_eof()
         except ConnectionError:
             log.debug("watcher went away", extra={"resource": watch.rt.key})
@@ -360,76 +408,74 @@ class ApiHandler:
 
     # -- writes ------------------------------------------------------------------------------------
 
-    async def _create(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
-        body = await _read_object(request, kind=target.rt.kind, api_version=target.rt.api_version)
-        check_metadata(target.rt, body)
-        created = self.store.create(target.rt, body, namespace=target.namespace or None, user=user)
-        return _respond(201, _encode(created))
-
-    async def _update(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
-        rt = target.rt
-        body = await _read_object(request, kind=rt.kind, api_version=rt.api_version)
-        check_metadata(rt, body)
-        meta = body.get("metadata")
-        if rt.namespaced and isinstance(meta, dict) and meta.get("namespace") not in (None, "", target.namespace):
-            raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
-        updated = self.store.update(
-            rt, body, namespace=target.namespace or None, name=target.name, subresource=target.subresource, user=user
+    async def _write(self, request: web.Request, user: UserInfo, target: Target, verb: str) -> web.Response:
+        write = writing.Write(
+            store=self.store,
+            rt=target.rt,
+            namespace=target.namespace,
+            name=target.name,
+            subresource=target.subresource,
+            user=user,
+            query=request.query,
+            user_agent=request.headers.get("User-Agent"),
+            clock=self._clock,
         )
-        return _respond(200, _encode(updated))
+        content_type = request.headers.get("Content-Type")
+        output = negotiate(request.headers.get("Accept"), collection=False, custom=target.rt.crd)
+        raw = await _read_body(request)
+        if verb == "create":
+            status, obj = writing.create(write, raw, content_type)
+        elif verb == "update" and target.subresource == "finalize":
+            status, obj = 200, writing.finalize(write, raw, content_type)
+        elif verb == "update":
+            status, obj = 200, writing.update(write, raw, content_type)
+        elif verb == "patch":
+            status, obj = writing.patch(write, raw, content_type)
+        elif verb == "delete":
+            status, obj = 200, writing.delete(write, raw)
+        else:
+            query = request.query
+            labels = parse_label_selector(query.get("labelSelector"))
+            fields = parse_field_selector(query.get("fieldSelector"), target.rt)
+            status, obj = 200, writing.delete_collection(write, raw, labels=labels, fields=fields)
+        return _body_response(status, obj, output, write.warnings)
 
-    async def _patch(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
+    async def _review(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
         rt = target.rt
-        kind = patching.patch_kind(request.headers.get("Content-Type"), strategic=rt.group != CERT_MANAGER)
-        patch = decode_json(await _read_body(request))
-
-        def change(current: Obj) -> None:
-            patched = patching.apply_patch(kind, current, patch)
-            check_metadata(rt, patched)
-            if patched is not current:
-                current.clear()
-                current.update(patched)
-
-        updated = self.store.mutate(
-            rt, target.namespace or None, target.name, change, subresource=target.subresource, user=user
+        body = decoding.check_kind(
+            decoding.decode_body(
+                await _read_body(request), request.headers.get("Content-Type"), accepted=decoding.BUILTIN_BODY_TYPES
+            ),
+            kind=rt.kind,
+            api_version=rt.api_version,
         )
-        return _respond(200, _encode(updated))
-
-    async def _delete(self, request: web.Request, target: Target) -> web.Response:
-        uid, resource_version = _preconditions(decode_json(raw) if (raw := await _read_body(request)) else None)
-        namespace = target.namespace or None
-        if resource_version:
-            current = self.store.get(target.rt, namespace, target.name)
-            if current["metadata"]["resourceVersion"] != resource_version:
-                raise conflict(target.rt, target.name)
-        deleted = self.store.delete(target.rt, namespace, target.name, precondition_uid=uid or None)
-        return _respond(200, _encode(deleted))
-
-    def _delete_collection(self, request: web.Request, target: Target) -> web.Response:
-        query = request.query
-        labels = parse_label_selector(query.get("labelSelector"))
-        fields = parse_field_selector(query.get("fieldSelector"), target.rt)
-        namespace = target.namespace or None
-        items, _ = self.store.list(target.rt, namespace, labels=labels, fields=fields)
-        deleted = []
-        for obj in items:
-            meta = obj["metadata"]
-            # An earlier deletion may have garbage-collected this one already.
-            if self.store.find(target.rt, namespace, meta["name"]) is obj:
-                deleted.append(self.store.delete(target.rt, namespace, meta["name"]))
-        return _respond(200, _encode(self._list_body(target.rt, deleted, self.store.resource_version)))
+        answer = reviews.review(
+            rt, body, caller=user, namespace=target.namespace, authorizer=self.authorizer, reader=self._reader
+        )
+        return _respond(201, _encode(answer))
 
     async def _token(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
-        body = await _read_object(request, kind="TokenRequest", api_version=TOKEN_REQUEST_API_VERSION)
+        body = decoding.check_kind(
+            decoding.decode_body(
+                await _read_body(request), request.headers.get("Content-Type"), accepted=decoding.BUILTIN_BODY_TYPES
+            ),
+            kind="TokenRequest",
+            api_version=TOKEN_REQUEST_API_VERSION,
+        )
         spec = body.get("spec") or {}
         if not isinstance(spec, dict):
             raise bad_request("spec: must be an object")
+        name = str((body.get("metadata") or {}).get("name", "") if isinstance(body.get("metadata"), dict) else "")
         audiences = _audiences(spec.get("audiences"))
         seconds = spec.get("expirationSeconds", DEFAULT_TOKEN_SECONDS)
         if seconds is None:
             seconds = DEFAULT_TOKEN_SECONDS
         if not isinstance(seconds, int) or isinstance(seconds, bool):
-            raise bad_request("spec.expirationSeconds: must be an integer")
+            raise bad_request(
+                'TokenRequest in version "v1" cannot be handled as a TokenRequest: json: cannot unmarshal '
+                f"{decoding.json_kind(seconds)} into Go struct field TokenRequestSpec.spec.expirationSeconds "
+                "of type int64"
+            )
         ref = spec.get("boundObjectRef")
         bound = _bound_pod(ref)
         try:
@@ -441,10 +487,25 @@ class ApiHandler:
                 bound_pod=bound,
             )
         except BoundObjectConflict as exc:
-            raise ApiError(409, "Conflict", str(exc)) from None
+            pod = bound[0] if bound else ""
+            detail = str(exc).removeprefix("spec.boundObjectRef.uid: ")
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on Pod "{pod}": {detail}',
+                details={"name": pod, "kind": "Pod"},
+            ) from None
         except LookupError as exc:
             raise ApiError(404, "NotFound", str(exc)) from None
         except ValueError as exc:
+            field, _, message = str(exc).partition(": ")
+            if field == "spec.expirationSeconds":
+                raise invalid_kind(
+                    "authentication.k8s.io",
+                    "TokenRequest",
+                    name,
+                    [("FieldValueInvalid", field, f"Invalid value: {seconds}: {message}")],
+                ) from None
             raise bad_request(str(exc)) from None
         log.info(
             "token minted",
@@ -464,7 +525,19 @@ class ApiHandler:
         return _respond(201, _encode(answer))
 
 
-async def _pump(watch: Watch, response: web.StreamResponse) -> None:
+def _aggregated_version(accept: str | None) -> str | None:
+    """The apidiscovery.k8s.io version an Accept header asks for first, if any."""
+    for part in (accept or "").split(","):
+        params = dict(p.strip().partition("=")[::2] for p in part.split(";")[1:])
+        if params.get("g") == AGGREGATED_GROUP and params.get("as") == "APIGroupDiscoveryList":
+            if params.get("v") in ("v2", "v2beta1"):
+                return params["v"]
+        elif part.strip().split(";")[0] in (JSON, "*/*", "application/*"):
+            return None
+    return None
+
+
+async def _pump(watch: Watch, response: web.StreamResponse, convert: Callable[[WatchEvent], bytes]) -> None:
     """Write events as they come; whatever queued up meanwhile goes out in one write."""
     queue = watch.queue
     while True:
@@ -472,16 +545,16 @@ async def _pump(watch: Watch, response: web.StreamResponse) -> None:
         if event is None:
             return
         if queue.empty():
-            await response.write(event.line())
+            await response.write(convert(event))
             continue
-        lines = [event.line()]
+        lines = [convert(event)]
         done = False
         while not queue.empty():
             more = queue.get_nowait()
             if more is None:
                 done = True
                 break
-            lines.append(more.line())
+            lines.append(convert(more))
         await response.write(b"".join(lines))
         if done:
             return
@@ -494,39 +567,6 @@ async def _read_body(request: web.Request) -> bytes:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise too_large() from None
-
-
-async def _read_object(request: web.Request, *, kind: str, api_version: str) -> Obj:
-    """The JSON object a POST or PUT carries; an absent Content-Type means JSON, as in kube-apiserver."""
-    media_type = patching.media_type(request.headers.get("Content-Type"))
-    if media_type not in ("", JSON):
-        raise patching.unsupported_media_type((JSON,))
-    body = decode_json(await _read_body(request))
-    if not isinstance(body, dict):
-        raise bad_request("the request body must be a JSON object")
-    if body.get("apiVersion") not in (None, "", api_version):
-        raise bad_request(
-            f"the API version in the data ({body['apiVersion']}) does not match "
-            f"the expected API version ({api_version})"
-        )
-    if body.get("kind") not in (None, "", kind):
-        raise bad_request(f'{body["kind"]} in version "{api_version}" cannot be handled as a {kind}')
-    return body
-
-
-def _preconditions(options: Any) -> tuple[str, str]:
-    """(uid, resourceVersion) from DeleteOptions.preconditions; empty strings when absent."""
-    if options is None:
-        return "", ""
-    if not isinstance(options, dict):
-        raise bad_request("the request body must be a DeleteOptions object")
-    pre = options.get("preconditions") or {}
-    if not isinstance(pre, dict):
-        raise bad_request("preconditions: must be an object")
-    uid, rv = pre.get("uid") or "", pre.get("resourceVersion") or ""
-    if not isinstance(uid, str) or not isinstance(rv, str):
-        raise bad_request("preconditions: uid and resourceVersion must be strings")
-    return uid, rv
 
 
 def _audiences(value: Any) -> list[str] | None:

@@ -48,6 +48,7 @@ __all__ = [
 
 SERVICEACCOUNTS = "/serviceaccounts"
 PODS = "/pods"
+NODES = "/nodes"
 DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 MIN_EXPIRATION_SECONDS = 600
 MAX_EXPIRATION_SECONDS = 1 << 32
@@ -60,6 +61,8 @@ DELETION_GRACE_SECONDS = 60
 EXTRA_POD_NAME = "authentication.kubernetes.io/pod-name"
 EXTRA_POD_UID = "authentication.kubernetes.io/pod-uid"
 EXTRA_CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
+EXTRA_NODE_NAME = "authentication.kubernetes.io/node-name"
+EXTRA_NODE_UID = "authentication.kubernetes.io/node-uid"
 _PRIVATE = "kubernetes.io"
 _ALGORITHM = "RS256"
 # PyJWT checks the signature only; times, issuer and audience are checked against the injected clock.
@@ -117,6 +120,8 @@ class _Claimed:
     pod_name: str
     pod_uid: str
     jti: str
+    node_name: str = ""
+    node_uid: str = ""
 
 
 class TokenAuthority:
@@ -182,6 +187,9 @@ class TokenAuthority:
         }
         if bound_pod is not None:
             private["pod"] = self._pod_claim(namespace, service_account, *bound_pod)
+            node = self._node_claim(namespace, bound_pod[0])
+            if node is not None:
+                private["node"] = node
         now = int(self._clock())
         expires = now + expiration_seconds
         claims = {
@@ -197,6 +205,14 @@ class TokenAuthority:
         token = jwt.encode(claims, self._private_key, algorithm=_ALGORITHM, headers={"kid": self._kid})
         return token, datetime.fromtimestamp(expires, tz=UTC)
 
+    def _node_claim(self, namespace: str, pod_name: str) -> dict[str, str] | None:
+        """The node a bound pod runs on, when it is scheduled to one that exists (as kube-apiserver:
+        a missing node only leaves the claim out)."""
+        pod = self._reader.get(PODS, namespace, pod_name) or {}
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        node = self._reader.get(NODES, None, node_name) if isinstance(node_name, str) and node_name else None
+        return {"name": str(node_name), "uid": _uid(node)} if node is not None else None
+
     def _pod_claim(self, namespace: str, service_account: str, name: str, uid: str) -> dict[str, str]:
         pod = self._reader.get(PODS, namespace, name)
         if pod is None:
@@ -209,7 +225,7 @@ class TokenAuthority:
             )
         if uid and _uid(pod) != uid:
             raise BoundObjectConflict(
-                f'spec.boundObjectRef.uid: the UID in the bound object reference ({uid}) does not match '
+                f"spec.boundObjectRef.uid: the UID in the bound object reference ({uid}) does not match "
                 "the UID in record. The object might have been deleted and then recreated"
             )
         return {"name": name, "uid": _uid(pod)}
@@ -224,6 +240,10 @@ class TokenAuthority:
         if claimed.pod_name:
             extra[EXTRA_POD_NAME] = (claimed.pod_name,)
             extra[EXTRA_POD_UID] = (claimed.pod_uid,)
+        if claimed.node_name:
+            extra[EXTRA_NODE_NAME] = (claimed.node_name,)
+            if claimed.node_uid:
+                extra[EXTRA_NODE_UID] = (claimed.node_uid,)
         if claimed.jti:
             extra[EXTRA_CREDENTIAL_ID] = (f"JTI={claimed.jti}",)
         return UserInfo(
@@ -302,6 +322,8 @@ def _claimed_identity(claims: Mapping[str, Any]) -> _Claimed:
         pod_name=_str_at(claims, _PRIVATE, "pod", "name"),
         pod_uid=_str_at(claims, _PRIVATE, "pod", "uid"),
         jti=_str_at(claims, "jti"),
+        node_name=_str_at(claims, _PRIVATE, "node", "name"),
+        node_uid=_str_at(claims, _PRIVATE, "node", "uid"),
     )
     if not (claimed.namespace and claimed.sa_name and claimed.sa_uid):
         raise Unauthorized("token lacks the kubernetes.io service account claims")

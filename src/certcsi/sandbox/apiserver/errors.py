@@ -51,8 +51,11 @@ def not_found(rt: ResourceType, name: str) -> ApiError:
     return ApiError(404, "NotFound", f'{rt.qualified()} "{name}" not found', details=_details(rt, name))
 
 
-def already_exists(rt: ResourceType, name: str) -> ApiError:
-    return ApiError(409, "AlreadyExists", f'{rt.qualified()} "{name}" already exists', details=_details(rt, name))
+def already_exists(rt: ResourceType, name: str, *, deleting: bool = False) -> ApiError:
+    prefix = "object is being deleted: " if deleting else ""
+    return ApiError(
+        409, "AlreadyExists", f'{prefix}{rt.qualified()} "{name}" already exists', details=_details(rt, name)
+    )
 
 
 def conflict(rt: ResourceType, name: str) -> ApiError:
@@ -65,19 +68,55 @@ def conflict(rt: ResourceType, name: str) -> ApiError:
     )
 
 
-def invalid(rt: ResourceType, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
-    """422 Invalid; each cause is (reason, field, message) as in `metav1.StatusCause`."""
+def invalid_kind(group: str, kind: str, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
+    """422 Invalid for a group and kind (`errors.NewInvalid`); causes are (reason, field, message)."""
     parts = [f"{field}: {message}" for _, field, message in causes]
     summary = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
+    details: dict[str, Any] = {"name": name, "kind": kind}
+    if group:
+        details["group"] = group
+    details["causes"] = [{"reason": r, "message": m, "field": f} for r, f, m in causes]
     return ApiError(
-        422,
-        "Invalid",
-        f'{rt.kind}{"." + rt.group if rt.group else ""} "{name}" is invalid: {summary}',
+        422, "Invalid", f'{kind}{"." + group if group else ""} "{name}" is invalid: {summary}', details=details
+    )
+
+
+def invalid(rt: ResourceType, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
+    """422 Invalid naming the kind, as type validation answers."""
+    return invalid_kind(rt.group, rt.kind, name, causes)
+
+
+def invalid_for_resource(rt: ResourceType, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
+    """422 Invalid naming the resource (the generic registry's checks say `certificaterequests.cert-manager.io`)."""
+    return invalid_kind(rt.group, rt.plural, name, causes)
+
+
+def precondition_failed(rt: ResourceType, name: str, detail: str) -> ApiError:
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {rt.qualified()} "{name}": Precondition failed: {detail}',
+        details=_details(rt, name),
+    )
+
+
+def namespace_terminating(rt: ResourceType, name: str, namespace: str) -> ApiError:
+    """NamespaceLifecycle admission: 403 naming the object, with a NamespaceTerminating cause."""
+    return ApiError(
+        403,
+        "Forbidden",
+        f'{rt.qualified()} "{name}" is forbidden: '
+        f"unable to create new content in namespace {namespace} because it is being terminated",
         details=_details(
             rt,
             name,
-            kind=rt.kind,
-            causes=[{"reason": r, "message": m, "field": f} for r, f, m in causes],
+            causes=[
+                {
+                    "reason": "NamespaceTerminating",
+                    "message": f"namespace {namespace} is being terminated",
+                    "field": "metadata.namespace",
+                }
+            ],
         ),
     )
 

@@ -26,7 +26,7 @@ class UserInfo:
     uid: str = ""
     groups: tuple[str, ...] = ()
     # Excluded from the hash only because a mapping is unhashable; equality still compares it.
-    extra: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _frozen_extra({}), hash=False)
+    extra: Mapping[str, Sequence[str]] = field(default_factory=lambda: _frozen_extra({}), hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "groups", tuple(self.groups))

@@ -1,10 +1,10 @@
-"""PATCH bodies as kube-apiserver applies them: JSON merge patch (RFC 7386), JSON patch (RFC 6902)
-and strategic merge patch, which the sandbox merges like a merge patch.
+"""PATCH bodies as kube-apiserver applies them: JSON merge patch (RFC 7386) and JSON patch (RFC 6902)
+here; strategic merge patch (strategicpatch.py) and server-side apply (applying.py) by their modules.
 
 The media type picks the patch kind; one the server does not take is 415 UnsupportedMediaType.
-Custom resources (cert-manager's) take no strategic merge patch, as on a real cluster.
-A body that is not the shape its kind needs is 400 BadRequest; a JSON patch that cannot apply
-(missing path, failed `test`) is 422 Invalid.
+Custom resources take no strategic merge patch, as on a real cluster. A body that is not the shape
+its kind needs is 400 BadRequest; a JSON patch that cannot apply (missing path, failed `test`) is
+422 Invalid with kube-apiserver's generic text and the reason as its cause.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ JSON_PATCH: Final = "application/json-patch+json"
 STRATEGIC: Final = "application/strategic-merge-patch+json"
 APPLY: Final = "application/apply-patch+yaml"
 
-_BUILTIN_KINDS = (JSON_PATCH, MERGE, STRATEGIC)
-_CUSTOM_KINDS = (JSON_PATCH, MERGE)
+_BUILTIN_KINDS = (JSON_PATCH, MERGE, STRATEGIC, APPLY)
+_CUSTOM_KINDS = (JSON_PATCH, MERGE, APPLY)
 
 
 def media_type(content_type: str | None) -> str:
@@ -39,7 +39,7 @@ def unsupported_media_type(accepted: tuple[str, ...]) -> ApiError:
 
 
 def patch_kind(content_type: str | None, *, strategic: bool) -> str:
-    """The patch kind a PATCH request's Content-Type names; 415 for any other (server-side apply too)."""
+    """The patch kind a PATCH request's Content-Type names; 415 for any other."""
     kind = media_type(content_type)
     accepted = _BUILTIN_KINDS if strategic else _CUSTOM_KINDS
     if kind not in accepted:
@@ -68,11 +68,23 @@ def _json_patch(target: dict[str, Any], patch: Any) -> Any:
         raise bad_request("json: cannot unmarshal the patch: a JSON patch must be an array of operation objects")
     try:
         return jsonpatch.JsonPatch(patch).apply(target, in_place=True)
+    except jsonpatch.JsonPatchTestFailed:
+        raise _rejected("test failed") from None
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
-        raise ApiError(422, "Invalid", f"the JSON patch could not be applied: {exc}") from None
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise _rejected(str(exc)) from None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
         # jsonpatch trusts well-formed operations; a malformed one fails inside it.
-        raise ApiError(422, "Invalid", f"the JSON patch could not be applied: {type(exc).__name__}") from None
+        raise _rejected("the patch has a malformed operation") from None
+
+
+def _rejected(reason: str) -> ApiError:
+    """kube-apiserver's answer to a JSON patch that cannot apply (NewGenericServerResponse, 422)."""
+    return ApiError(
+        422,
+        "Invalid",
+        "the server rejected our request due to an error in our request",
+        details={"causes": [{"reason": "UnexpectedServerResponse", "message": reason}]},
+    )
 
 
 def apply_patch(kind: str, target: dict[str, Any], patch: Any) -> dict[str, Any]:

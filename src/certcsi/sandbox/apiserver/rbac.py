@@ -36,11 +36,17 @@ class RequestAttributes:
     """
 
     verb: str
-    api_group: str
-    resource: str
+    api_group: str = ""
+    resource: str = ""
     subresource: str = ""
     namespace: str = ""
     name: str = ""
+    # Set for a non-resource request (`/version`, `/openapi/v3`): then only verb and path count.
+    path: str = ""
+
+    @property
+    def resource_request(self) -> bool:
+        return not self.path
 
     @property
     def combined_resource(self) -> str:
@@ -97,6 +103,18 @@ class Authorizer:
         return Decision(False, f"RBAC: {_aggregate(errors)}" if errors else "")
 
 
+def rules_for(reader: ObjectReader, user: UserInfo, namespace: str) -> tuple[list[Mapping[str, Any]], list[str]]:
+    """Every rule the user's bindings grant in `namespace` (and cluster-wide), and the lookup errors."""
+    rules: list[Mapping[str, Any]] = []
+    errors: list[str] = []
+    for grant in _Resolver(reader).grants(user, namespace):
+        if grant.error:
+            errors.append(grant.error)
+        else:
+            rules.extend(r for r in grant.rules if isinstance(r, Mapping))
+    return rules, errors
+
+
 class _Resolver:
     """Walks the bindings that name a user; lives for one request so each role is read once."""
 
@@ -127,9 +145,7 @@ class _Resolver:
             label = f"RoleBinding {_go_quote(binding_name + '/' + binding_namespace)}"
         else:
             label = f"ClusterRoleBinding {_go_quote(binding_name)}"
-        source = (
-            f"{label} of {kind} {_go_quote(role_name)} to {_describe_subject(subject, binding_namespace)}"
-        )
+        source = f"{label} of {kind} {_go_quote(role_name)} to {_describe_subject(subject, binding_namespace)}"
         return _Grant(source=source, rules=found.rules)
 
     def _role(self, kind: str, namespace: str, name: str) -> _Grant:
@@ -178,7 +194,9 @@ def _describe_subject(subject: Mapping[str, Any], binding_namespace: str) -> str
 
 
 def rule_allows(rule: Mapping[str, Any], attrs: RequestAttributes) -> bool:
-    """One PolicyRule against a resource request, exactly as RBAC's RuleAllows."""
+    """One PolicyRule against a request, exactly as RBAC's RuleAllows."""
+    if not attrs.resource_request:
+        return _matches_or_all(rule.get("verbs"), attrs.verb) and _path_matches(rule.get("nonResourceURLs"), attrs.path)
     return (
         _matches_or_all(rule.get("verbs"), attrs.verb)
         and _matches_or_all(rule.get("apiGroups"), attrs.api_group)
@@ -203,6 +221,11 @@ def _resource_matches(resources: Iterable[str], attrs: RequestAttributes) -> boo
     return False
 
 
+def _path_matches(urls: Iterable[str] | None, path: str) -> bool:
+    # "*" matches every path; a trailing "*" matches by prefix.
+    return any(url in ("*", path) or (url.endswith("*") and path.startswith(url[:-1])) for url in urls or ())
+
+
 def _name_matches(resource_names: Sequence[str], name: str) -> bool:
     # Create has no name, so a rule with resourceNames can never allow it.
     return not resource_names or name in resource_names
@@ -215,8 +238,15 @@ def _aggregate(errors: Sequence[str]) -> str:
 
 
 _GO_ESCAPES = {
-    '"': '\\"', "\\": "\\\\", "\a": "\\a", "\b": "\\b", "\f": "\\f",
-    "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
+    '"': '\\"',
+    "\\": "\\\\",
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
 }
 
 
@@ -245,6 +275,9 @@ def _no_html(text: str) -> str:
 
 def forbidden_message(user: UserInfo, attrs: RequestAttributes, *, reason: str = "") -> str:
     """The `message` of kube-apiserver's 403 Status for this request (reason: Decision.reason)."""
+    if not attrs.resource_request:
+        detail = f"User {_go_quote(user.username)} cannot {attrs.verb} path {_go_quote(attrs.path)}"
+        return f"forbidden: {_no_html(detail)}" + (f": {reason}" if reason else "")
     scope = f"in the namespace {_go_quote(attrs.namespace)}" if attrs.namespace else "at the cluster scope"
     detail = _no_html(
         f"User {_go_quote(user.username)} cannot {attrs.verb} resource {_go_quote(attrs.combined_resource)} "
@@ -255,4 +288,3 @@ def forbidden_message(user: UserInfo, attrs: RequestAttributes, *, reason: str =
     qualified = f"{attrs.resource}.{attrs.api_group}" if attrs.api_group else attrs.resource
     subject = f"{qualified} {_go_quote(attrs.name)}" if attrs.name else qualified
     return f"{subject} is forbidden: {detail}"
-

@@ -10,10 +10,15 @@ Anything that is not a served type at one of these shapes resolves to None (404 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from certcsi.sandbox.apiserver.rbac import RequestAttributes
 from certcsi.sandbox.apiserver.resources import ResourceType, lookup
+
+# (group, version, plural) -> the type served there: a store's Catalog.lookup, or the static table.
+Lookup = Callable[[str, str, str], ResourceType | None]
 
 # kube-apiserver reads "namespaces/<name>/<this>" as a subresource of the namespace, not a resource.
 _NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
@@ -51,7 +56,7 @@ def _valid_segment(segment: str) -> bool:
     return segment not in ("", ".", "..") and "%" not in segment
 
 
-def _resource_path(group: str, version: str, parts: list[str]) -> Target | None:
+def _resource_path(group: str, version: str, parts: list[str], find: Lookup) -> Target | None:
     namespace = ""
     if parts[0] == "namespaces" and len(parts) > 2 and parts[2] not in _NAMESPACE_SUBRESOURCES:
         namespace, parts = parts[1], parts[2:]
@@ -59,7 +64,7 @@ def _resource_path(group: str, version: str, parts: list[str]) -> Target | None:
             return None
     if len(parts) > 3 or not all(_valid_segment(p) for p in parts):
         return None
-    rt = lookup(group, version, parts[0])
+    rt = find(group, version, parts[0])
     if rt is None or (namespace and not rt.namespaced):
         return None
     if len(parts) == 1:
@@ -74,7 +79,7 @@ def _resource_path(group: str, version: str, parts: list[str]) -> Target | None:
     return Target(rt, Scope.OBJECT, namespace, parts[1], subresource)
 
 
-def resolve(path: str) -> Target | GroupVersion | None:
+def resolve(path: str, find: Lookup = lookup) -> Target | GroupVersion | None:
     """The API object a URL path names, a discovery group/version, or None."""
     parts = path.strip("/").split("/")
     if parts[0] == "api":
@@ -89,4 +94,30 @@ def resolve(path: str) -> Target | GroupVersion | None:
         return None
     if not rest:
         return GroupVersion(group, version)
-    return _resource_path(group, version, rest)
+    return _resource_path(group, version, rest, find)
+
+
+_METHOD_VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+def request_attributes(path: str, method: str) -> RequestAttributes:
+    """What RBAC is asked about a path no served type answers (RequestInfo's reading of it):
+    resource attributes for the shape of a resource URL, else the non-resource path and verb."""
+    parts = path.strip("/").split("/")
+    if parts[0] == "api" and len(parts) >= 3:
+        group, rest = "", parts[2:]
+    elif parts[0] == "apis" and len(parts) >= 4:
+        group, rest = parts[1], parts[3:]
+    else:
+        return RequestAttributes(method.lower(), path=path or "/")
+    namespace = ""
+    if rest[0] == "namespaces" and len(rest) > 2:
+        namespace, rest = rest[1], rest[2:]
+    elif rest[0] == "namespaces" and len(rest) == 2:
+        namespace = rest[1]
+    name = rest[1] if len(rest) > 1 else ""
+    subresource = rest[2] if len(rest) > 2 else ""
+    verb = _METHOD_VERBS.get(method, method.lower())
+    if not name and verb in ("get", "delete"):
+        verb = "list" if verb == "get" else "deletecollection"
+    return RequestAttributes(verb, group, rest[0], subresource, namespace, name)

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 
 from certcsi.pki.certs import certificate_pem
 from certcsi.pki.signing import create_ca, issue_serving_certificate
+from certcsi.sandbox.apiserver import policy
 from certcsi.sandbox.apiserver.app import API_HANDLER, DEFAULT_BOOKMARK_INTERVAL, CallLater, create_app
 from certcsi.sandbox.apiserver.authn import TokenAuthority
 from certcsi.sandbox.apiserver.rbac import Authorizer
@@ -110,6 +111,9 @@ class ApiServer:
     async def start(self) -> None:
         if self._runner is not None:
             raise RuntimeError("the API server is already started")
+        policy.bootstrap(self.store)
+        # The watch cache starts now: what happened before can be listed, no longer watched from.
+        self.store.start_watch_cache()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:

@@ -1,8 +1,8 @@
 """Admission for CertificateRequests: what kube-apiserver and cert-manager's webhook do on every write.
 
-In kube-apiserver's order: prune and default by the CRD schema; stamp the requester's identity
+Around the store's CRD schema handling, in kube-apiserver's order: stamp the requester's identity
 (`spec.username`, `uid`, `groups`, `extra`) on CREATE, as cert-manager's mutating webhook does;
-validate by the CRD schema; then cert-manager's validating rules (the CSR decodes, the issuerRef is
+then cert-manager's validating rules (the CSR decodes, the issuerRef is
 sane, `spec.duration` parses, CSR usages agree with `spec.usages`, the spec, the identity and the
 cert-manager annotations never change, Approved/Denied are exclusive, True, and final). Any failure
 is one 422 Invalid carrying every cause.
@@ -21,10 +21,9 @@ from certcsi.durations import parse_go_duration
 from certcsi.pki.csr import load_csr
 from certcsi.pki.usages import DEFAULT_USAGES, usages_of
 from certcsi.sandbox.apiserver import errors
+from certcsi.sandbox.apiserver.crdschema import Cause, go_value
 from certcsi.sandbox.apiserver.resources import BY_KEY, CERT_MANAGER, ResourceType
-from certcsi.sandbox.apiserver.storage import copy_obj
 from certcsi.sandbox.certmanager import conditions as cond
-from certcsi.sandbox.certmanager.schema import Cause, StructuralSchema, certificate_request_schema, go_value
 
 Obj = dict[str, Any]
 
@@ -61,33 +60,28 @@ def signer_names(issuer_ref: Mapping[str, Any], namespace: str) -> list[str]:
 
 
 class CertificateRequestAdmission:
-    """A Store admission plugin for cert-manager.io/v1 CertificateRequests; other types pass untouched."""
+    """A Store admission plugin for cert-manager.io/v1 CertificateRequests; other types pass untouched.
 
-    def __init__(
-        self,
-        *,
-        can_approve: SignerAuthorizer | None = None,
-        schema: StructuralSchema | None = None,
-    ) -> None:
+    The store prunes, defaults and validates by the CRD schema around it, as kube-apiserver does
+    around cert-manager's webhooks: `mutate` is the mutating webhook, `admit` the validating one.
+    """
+
+    def __init__(self, *, can_approve: SignerAuthorizer | None = None) -> None:
         self._can_approve = can_approve
-        self._schema = schema if schema is not None else certificate_request_schema()
+
+    def mutate(self, *, operation: str, rt: ResourceType, obj: Obj, old: Obj | None, user: Any | None) -> None:
+        if rt.key != CERTIFICATE_REQUESTS.key or operation != "CREATE" or user is None:
+            return
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            stamp_identity(spec, user)
 
     def admit(self, *, operation: str, rt: ResourceType, obj: Obj, old: Obj | None, user: Any | None) -> None:
         if rt.key != CERTIFICATE_REQUESTS.key:
             return
         name = str((obj.get("metadata") or {}).get("name", ""))
-        self._schema.prune_and_default(obj)
-        if operation == "CREATE" and user is not None:
-            spec = obj.get("spec")
-            if isinstance(spec, dict):
-                stamp_identity(spec, user)
-        spec_unchanged = old is not None and (
-            obj.get("spec") == old.get("spec") or obj.get("spec") == _defaulted(self._schema, old).get("spec")
-        )
-        # A status write leaves the spec alone; its validation is the status' (ratcheting, as in kube).
-        causes = self._schema.validate({"status": obj["status"]} if spec_unchanged and "status" in obj else obj)
-        if not causes:
-            causes = list(self._webhook_rules(obj, old, user, spec_changed=not spec_unchanged))
+        spec_unchanged = old is not None and obj.get("spec") == old.get("spec")
+        causes = list(self._webhook_rules(obj, old, user, spec_changed=not spec_unchanged))
         if causes:
             raise errors.invalid(CERTIFICATE_REQUESTS, name, [c.as_tuple() for c in causes])
 
@@ -124,16 +118,6 @@ class CertificateRequestAdmission:
                 f'Forbidden: user "{user.username}" does not have permissions to set approved/denied conditions '
                 f"for issuer {_render_ref(ref)}",
             )
-
-
-def _defaulted(schema: StructuralSchema, old: Obj) -> Obj:
-    """`old` as kube-apiserver reads it back: pruned and defaulted (a copy only when that changes anything)."""
-    spec = old.get("spec")
-    if not isinstance(spec, dict):
-        return old
-    probe = {"spec": copy_obj(spec)}
-    schema.prune_and_default(probe)
-    return old if probe["spec"] == spec else {**old, "spec": probe["spec"]}
 
 
 def _render_ref(ref: Mapping[str, Any]) -> str:

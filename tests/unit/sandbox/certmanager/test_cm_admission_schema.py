@@ -70,7 +70,8 @@ def test_request_must_be_base64(admitted: Store) -> None:
     body = request_body()
     body["spec"]["request"] = "not base64!"
     exc = rejected(admitted, body)
-    assert causes_of(exc) == [("FieldValueInvalid", "spec.request")]
+    # kube-apiserver reports a `format: byte` violation as a type error.
+    assert causes_of(exc) == [("FieldValueTypeInvalid", "spec.request")]
     assert exc.details is not None
     assert "spec.request in body must be of type byte" in exc.details["causes"][0]["message"]
 
@@ -105,7 +106,8 @@ def test_bad_status_fields_are_rejected_on_status_writes(admitted: Store) -> Non
 
     with pytest.raises(ApiError) as info:
         admitted.mutate(CRS, ns, name, bad_time, subresource="status")
-    assert causes_of(info.value) == [("FieldValueInvalid", "status.failureTime")]
+    # Every `format` violation is a type error to kube-apiserver, date-time too.
+    assert causes_of(info.value) == [("FieldValueTypeInvalid", "status.failureTime")]
 
     def bad_condition_status(obj: dict[str, Any]) -> None:
         obj["status"] = {"conditions": [{"type": "Ready", "status": "Maybe"}]}

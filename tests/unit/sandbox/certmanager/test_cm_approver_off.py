@@ -21,10 +21,10 @@ async def test_unapproved_requests_are_not_signed_until_approved(store: Store) -
         cr = store.get(CRS, "team", "req")
         assert condition(cr, "Approved") is None
         assert condition(cr, "Ready") is None
-        assert "certificate" not in cr["status"]
+        assert "certificate" not in cr.get("status", {})
 
         def approve(obj: dict[str, Any]) -> None:
-            obj["status"]["conditions"] = [
+            obj.setdefault("status", {})["conditions"] = [
                 {
                     "type": "Approved",
                     "status": "True",

@@ -20,7 +20,7 @@ async def test_denied_request_fails_with_cert_managers_message(store: Store) -> 
         store.create(CRS, request_body())
 
         def deny(obj: dict[str, Any]) -> None:
-            obj["status"]["conditions"] = [
+            obj.setdefault("status", {})["conditions"] = [
                 {
                     "type": "Denied",
                     "status": "True",

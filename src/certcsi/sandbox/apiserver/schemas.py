@@ -1,0 +1,150 @@
+"""The built-in types' OpenAPI v3 schemas (sandbox/data/builtin-openapi.json, made by schemagen.py),
+and walking an object against them: unknown fields, wrong JSON types, list and map semantics.
+
+A `Node` is one schema position with its `$ref`s resolved; custom resources use the same walk over
+their CRD's schema (where nothing needs resolving).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from certcsi.sandbox.apiserver.crdschema import json_type
+from certcsi.sandbox.apiserver.schemagen import REF_PREFIX
+
+Obj = dict[str, Any]
+META = "io.k8s.apimachinery.pkg.apis.meta.v1"
+OBJECT_META = f"{META}.ObjectMeta"
+
+
+@functools.cache
+def definitions() -> Mapping[str, Obj]:
+    """Every packaged definition by name (`io.k8s.api.core.v1.Pod`)."""
+    text = importlib.resources.files("certcsi.sandbox").joinpath("data/builtin-openapi.json").read_text("utf-8")
+    loaded: dict[str, Obj] = json.loads(text)
+    return loaded
+
+
+def definition(name: str) -> Obj:
+    return definitions()[name]
+
+
+def resolve(schema: Obj) -> Obj:
+    """Follow `$ref` (and a single-entry `allOf`) to the schema it names, keeping no siblings."""
+    while True:
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith(REF_PREFIX):
+            schema = definitions()[ref.removeprefix(REF_PREFIX)]
+            continue
+        all_of = schema.get("allOf")
+        if isinstance(all_of, list) and len(all_of) == 1 and isinstance(all_of[0], dict):
+            schema = all_of[0]
+            continue
+        return schema
+
+
+def ref_name(schema: Obj) -> str:
+    """The definition a schema position refers to (`PodSpec`), or ''."""
+    ref = schema.get("$ref")
+    return ref.removeprefix(REF_PREFIX) if isinstance(ref, str) else ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A value whose JSON type does not fit: where, what it is, and the Go type it would decode into."""
+
+    path: str
+    actual: str
+    go_type: str
+    struct: str  # the Go struct the field belongs to, as json.Unmarshal names it
+
+
+def _go_type(schema: Obj) -> str:
+    """How encoding/json would name the target type of a field, for a decoding error."""
+    name = ref_name(schema)
+    target = resolve(schema)
+    if name:
+        short = name.rsplit(".", 1)[-1]
+        if name.endswith("IntOrString"):
+            return "intstr.IntOrString"
+        if name.endswith(".Time") or name.endswith(".MicroTime"):
+            return f"v1.{short}"
+        kind = target.get("type")
+        if kind == "string":
+            return "string"
+        version = name.rsplit(".", 2)[-2]
+        return f"{version}.{short}"
+    kind = target.get("type")
+    if kind == "array":
+        return "[]" + _go_type(target.get("items") or {})
+    if kind == "object" and isinstance(target.get("additionalProperties"), dict):
+        return "map[string]" + _go_type(target["additionalProperties"])
+    if kind == "integer":
+        return "int32" if target.get("format") == "int32" else "int64"
+    if kind == "number":
+        return "float64"
+    if kind == "boolean":
+        return "bool"
+    return str(kind or "interface {}")
+
+
+def _fits(value: Any, schema: Obj) -> bool:
+    if value is None:
+        return True
+    if "oneOf" in schema:  # IntOrString, Quantity
+        return any(_fits(value, option) for option in schema["oneOf"] if isinstance(option, dict))
+    kind = schema.get("type")
+    if kind is None:
+        return True
+    actual = json_type(value)
+    if kind == "number":
+        return actual in ("number", "integer")
+    if kind == "integer" and actual == "number":
+        return float(value).is_integer()
+    return bool(actual == kind)
+
+
+def walk(value: Any, schema: Obj, path: str = "", *, struct: str = "") -> Iterator[tuple[str, str, Problem | None]]:
+    """Yield ("unknown", path, None) for each field the schema does not know and ("type", path, problem)
+    for each value of the wrong JSON type, depth first, as Go's strict decoder finds them."""
+    target = resolve(schema)
+    if not _fits(value, target):
+        yield "type", path, Problem(path, json_type(value), _go_type(schema), struct)
+        return
+    if isinstance(value, dict) and target.get("type", "object") == "object" and "oneOf" not in target:
+        properties: Obj | None = target.get("properties")
+        additional = target.get("additionalProperties")
+        if properties is None and not isinstance(additional, dict):
+            return  # a free-form object (RawExtension, JSON): anything goes
+        here = (ref_name(schema).rsplit(".", 1)[-1] or struct) if properties is not None else struct
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else key
+            if properties is not None and key in properties:
+                yield from walk(item, properties[key], child, struct=here)
+            elif isinstance(additional, dict):
+                yield from walk(item, additional, child, struct=here)
+            else:
+                yield "unknown", child, None
+    elif isinstance(value, list) and isinstance(target.get("items"), dict):
+        for i, item in enumerate(value):
+            yield from walk(item, target["items"], f"{path}[{i}]", struct=struct)
+
+
+def kind_definition(api_version: str, kind: str) -> str:
+    """The definition name of a built-in kind, found by its x-kubernetes-group-version-kind."""
+    return _by_gvk().get((api_version, kind), "")
+
+
+@functools.cache
+def _by_gvk() -> dict[tuple[str, str], str]:
+    found: dict[tuple[str, str], str] = {}
+    for name, schema in definitions().items():
+        for gvk in schema.get("x-kubernetes-group-version-kind") or ():
+            group, version = gvk.get("group", ""), gvk.get("version", "")
+            found.setdefault((f"{group}/{version}" if group else version, gvk.get("kind", "")), name)
+    return found
