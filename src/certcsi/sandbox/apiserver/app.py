@@ -444,7 +444,10 @@ class ApiHandler:
         rt = target.rt
         body = decoding.check_kind(
             decoding.decode_body(
-                await _read_body(request), request.headers.get("Content-Type"), accepted=decoding.BUILTIN_BODY_TYPES
+                await _read_body(request),
+                request.headers.get("Content-Type"),
+                accepted=decoding.BUILTIN_BODY_TYPES,
+                kind=rt.kind,
             ),
             kind=rt.kind,
             api_version=rt.api_version,
@@ -457,7 +460,10 @@ class ApiHandler:
     async def _token(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
         body = decoding.check_kind(
             decoding.decode_body(
-                await _read_body(request), request.headers.get("Content-Type"), accepted=decoding.BUILTIN_BODY_TYPES
+                await _read_body(request),
+                request.headers.get("Content-Type"),
+                accepted=decoding.BUILTIN_BODY_TYPES,
+                kind="TokenRequest",
             ),
             kind="TokenRequest",
             api_version=TOKEN_REQUEST_API_VERSION,

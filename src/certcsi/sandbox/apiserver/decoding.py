@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import yaml
 
-from certcsi.sandbox.apiserver import schemas
+from certcsi.sandbox.apiserver import protobodies, schemas
 from certcsi.sandbox.apiserver.crdschema import json_type
 from certcsi.sandbox.apiserver.errors import ApiError, bad_request
 from certcsi.sandbox.apiserver.patching import media_type, unsupported_media_type
@@ -67,13 +67,18 @@ def decode_yaml(raw: bytes) -> Any:
         raise bad_request(f"error converting YAML to JSON: {exc}") from None
 
 
-def decode_body(raw: bytes, content_type: str | None, *, accepted: tuple[str, ...]) -> Any:
-    """The body by its Content-Type (absent means JSON, as in kube-apiserver); 415 for any other."""
-    kind = media_type(content_type)
-    if kind in ("", JSON):
+def decode_body(raw: bytes, content_type: str | None, *, accepted: tuple[str, ...], kind: str = "") -> Any:
+    """The body by its Content-Type (absent means JSON, as in kube-apiserver); 415 for any other.
+
+    Protobuf is read for the kinds clients send that way (protobodies.py); for others it is 415 too.
+    """
+    media = media_type(content_type)
+    if media in ("", JSON):
         return decode_json(raw)
-    if kind == YAML and YAML in accepted:
+    if media == YAML and YAML in accepted:
         return decode_yaml(raw)
+    if media == PROTOBUF and PROTOBUF in accepted and (decoded := protobodies.decode(raw, kind=kind)) is not None:
+        return decoded
     raise unsupported_media_type(accepted)
 
 

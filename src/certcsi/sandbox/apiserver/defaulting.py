@@ -203,9 +203,10 @@ def service(obj: Obj) -> None:
 
 
 def _subjects(obj: Obj) -> None:
+    # A ServiceAccount's group is "", which Go leaves out of the JSON; users and groups get RBAC's.
     for subject in _dicts(obj, "subjects"):
-        if "apiGroup" not in subject:
-            subject["apiGroup"] = "" if subject.get("kind") == "ServiceAccount" else "rbac.authorization.k8s.io"
+        if not subject.get("apiGroup") and subject.get("kind") in ("User", "Group"):
+            subject["apiGroup"] = "rbac.authorization.k8s.io"
 
 
 # By storage key (`<group>/<plural>`): what the scheme and the create strategy fill in.

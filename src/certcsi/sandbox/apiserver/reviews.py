@@ -55,8 +55,13 @@ def _attributes(spec: Obj, rt: ResourceType, name: str) -> RequestAttributes:
     )
 
 
+def _meta(body: Obj) -> Obj:
+    # Protobuf bodies carry every string, empty ones too; JSON answers leave those out.
+    return {k: v for k, v in _dict(body.get("metadata")).items() if v not in ("", None)}
+
+
 def _answer(body: Obj, rt: ResourceType, status: Obj) -> Obj:
-    meta = _dict(body.get("metadata"))
+    meta = _meta(body)
     return {
         "kind": rt.kind,
         "apiVersion": rt.api_version,
@@ -123,7 +128,7 @@ def review(
 
 
 def _self_review(body: Obj, rt: ResourceType, info: Obj) -> Obj:
-    meta = _dict(body.get("metadata"))
+    meta = _meta(body)
     return {
         "kind": rt.kind,
         "apiVersion": rt.api_version,

@@ -79,7 +79,7 @@ def _accepted_bodies(rt: ResourceType) -> tuple[str, ...]:
 
 
 def _decode(write: Write, raw: bytes, content_type: str | None) -> Obj:
-    body = decoding.decode_body(raw, content_type, accepted=_accepted_bodies(write.rt))
+    body = decoding.decode_body(raw, content_type, accepted=_accepted_bodies(write.rt), kind=write.rt.kind)
     return decoding.check_kind(body, kind=write.rt.kind, api_version=write.rt.api_version)
 
 
