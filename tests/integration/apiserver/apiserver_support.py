@@ -23,6 +23,20 @@ from certcsi.sandbox.apiserver.server import ApiServer
 from certcsi.sandbox.apiserver.storage import Store, StoreReader
 
 NAMESPACES = ("default", "other")
+KUBECTL = "/usr/bin/kubectl"
+
+
+@dataclass(frozen=True)
+class Kubectl:
+    """What one kubectl run printed and how it exited."""
+
+    code: int
+    out: str
+    err: str
+
+    def ok(self) -> str:
+        assert self.code == 0, f"kubectl failed ({self.code}): {self.err}"
+        return self.out
 CM_GROUP, CM_VERSION = "cert-manager.io", "v1"
 
 
@@ -82,6 +96,25 @@ class Cluster:
                 return response.status, json.loads(text)
             except ValueError:
                 return response.status, text
+
+    async def kubectl(self, *args: str, stdin: str | None = None, token: str | None = None) -> Kubectl:
+        """Run kubectl (the machine's, /usr/bin/kubectl) against this server; the loop keeps serving meanwhile."""
+        config = self.kubeconfig
+        if token is not None:
+            config = self.kubeconfig.with_name(f"kubeconfig-{abs(hash(token))}")
+            self.server.write_kubeconfig(config, user_token=token)
+        env = {"KUBECONFIG": str(config), "HOME": str(self.kubeconfig.parent), "PATH": "/usr/bin:/bin"}
+        process = await asyncio.create_subprocess_exec(
+            KUBECTL,
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        out, err = await asyncio.wait_for(process.communicate(stdin.encode() if stdin else None), timeout=60)
+        assert process.returncode is not None
+        return Kubectl(process.returncode, out.decode(), err.decode())
 
     def namespace(self, name: str) -> None:
         """Create namespace `name` (with its default ServiceAccount) unless it exists."""

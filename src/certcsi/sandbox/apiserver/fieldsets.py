@@ -39,7 +39,9 @@ def item_element(shape: Shape, index: int, item: Any) -> Element:
     list_type = shape.list_type
     keys = shape.keys
     if list_type == "map" and keys and isinstance(item, dict):
-        return ("k", json.dumps({k: item.get(k) for k in sorted(keys) if k in item}, separators=(",", ":")))
+        # A key field left out takes its schema default (a port's protocol is TCP), as structured-merge-diff does.
+        fields = {k: item[k] if k in item else shape.items.key_default(k) for k in sorted(keys)}
+        return ("k", json.dumps({k: v for k, v in fields.items() if v is not None}, separators=(",", ":")))
     if list_type == "set":
         return ("v", json.dumps(item, separators=(",", ":"), sort_keys=True))
     return ("i", str(index))

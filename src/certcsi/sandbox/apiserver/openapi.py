@@ -56,6 +56,11 @@ _QUERY = {
 }
 
 
+def _patch_types(rt: ResourceType) -> tuple[str, ...]:
+    # Custom resources take no strategic merge patch; kubectl reads this to pick its patch type.
+    return tuple(t for t in _PATCH_TYPES if not (rt.crd and "strategic" in t))
+
+
 def definition_name(rt: ResourceType) -> str:
     """The definition a kind is published under: built-ins by package, CRDs by reversed group."""
     if rt.definition:
@@ -222,7 +227,7 @@ def _v3_operation(op: Obj, rt: ResourceType, action: str, path: str) -> Obj:
     ]
     if action == "patch":
         out["requestBody"] = {
-            "content": {t: {"schema": {"$ref": REF_PREFIX + f"{_META}.Patch"}} for t in _PATCH_TYPES},
+            "content": {t: {"schema": {"$ref": REF_PREFIX + f"{_META}.Patch"}} for t in _patch_types(rt)},
             "required": True,
         }
     elif action in ("post", "put"):
@@ -330,7 +335,7 @@ def _v2_document(types: list[ResourceType]) -> Obj:
                     body = [{"name": "body", "in": "body", "required": True, "schema": schema}]
                 item[method] = {
                     **{k: v for k, v in op.items() if k != "parameters"},
-                    "consumes": list(_PATCH_TYPES) if action == "patch" else ["*/*"],
+                    "consumes": list(_patch_types(rt)) if action == "patch" else ["*/*"],
                     "produces": ["application/json", "application/yaml"],
                     "schemes": ["https"],
                     "parameters": [*body, *op["parameters"]],
@@ -379,7 +384,8 @@ class OpenApi:
         self._refresh()
         if path == "/openapi/v2":
             if any(media in (accept or "") for media in V2_PROTOBUF):
-                return web.Response(body=self._v2_proto, headers={"Content-Type": V2_PROTOBUF[0]})
+                # Go's mime parser refuses the "@" of the Accept form; the answer names the other one.
+                return web.Response(body=self._v2_proto, headers={"Content-Type": V2_PROTOBUF[1]})
             return web.Response(body=self._v2_json, headers={"Content-Type": "application/json"})
         if path == "/openapi/v3":
             return web.Response(body=self._index, headers={"Content-Type": "application/json"})

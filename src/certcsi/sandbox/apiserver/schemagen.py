@@ -58,6 +58,14 @@ EXTRA_ROOTS: tuple[str, ...] = (
 )
 
 
+# Defaults kube-apiserver publishes on list-map key fields, which kubernetes-validate's copy drops; server-side
+# apply needs them to match an applied item that leaves the key out (a port without its protocol).
+KEY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "io.k8s.api.core.v1.ContainerPort": {"protocol": "TCP"},
+    "io.k8s.api.core.v1.ServicePort": {"protocol": "TCP"},
+}
+
+
 def _source_definitions() -> dict[str, Any]:
     spec = importlib.util.find_spec("kubernetes_validate")
     if spec is None or not spec.submodule_search_locations:
@@ -125,7 +133,11 @@ def generate() -> str:
     """The data file's text: one definition per line, sorted, so a change reads well in a diff."""
     definitions = _source_definitions()
     names = _closure(definitions, [*ROOTS, *(f"{root}List" for root in ROOTS), *EXTRA_ROOTS])
-    lines = [f"{json.dumps(name)}: {json.dumps(_openapi(definitions[name]), sort_keys=True)}" for name in names]
+    converted = {name: _openapi(definitions[name]) for name in names}
+    for name, defaults in KEY_DEFAULTS.items():
+        for field, value in defaults.items():
+            converted[name]["properties"][field]["default"] = value
+    lines = [f"{json.dumps(name)}: {json.dumps(converted[name], sort_keys=True)}" for name in names]
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 

@@ -83,6 +83,11 @@ class Shape:
         merge_key = target.get("x-kubernetes-patch-merge-key")
         return (str(merge_key),) if merge_key else ()
 
+    def key_default(self, name: str) -> Any:
+        """The schema default of field `name` of this (item) shape, or None."""
+        field = (self._target().get("properties") or {}).get(name)
+        return schemas.resolve(field).get("default", field.get("default")) if isinstance(field, dict) else None
+
     @property
     def patch_strategy(self) -> str:
         return str(self._target().get("x-kubernetes-patch-strategy", ""))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import json
-import re
 import secrets
 import time
 import uuid
@@ -24,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from certcsi.sandbox.apiserver import customresources, errors
+from certcsi.sandbox.apiserver import customresources, errors, names
 from certcsi.sandbox.apiserver.catalog import Catalog
 from certcsi.sandbox.apiserver.identity import ObjectReader
 from certcsi.sandbox.apiserver.objects import Obj, copy_obj, now_rfc3339, rfc3339
@@ -34,10 +33,6 @@ from certcsi.sandbox.apiserver.selectors import FieldSelector, Requirement, matc
 __all__ = ["Obj", "ObjectReader", "Store", "StoreReader", "Watch", "WatchEvent", "copy_obj", "now_rfc3339"]
 
 ObjList = list[Obj]  # `list` inside Store names its method
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_REGEX = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_SUBDOMAIN_REGEX = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what kube-apiserver's name generator uses
 _NAMESPACES = BY_KEY["/namespaces"]
 _PODS = BY_KEY["/pods"]
@@ -158,25 +153,8 @@ def invalid_name(rt: ResourceType, name: str) -> str | None:
     if rt.group == RBAC:  # RBAC names are path segments: "system:controller:x" is valid
         bad = name in (".", "..") or "/" in name or "%" in name
         return "may not contain '/' or '%' and may not be '.' or '..'" if bad else None
-    if rt is _NAMESPACES or rt.key == _NAMESPACES.key:
-        if len(name) > 63:
-            return "must be no more than 63 characters"
-        if not _DNS1123_LABEL.match(name):
-            return (
-                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-                f"and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
-                f"regex used for validation is '{_LABEL_REGEX}')"
-            )
-        return None
-    if len(name) > 253:
-        return "must be no more than 253 characters"
-    if not _DNS1123_SUBDOMAIN.match(name):
-        return (
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-            f"and must start and end with an alphanumeric character (e.g. 'example.com', "
-            f"regex used for validation is '{_SUBDOMAIN_REGEX}')"
-        )
-    return None
+    problems = names.dns1123_label(name) if rt.key == _NAMESPACES.key else names.dns1123_subdomain(name)
+    return "; ".join(problems) or None
 
 
 class Store:

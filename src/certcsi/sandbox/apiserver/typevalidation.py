@@ -12,24 +12,13 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from certcsi.sandbox.apiserver import names
 from certcsi.sandbox.apiserver.objects import Obj
 
 Cause = tuple[str, str, str]  # (reason, field, message), as errors.invalid takes them
 Validator = Callable[[Obj, Obj | None], Iterator[Cause]]
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-_LABEL_RULE = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
-    "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-)
-_SUBDOMAIN_RULE = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
-    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
-    r"'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
 _CONFIG_KEY_RULE = (
     "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
     "'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
@@ -67,8 +56,11 @@ def required(path: str) -> Cause:
 def _name(path: str, value: Any, *, label: bool) -> Iterator[Cause]:
     if not value:
         yield required(path)
-    elif not isinstance(value, str) or not (_DNS1123_LABEL if label else _DNS1123_SUBDOMAIN).match(value):
-        yield ("FieldValueInvalid", path, f"Invalid value: {_go(value)}: {_LABEL_RULE if label else _SUBDOMAIN_RULE}")
+        return
+    check = names.dns1123_label if label else names.dns1123_subdomain
+    problems = check(value) if isinstance(value, str) else [names.LABEL_RULE if label else names.SUBDOMAIN_RULE]
+    if problems:
+        yield ("FieldValueInvalid", path, f"Invalid value: {_go(value)}: {'; '.join(problems)}")
 
 
 def _unsupported(path: str, value: Any, allowed: tuple[str, ...]) -> Cause:

@@ -7,10 +7,10 @@ annotation keys or label values that break Kubernetes' syntax are 422 Invalid na
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from certcsi.sandbox.apiserver import names
 from certcsi.sandbox.apiserver.errors import ApiError, bad_request, invalid
 from certcsi.sandbox.apiserver.resources import ResourceType
 
@@ -27,18 +27,7 @@ _STRINGS: Final = (
 _INTEGERS: Final = ("generation", "deletionGracePeriodSeconds")
 _OWNER_STRINGS: Final = ("apiVersion", "kind", "name", "uid")
 _OWNER_BOOLS: Final = ("controller", "blockOwnerDeletion")
-_NAME_PART: Final = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE: Final = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_DNS_SUBDOMAIN: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 MAX_ANNOTATION_BYTES: Final = 256 * 1024
-_NAME_RULE: Final = (
-    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-    "with an alphanumeric character"
-)
-_VALUE_RULE: Final = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-    "and must start and end with an alphanumeric character"
-)
 
 
 def _wrong_type(field: str, expected: str) -> ApiError:
@@ -60,16 +49,7 @@ def _string_map(meta: Mapping[str, Any], field: str) -> Mapping[str, str]:
 
 def _key_problem(key: str) -> str | None:
     """Why `key` is not a qualified name (`[prefix/]name`), or None."""
-    prefix, slash, name = key.rpartition("/")
-    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
-        return "prefix part must be a lowercase RFC 1123 subdomain"
-    if not name:
-        return "name part must be non-empty"
-    if len(name) > 63:
-        return "name part must be no more than 63 characters"
-    if not _NAME_PART.match(name):
-        return _NAME_RULE
-    return None
+    return "; ".join(names.qualified_name(key)) or None
 
 
 def _owner_references(meta: Mapping[str, Any]) -> None:
@@ -114,16 +94,8 @@ def check_metadata(rt: ResourceType, obj: Mapping[str, Any]) -> None:
     for key, value in labels.items():
         if (problem := _key_problem(key)) is not None:
             causes.append(("FieldValueInvalid", "metadata.labels", f'Invalid value: "{key}": {problem}'))
-        if len(value) > 63:
-            causes.append(
-                (
-                    "FieldValueInvalid",
-                    "metadata.labels",
-                    f'Invalid value: "{value}": must be no more than 63 characters',
-                )
-            )
-        elif not _LABEL_VALUE.match(value):
-            causes.append(("FieldValueInvalid", "metadata.labels", f'Invalid value: "{value}": {_VALUE_RULE}'))
+        if problems := names.label_value(value):
+            causes.append(("FieldValueInvalid", "metadata.labels", f'Invalid value: "{value}": {"; ".join(problems)}'))
     for key in annotations:
         if (problem := _key_problem(key.lower())) is not None:
             causes.append(("FieldValueInvalid", "metadata.annotations", f'Invalid value: "{key}": {problem}'))
