@@ -52,7 +52,8 @@ async def test_server_side_apply_after_client_side_names_the_conflicting_manager
 
 
 async def test_server_side_apply_of_the_defaulted_form_or_forced_succeeds(cluster: Cluster) -> None:
-    defaulted = INSTALL.replace("fieldPath: spec.nodeName", "apiVersion: v1\n                  fieldPath: spec.nodeName")
+    indent = " " * 18
+    defaulted = INSTALL.replace("fieldPath: spec.nodeName", f"apiVersion: v1\n{indent}fieldPath: spec.nodeName")
     out = (await cluster.kubectl("apply", "--server-side", "-f", "-", stdin=defaulted)).ok()
     assert "daemonset.apps/driver serverside-applied" in out
     forced = (await cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=INSTALL)).ok()
@@ -63,7 +64,8 @@ async def test_server_side_apply_of_the_defaulted_form_or_forced_succeeds(cluste
 
 
 async def test_dry_run_server_and_diff_write_nothing(cluster: Cluster) -> None:
-    changed = INSTALL.replace("replicas: 2", "replicas: 5").replace(f"name: {NAMESPACE}\n---", "name: elsewhere\n---", 1)
+    changed = INSTALL.replace("replicas: 2", "replicas: 5")
+    changed = changed.replace(f"name: {NAMESPACE}\n---", "name: elsewhere\n---", 1)
     before = cluster.store.resource_version
     dry = (await cluster.kubectl("apply", "--dry-run=server", "-f", "-", stdin=changed)).ok()
     assert "deployment.apps/approver configured (server dry run)" in dry

@@ -54,7 +54,8 @@ async def test_get_pods_shows_the_pod_columns(cluster: Cluster) -> None:
     status, _ = await cluster.request("POST", "/api/v1/namespaces/default/pods", body=json.dumps(pod).encode())
     assert status == 201
     rows = _rows((await cluster.kubectl("get", "pods", "shown", "-n", "default", "-o", "wide")).ok())
-    assert rows[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED", "NODE", "READINESS", "GATES"]
+    header = ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED", "NODE", "READINESS", "GATES"]
+    assert rows[0] == header
     assert rows[1][:4] == ["shown", "0/1", "Pending", "0"]
     assert rows[1][5:7] == ["<none>", "node-1"]
 
