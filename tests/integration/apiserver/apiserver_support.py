@@ -37,6 +37,8 @@ class Kubectl:
     def ok(self) -> str:
         assert self.code == 0, f"kubectl failed ({self.code}): {self.err}"
         return self.out
+
+
 CM_GROUP, CM_VERSION = "cert-manager.io", "v1"
 
 

@@ -57,8 +57,16 @@ async def test_deeply_nested_object_is_400(still_serving: Cluster) -> None:
     nested: Any = "leaf"
     for _ in range(900):  # within json's limit, beyond what a recursive copy can take
         nested = {"n": nested}
-    answer = await still_serving.request("POST", CONFIGMAPS, body=_configmap("deep", x=nested))
+    answer = await still_serving.request("POST", CONFIGMAPS, body=_configmap("deep", data={"k": nested}))
     _assert_status(answer, 400, "BadRequest")
+
+
+async def test_deeply_nested_unknown_field_is_dropped(still_serving: Cluster) -> None:
+    nested: Any = "leaf"
+    for _ in range(900):
+        nested = {"n": nested}
+    status, body = await still_serving.request("POST", CONFIGMAPS, body=_configmap("deep-unknown", x=nested))
+    assert status == 201 and "x" not in body
 
 
 async def test_metadata_that_is_not_an_object_is_400(still_serving: Cluster) -> None:

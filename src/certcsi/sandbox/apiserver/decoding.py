@@ -136,7 +136,9 @@ def _micro_times(value: Any, schema: dict[str, Any]) -> str | None:
 
 
 def unknown_fields(rt: ResourceType, obj: dict[str, Any]) -> list[str]:
-    """Fields of `obj` its type does not know; raises 400 for a value a typed decoder cannot take."""
+    """Fields of `obj` its type does not know (dropped from a built-in kind's object, as Go's decoder
+    drops them; a custom resource's are pruned by the store); raises 400 for a value a typed decoder
+    cannot take."""
     found: list[str] = []
     if rt.definition:
         root = {"$ref": REF_PREFIX + rt.definition}
@@ -151,11 +153,15 @@ def unknown_fields(rt: ResourceType, obj: dict[str, Any]) -> list[str]:
                 )
         if (problem_text := _micro_times(obj, root)) is not None:
             raise _decode_error(rt, problem_text)
+        if found:
+            schemas.prune(obj, root)
         return found
     meta = obj.get("metadata")
     if isinstance(meta, dict):
         meta_schema = {"$ref": REF_PREFIX + schemas.OBJECT_META}
         found.extend(path for what, path, _ in schemas.walk(meta, meta_schema, "metadata") if what == "unknown")
+        if found:
+            schemas.prune(meta, meta_schema)
     if rt.custom is not None:
         found.extend(rt.custom.schema.unknown_fields(obj))
     return found

@@ -135,6 +135,26 @@ def walk(value: Any, schema: Obj, path: str = "", *, struct: str = "") -> Iterat
             yield from walk(item, target["items"], f"{path}[{i}]", struct=struct)
 
 
+def prune(value: Any, schema: Obj) -> None:
+    """Drop, in place, every field the schema does not know: what Go's typed decoding leaves behind."""
+    target = resolve(schema)
+    if isinstance(value, dict) and target.get("type", "object") == "object" and "oneOf" not in target:
+        properties: Obj | None = target.get("properties")
+        additional = target.get("additionalProperties")
+        if properties is None and not isinstance(additional, dict):
+            return
+        for key in list(value):
+            if properties is not None and key in properties:
+                prune(value[key], properties[key])
+            elif isinstance(additional, dict):
+                prune(value[key], additional)
+            else:
+                del value[key]
+    elif isinstance(value, list) and isinstance(target.get("items"), dict):
+        for item in value:
+            prune(item, target["items"])
+
+
 def kind_definition(api_version: str, kind: str) -> str:
     """The definition name of a built-in kind, found by its x-kubernetes-group-version-kind."""
     return _by_gvk().get((api_version, kind), "")
