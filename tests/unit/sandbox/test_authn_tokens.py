@@ -75,9 +75,7 @@ def authority(store: Store, clock: Clock) -> TokenAuthority:
 
 def _mint(authority: TokenAuthority, *, bound: bool = False, **kw: Any) -> str:
     kw.setdefault("audiences", None)
-    token, _ = authority.mint(
-        namespace=NS, service_account=SA, bound_pod=(POD, "pod-uid-1") if bound else None, **kw
-    )
+    token, _ = authority.mint(namespace=NS, service_account=SA, bound_pod=(POD, "pod-uid-1") if bound else None, **kw)
     return token
 
 

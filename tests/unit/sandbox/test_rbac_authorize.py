@@ -155,8 +155,7 @@ def test_service_account_subject_in_a_cluster_binding(store: Store) -> None:
     store.cluster_role("cr-creator", CR_CREATOR)
     store.cluster_binding("runner-crs", "cr-creator", service_account("runner", "app"))
     assert Authorizer(store).authorize(SA_USER, CREATE_CR).reason == (
-        'RBAC: allowed by ClusterRoleBinding "runner-crs" of ClusterRole "cr-creator" '
-        'to ServiceAccount "runner/app"'
+        'RBAC: allowed by ClusterRoleBinding "runner-crs" of ClusterRole "cr-creator" to ServiceAccount "runner/app"'
     )
 
 
