@@ -121,19 +121,24 @@ def _template(obj: Obj) -> None:
         pod_spec(pod_template)
 
 
+def _rolling_update(spec: Obj, field: str, *, max_unavailable: int | str, max_surge: int | str) -> None:
+    """A workload's update strategy: RollingUpdate unless told otherwise, with its two limits."""
+    spec.setdefault(field, {"type": "RollingUpdate"})
+    strategy = _dict(spec, field)
+    if strategy is not None and strategy.get("type", "RollingUpdate") == "RollingUpdate":
+        strategy.setdefault("type", "RollingUpdate")
+        rolling = strategy.setdefault("rollingUpdate", {})
+        if isinstance(rolling, dict):
+            rolling.setdefault("maxUnavailable", max_unavailable)
+            rolling.setdefault("maxSurge", max_surge)
+    spec.setdefault("revisionHistoryLimit", 10)
+
+
 def daemonset(obj: Obj) -> None:
     _template(obj)
     spec = _dict(obj, "spec")
     if spec is not None:
-        spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
-        strategy = _dict(spec, "updateStrategy")
-        if strategy is not None and strategy.get("type", "RollingUpdate") == "RollingUpdate":
-            strategy.setdefault("type", "RollingUpdate")
-            rolling = strategy.setdefault("rollingUpdate", {})
-            if isinstance(rolling, dict):
-                rolling.setdefault("maxUnavailable", 1)
-                rolling.setdefault("maxSurge", 0)
-        spec.setdefault("revisionHistoryLimit", 10)
+        _rolling_update(spec, "updateStrategy", max_unavailable=1, max_surge=0)
     obj["status"] = {
         "currentNumberScheduled": 0,
         "numberMisscheduled": 0,
@@ -147,15 +152,7 @@ def deployment(obj: Obj) -> None:
     spec = _dict(obj, "spec")
     if spec is not None:
         spec.setdefault("replicas", 1)
-        spec.setdefault("strategy", {"type": "RollingUpdate"})
-        strategy = _dict(spec, "strategy")
-        if strategy is not None and strategy.get("type", "RollingUpdate") == "RollingUpdate":
-            strategy.setdefault("type", "RollingUpdate")
-            rolling = strategy.setdefault("rollingUpdate", {})
-            if isinstance(rolling, dict):
-                rolling.setdefault("maxUnavailable", "25%")
-                rolling.setdefault("maxSurge", "25%")
-        spec.setdefault("revisionHistoryLimit", 10)
+        _rolling_update(spec, "strategy", max_unavailable="25%", max_surge="25%")
         spec.setdefault("progressDeadlineSeconds", 600)
     obj["status"] = {}
 

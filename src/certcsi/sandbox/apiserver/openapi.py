@@ -242,18 +242,20 @@ def _v3_operation(op: Obj, rt: ResourceType, action: str, path: str) -> Obj:
     return out
 
 
+def _own_definitions(rt: ResourceType, *, lists: bool) -> dict[str, Obj]:
+    """The definition of `rt` (and of its list, when asked)."""
+    name = definition_name(rt)
+    own = {name: schemas.definition(name) if rt.definition else _custom_schema(rt)}
+    if lists and rt.stored:
+        own[name + "List"] = schemas.definitions().get(name + "List") or _list_schema(rt, name)
+    return own
+
+
 def _v3_document(types: list[ResourceType]) -> Obj:
     own: dict[str, Obj] = {}
     paths: dict[str, Obj] = {}
     for rt in types:
-        name = definition_name(rt)
-        if rt.definition:
-            own[name] = schemas.definition(name)
-            if rt.stored:
-                own[name + "List"] = schemas.definitions().get(name + "List") or _list_schema(rt, name)
-        else:
-            own[name] = _custom_schema(rt)
-            own[name + "List"] = _list_schema(rt, name)
+        own.update(_own_definitions(rt, lists=True))
         for path, methods in _operations(rt).items():
             item = paths.setdefault(path, {})
             for method, op in methods.items():
@@ -319,12 +321,8 @@ def _v2_document(types: list[ResourceType]) -> Obj:
     own: dict[str, Obj] = {}
     paths: dict[str, Obj] = {}
     for rt in types:
-        name = definition_name(rt)
-        if rt.definition:
-            own[name] = schemas.definition(name)
-        else:
-            own[name] = _custom_schema(rt)
-        ref = {"$ref": _V2_REF + name}
+        own.update(_own_definitions(rt, lists=False))
+        ref = {"$ref": _V2_REF + definition_name(rt)}
         for path, methods in _operations(rt).items():
             item = paths.setdefault(path, {})
             for method, op in methods.items():

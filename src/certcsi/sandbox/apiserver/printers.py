@@ -52,6 +52,10 @@ WIDE_CONTAINERS = Column("Containers", priority=1, description="Names of each co
 WIDE_IMAGES = Column("Images", priority=1, description="Images referenced by each container in the template.")
 
 
+def _pair(major: int, major_unit: str, minor: int, minor_unit: str) -> str:
+    return f"{major}{major_unit}" if minor == 0 else f"{major}{major_unit}{minor}{minor_unit}"
+
+
 def human_duration(seconds: float) -> str:
     """apimachinery's duration.HumanDuration: `45s`, `3m20s`, `5h`, `2d3h`, `1y30d`."""
     whole = int(seconds)
@@ -59,29 +63,26 @@ def human_duration(seconds: float) -> str:
         return "<invalid>"
     if whole < 0:
         return "0s"
+    minutes, hours, days = whole // 60, whole // 3600, whole // 86400
     if whole < 120:
-        return f"{whole}s"
-    minutes = whole // 60
-    if minutes < 10:
-        rest = whole % 60
-        return f"{minutes}m" if rest == 0 else f"{minutes}m{rest}s"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = whole // 3600
-    if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h" if rest == 0 else f"{hours}h{rest}m"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        rest = hours % 24
-        return f"{hours // 24}d" if rest == 0 else f"{hours // 24}d{rest}h"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        rest = (hours // 24) % 365
-        return f"{hours // 24 // 365}y" if rest == 0 else f"{hours // 24 // 365}y{rest}d"
-    return f"{hours // 24 // 365}y"
+        text = f"{whole}s"
+    elif minutes < 10:
+        text = _pair(minutes, "m", whole % 60, "s")
+    elif minutes < 180:
+        text = f"{minutes}m"
+    elif hours < 8:
+        text = _pair(hours, "h", minutes % 60, "m")
+    elif hours < 48:
+        text = f"{hours}h"
+    elif hours < 24 * 8:
+        text = _pair(days, "d", hours % 24, "h")
+    elif hours < 24 * 365 * 2:
+        text = f"{days}d"
+    elif hours < 24 * 365 * 8:
+        text = _pair(days // 365, "y", days % 365, "d")
+    else:
+        text = f"{days // 365}y"
+    return text
 
 
 def since(stamp: Any, now: float | None = None) -> str:

@@ -13,14 +13,12 @@ writes made here directly (by the sandbox's controllers and tests) are trusted l
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import json
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from certcsi.sandbox.apiserver import customresources, errors, names
@@ -29,6 +27,7 @@ from certcsi.sandbox.apiserver.identity import ObjectReader
 from certcsi.sandbox.apiserver.objects import Obj, copy_obj, now_rfc3339, rfc3339
 from certcsi.sandbox.apiserver.resources import APIEXTENSIONS, BY_KEY, RBAC, ResourceType
 from certcsi.sandbox.apiserver.selectors import FieldSelector, Requirement, matcher
+from certcsi.sandbox.apiserver.watches import Change, Watch, WatchEvent, indexed_candidates, label_index
 
 __all__ = ["Obj", "ObjectReader", "Store", "StoreReader", "Watch", "WatchEvent", "copy_obj", "now_rfc3339"]
 
@@ -55,99 +54,6 @@ class Admission(Protocol):
     def admit(self, *, operation: str, rt: ResourceType, obj: Obj, old: Obj | None, user: Any | None) -> None: ...
 
 
-@dataclass
-class WatchEvent:
-    type: str  # ADDED, MODIFIED, DELETED, BOOKMARK, ERROR
-    object: Obj
-    _line: bytes | None = field(default=None, repr=False)
-
-    def line(self) -> bytes:
-        """The event as one JSON line, serialised once however many watchers receive it."""
-        if self._line is None:
-            self._line = json.dumps({"type": self.type, "object": self.object}, separators=(",", ":")).encode()
-            self._line += b"\n"
-        return self._line
-
-
-@dataclass
-class _Change:
-    rv: int
-    key: str
-    type: str
-    obj: Obj
-    old: Obj | None
-    event: WatchEvent | None = None  # shared by all watchers that see the change as its own type
-
-
-class Watch:
-    """One watcher: an async iterator of events; `close()` ends it."""
-
-    def __init__(
-        self,
-        store: Store,
-        rt: ResourceType,
-        namespace: str | None,
-        match: Callable[[Obj], bool],
-        *,
-        index: tuple[str, str] | None = None,
-    ) -> None:
-        self._store = store
-        self.rt = rt
-        self.namespace = namespace
-        self.match = match
-        # A label (key, value) every matching object carries: lets the store skip this watcher for
-        # changes to objects that carry neither it now nor before.
-        self.index = index
-        self.queue: asyncio.Queue[WatchEvent | None] = asyncio.Queue()
-        self.closed = False
-
-    def offer(self, change: _Change) -> None:
-        if self.namespace is not None and change.obj["metadata"].get("namespace") != self.namespace:
-            return
-        now_in = self.match(change.obj)
-        was_in = change.old is not None and self.match(change.old)
-        if change.type == "DELETED":
-            kind = "DELETED" if now_in else None
-        elif change.type == "ADDED":
-            kind = "ADDED" if now_in else None
-        elif now_in:
-            kind = "MODIFIED" if was_in else "ADDED"
-        else:
-            kind = "DELETED" if was_in else None
-        if kind is None:
-            return
-        if kind == change.type:
-            if change.event is None:
-                change.event = WatchEvent(kind, change.obj)
-            self.queue.put_nowait(change.event)
-        else:
-            self.queue.put_nowait(WatchEvent(kind, change.obj))
-
-    def bookmark(self) -> None:
-        """Queue a BOOKMARK at the store's current version: every earlier event is already queued."""
-        obj = {
-            "kind": self.rt.kind,
-            "apiVersion": self.rt.api_version,
-            "metadata": {"resourceVersion": str(self._store.resource_version)},
-        }
-        self.queue.put_nowait(WatchEvent("BOOKMARK", obj))
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self._store._unregister(self)
-            self.queue.put_nowait(None)
-
-    def __aiter__(self) -> AsyncIterator[WatchEvent]:
-        return self
-
-    async def __anext__(self) -> WatchEvent:
-        event = await self.queue.get()
-        if event is None:
-            raise StopAsyncIteration
-        return event
-
-
 def invalid_name(rt: ResourceType, name: str) -> str | None:
     """Why `name` is not a valid object name for `rt` (kube-apiserver's message), or None."""
     if rt.group == RBAC:  # RBAC names are path segments: "system:controller:x" is valid
@@ -166,7 +72,7 @@ class Store:
         self._watchers: dict[str, set[Watch]] = {}  # watchers without a label index, by type
         # Watchers whose selector requires label k=v, by type and (k, v): one node's watch per label.
         self._indexed: dict[str, dict[tuple[str, str], set[Watch]]] = {}
-        self._history: list[_Change] = []
+        self._history: list[Change] = []
         self._history_rvs: list[int] = []
         self._history_limit = history
         self._compacted_rv = 0  # changes at or below this version are no longer retained
@@ -506,7 +412,7 @@ class Store:
         self.resource_version += 1
         gone["metadata"]["resourceVersion"] = str(self.resource_version)
         self._unindex_owners(rt.key, ns, name, old)
-        self._record(_Change(self.resource_version, rt.key, "DELETED", gone, old))
+        self._record(Change(self.resource_version, rt.key, "DELETED", gone, old))
         self._collect_dependents(old, propagation="Background")
         for ref in old["metadata"].get("ownerReferences") or ():
             if isinstance(ref, Mapping) and str(ref.get("uid")) in self._foreground:
@@ -603,7 +509,7 @@ class Store:
         fields: FieldSelector = (),
     ) -> Watch:
         """Start a watch. `since=None` replays current state as ADDED; an expired version is 410 Expired."""
-        w = Watch(self, rt, namespace, matcher(labels, fields), index=_label_index(labels))
+        w = Watch(self, rt, namespace, matcher(labels, fields), index=label_index(labels))
         if since is None:
             items, _ = self.list(rt, namespace, labels=labels, fields=fields)
             for obj in items:
@@ -676,10 +582,10 @@ class Store:
         for ref in obj["metadata"].get("ownerReferences") or ():
             if isinstance(ref, Mapping) and ref.get("uid"):
                 self._owned.setdefault(str(ref["uid"]), set()).add((rt.key, ns, name))
-        self._record(_Change(self.resource_version, rt.key, kind, obj, old))
+        self._record(Change(self.resource_version, rt.key, kind, obj, old))
         return obj
 
-    def _record(self, change: _Change) -> None:
+    def _record(self, change: Change) -> None:
         self._history.append(change)
         self._history_rvs.append(change.rv)
         if len(self._history) > self._history_limit:
@@ -691,7 +597,7 @@ class Store:
             w.offer(change)
         by_label = self._indexed.get(change.key)
         if by_label:
-            for w in _indexed_candidates(by_label, change):
+            for w in indexed_candidates(by_label, change):
                 w.offer(change)
 
     def _unindex_owners(self, key: str, ns: str, name: str, obj: Obj) -> None:
@@ -769,26 +675,6 @@ def _check_preconditions(rt: ResourceType, name: str, old: Obj, uid: str | None,
             name,
             f"ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {meta['resourceVersion']}",
         )
-
-
-def _label_index(labels: tuple[Requirement, ...]) -> tuple[str, str] | None:
-    for req in labels:
-        if req.op in ("=", "in") and len(req.values) == 1:
-            return req.key, next(iter(req.values))
-    return None
-
-
-def _indexed_candidates(by_label: Mapping[tuple[str, str], set[Watch]], change: _Change) -> list[Watch]:
-    """The indexed watchers whose label the changed object carries, now or before the change."""
-    found: set[Watch] = set()
-    for obj in (change.obj, change.old):
-        labels = obj["metadata"].get("labels") if obj is not None else None
-        if not isinstance(labels, Mapping):
-            continue
-        for key, value in labels.items():
-            if isinstance(value, str) and (watchers := by_label.get((key, value))):
-                found.update(watchers)
-    return list(found)
 
 
 def _spec_of(obj: Obj) -> Obj:
