@@ -15,16 +15,15 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any, Final, Protocol
 
 import yaml
 from aiohttp import web
 
-from certcsi.sandbox.apiserver import decoding, impersonation, reading, reviews, writing
-from certcsi.sandbox.apiserver.authn import BoundObjectConflict, TokenAuthority, Unauthorized
+from certcsi.sandbox.apiserver import decoding, impersonation, reading, reviews, tokenrequests, writing
+from certcsi.sandbox.apiserver.authn import TokenAuthority, Unauthorized
 from certcsi.sandbox.apiserver.discovery import AGGREGATED_GROUP, Discovery
-from certcsi.sandbox.apiserver.errors import ApiError, bad_request, invalid_kind
+from certcsi.sandbox.apiserver.errors import ApiError, bad_request
 from certcsi.sandbox.apiserver.identity import ANONYMOUS_USER, UserInfo
 from certcsi.sandbox.apiserver.negotiation import YAML, Output, negotiate
 from certcsi.sandbox.apiserver.openapi import OpenApi
@@ -45,8 +44,6 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES: Final = 3 * 1024 * 1024  # kube-apiserver's limit on a request body
 DEFAULT_BOOKMARK_INTERVAL: Final = 10.0
 JSON: Final = "application/json"
-TOKEN_REQUEST_API_VERSION: Final = "authentication.k8s.io/v1"
-DEFAULT_TOKEN_SECONDS: Final = 3600
 
 _NAMESPACES = BY_KEY["/namespaces"]
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})  # Go's strconv.ParseBool
@@ -109,11 +106,6 @@ def forbidden(user: UserInfo, attrs: RequestAttributes, reason: str) -> ApiError
     return ApiError(403, "Forbidden", forbidden_message(user, attrs, reason=reason), details=details)
 
 
-def decode_json(raw: bytes) -> Any:
-    """A request body as JSON; 400 BadRequest when it is not (NaN and Infinity are not JSON)."""
-    return decoding.decode_json(raw)
-
-
 def parse_bool(query: Mapping[str, str], name: str) -> bool:
     value = query.get(name)
     if value is None or value == "":
@@ -132,10 +124,6 @@ def parse_seconds(query: Mapping[str, str], name: str) -> int:
     if not (value.isascii() and value.lstrip("-").isdigit() and len(value) <= 20):
         raise bad_request(f'invalid value for parameter {name}: "{value}" is not an integer')
     return int(value)
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _verb(method: str, target: Target, watch: bool) -> str:
@@ -466,68 +454,13 @@ class ApiHandler:
                 kind="TokenRequest",
             ),
             kind="TokenRequest",
-            api_version=TOKEN_REQUEST_API_VERSION,
+            api_version=tokenrequests.API_VERSION,
         )
-        spec = body.get("spec") or {}
-        if not isinstance(spec, dict):
-            raise bad_request("spec: must be an object")
-        name = str((body.get("metadata") or {}).get("name", "") if isinstance(body.get("metadata"), dict) else "")
-        audiences = _audiences(spec.get("audiences"))
-        seconds = spec.get("expirationSeconds", DEFAULT_TOKEN_SECONDS)
-        if seconds is None:
-            seconds = DEFAULT_TOKEN_SECONDS
-        if not isinstance(seconds, int) or isinstance(seconds, bool):
-            raise bad_request(
-                'TokenRequest in version "v1" cannot be handled as a TokenRequest: json: cannot unmarshal '
-                f"{decoding.json_kind(seconds)} into Go struct field TokenRequestSpec.spec.expirationSeconds "
-                "of type int64"
-            )
-        ref = spec.get("boundObjectRef")
-        bound = _bound_pod(ref)
-        try:
-            token, expires = self.authority.mint(
-                namespace=target.namespace,
-                service_account=target.name,
-                audiences=audiences,
-                expiration_seconds=seconds,
-                bound_pod=bound,
-            )
-        except BoundObjectConflict as exc:
-            pod = bound[0] if bound else ""
-            detail = str(exc).removeprefix("spec.boundObjectRef.uid: ")
-            raise ApiError(
-                409,
-                "Conflict",
-                f'Operation cannot be fulfilled on Pod "{pod}": {detail}',
-                details={"name": pod, "kind": "Pod"},
-            ) from None
-        except LookupError as exc:
-            raise ApiError(404, "NotFound", str(exc)) from None
-        except ValueError as exc:
-            field, _, message = str(exc).partition(": ")
-            if field == "spec.expirationSeconds":
-                raise invalid_kind(
-                    "authentication.k8s.io",
-                    "TokenRequest",
-                    name,
-                    [("FieldValueInvalid", field, f"Invalid value: {seconds}: {message}")],
-                ) from None
-            raise bad_request(str(exc)) from None
+        answer = tokenrequests.answer(self.authority, body, namespace=target.namespace, account=target.name)
         log.info(
             "token minted",
             extra={"namespace": target.namespace, "serviceaccount": target.name, "by": user.username},
         )
-        answer = {
-            "kind": "TokenRequest",
-            "apiVersion": TOKEN_REQUEST_API_VERSION,
-            "metadata": {"name": target.name, "namespace": target.namespace, "creationTimestamp": None},
-            "spec": {
-                "audiences": list(audiences or self.authority.api_audiences),
-                "expirationSeconds": seconds,
-                "boundObjectRef": ref,
-            },
-            "status": {"token": token, "expirationTimestamp": rfc3339(expires)},
-        }
         return _respond(201, _encode(answer))
 
 
@@ -573,28 +506,6 @@ async def _read_body(request: web.Request) -> bytes:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise too_large() from None
-
-
-def _audiences(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
-        raise bad_request("spec.audiences: must be a list of strings")
-    return value or None
-
-
-def _bound_pod(ref: Any) -> tuple[str, str] | None:
-    """(name, uid) of the pod a TokenRequest binds to; only pods are supported."""
-    if ref is None:
-        return None
-    if not isinstance(ref, dict):
-        raise bad_request("spec.boundObjectRef: must be an object")
-    kind, name, uid = ref.get("kind"), ref.get("name"), ref.get("uid") or ""
-    if kind != "Pod":
-        raise bad_request(f"spec.boundObjectRef.kind: only a Pod can be bound, not {kind!r}")
-    if not isinstance(name, str) or not name or not isinstance(uid, str):
-        raise bad_request("spec.boundObjectRef.name: Required value")
-    return name, uid
 
 
 API_HANDLER: Final = web.AppKey("api_handler", ApiHandler)
