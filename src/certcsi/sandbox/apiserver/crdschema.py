@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 
 from certcsi.sandbox.apiserver.objects import copy_obj
@@ -136,7 +137,13 @@ class StructuralSchema:
         properties = dict(schema.get("properties") or {})
         properties.pop("metadata", None)  # metadata is ObjectMeta's business, not the schema's
         self._root = {**schema, "properties": properties}
-        self._validator = jsonschema.Draft4Validator(_for_validator(self._root), format_checker=_format_checker())
+        draft4 = _for_validator(self._root)
+        self._validator = jsonschema.Draft4Validator(draft4, format_checker=_format_checker())
+        # The common case is a valid object: a compiled check answers it many times faster.
+        self._valid = fastjsonschema.compile(
+            {**draft4, "$schema": "http://json-schema.org/draft-04/schema#"},
+            formats={"byte": _is_byte, "date-time": _is_date_time},
+        )
 
     # -- pruning and defaulting -------------------------------------------------------------------
 
@@ -234,6 +241,8 @@ class StructuralSchema:
         """
         unchanged = {k for k in obj.keys() | (old or {}).keys() if old is not None and old.get(k) == obj.get(k)}
         causes: list[Cause] = []
+        if self._is_valid(obj):
+            return [c for c in _list_type_violations(obj, self._root, []) if c.field.split(".", 1)[0] not in unchanged]
         seen: set[Cause] = set()
         for error in self._validator.iter_errors(obj):
             for cause in _causes_of(error):
@@ -245,6 +254,14 @@ class StructuralSchema:
                 seen.add(cause)
                 causes.append(cause)
         return [c for c in causes if c.field.split(".", 1)[0].split("[", 1)[0] not in unchanged]
+
+
+    def _is_valid(self, obj: Obj) -> bool:
+        try:
+            self._valid(obj)
+        except fastjsonschema.JsonSchemaException:
+            return False
+        return True
 
 
 def _causes_of(error: jsonschema.ValidationError) -> Iterator[Cause]:
@@ -318,8 +335,30 @@ def _bound_cause(keyword: Any, limit: Any, instance: Any, path: str) -> Cause:
     return Cause("FieldValueInvalid", path, f"Invalid value: {value}: {path} in body {rule}")
 
 
+def _has_list_types(schema: Any) -> bool:
+    """Whether a map or set list appears anywhere under `schema` (else its values need no walk)."""
+    if not isinstance(schema, dict):
+        return False
+    if schema.get("x-kubernetes-list-type") in ("map", "set"):
+        return True
+    children = [*(schema.get("properties") or {}).values(), schema.get("items"), schema.get("additionalProperties")]
+    return any(_has_list_types(child) for child in children)
+
+
+_LIST_TYPES: dict[int, tuple[Obj, bool]] = {}
+
+
+def _needs_walk(schema: Obj) -> bool:
+    cached = _LIST_TYPES.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        cached = _LIST_TYPES[id(schema)] = (schema, _has_list_types(schema))
+    return cached[1]
+
+
 def _list_type_violations(value: Any, schema: Obj, parts: list[str | int]) -> Iterator[Cause]:
     """Duplicates in `x-kubernetes-list-type: map` (by the map keys) and `set` lists, which JSON Schema cannot see."""
+    if not _needs_walk(schema):
+        return
     if isinstance(value, dict):
         properties = schema.get("properties") or {}
         for key, sub in properties.items():
