@@ -178,11 +178,15 @@ class StructuralSchema:
             elif additional is not True:
                 found.append(field_path([*parts, key]))
 
-    def prune_and_default(self, obj: Obj) -> None:
-        """Drop unknown fields and non-nullable nulls, then fill defaults; in place, metadata untouched."""
+    def prune_and_default(self, obj: Obj, old: Obj | None = None) -> None:
+        """Drop unknown fields and non-nullable nulls, then fill defaults; in place, metadata untouched.
+
+        A top-level field that is the very value `old` holds (a write that did not touch it) was pruned
+        and defaulted when it was stored, and is left alone: it may be shared with the stored object.
+        """
         preserve = bool(self._root.get("x-kubernetes-preserve-unknown-fields"))
         for key in list(obj):
-            if key in _TOP_LEVEL:
+            if key in _TOP_LEVEL or (old is not None and old.get(key) is obj[key]):
                 continue
             sub = self._root["properties"].get(key)
             if sub is None:
@@ -254,7 +258,6 @@ class StructuralSchema:
                 seen.add(cause)
                 causes.append(cause)
         return [c for c in causes if c.field.split(".", 1)[0].split("[", 1)[0] not in unchanged]
-
 
     def _is_valid(self, obj: Obj) -> bool:
         try:

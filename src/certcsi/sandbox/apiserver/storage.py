@@ -222,10 +222,12 @@ class Store:
         user: Any | None = None,
         dry_run: bool = False,
         managed_fields: ObjList | None = None,
+        owned: bool = False,
     ) -> Obj:
         """PUT semantics: optimistic concurrency on metadata.resourceVersion when the body carries one.
 
-        `managed_fields`, when given, replaces metadata.managedFields (a /status write included)."""
+        `managed_fields`, when given, replaces metadata.managedFields (a /status write included);
+        `owned` says `obj` is the caller's to keep (no copy is made of it)."""
         ns = namespace or ""
         old = self.get(rt, namespace, name)
         meta = obj.get("metadata") or {}
@@ -248,7 +250,7 @@ class Store:
             )
         if rv not in (None, "") and str(rv) != old["metadata"]["resourceVersion"]:
             raise errors.conflict(rt, name)
-        new = self._merge_update(rt, old, obj, subresource)
+        new = self._merge_update(rt, old, obj, subresource, owned=owned)
         if managed_fields is not None:
             if managed_fields:
                 new["metadata"]["managedFields"] = managed_fields
@@ -268,14 +270,16 @@ class Store:
             self.catalog.install(updated)
         return updated
 
-    def _merge_update(self, rt: ResourceType, old: Obj, obj: Obj, subresource: str) -> Obj:
+    def _merge_update(self, rt: ResourceType, old: Obj, obj: Obj, subresource: str, *, owned: bool) -> Obj:
+        """The object to store: `obj` (copied unless `owned`) over `old`'s immutable parts. Stored objects
+        are never changed in place, so a status write shares everything but metadata and status."""
         if subresource == "status":
-            new = copy_obj(old)
-            new["status"] = copy_obj(obj.get("status"))
-            if new["status"] is None:
+            status = obj.get("status") if owned else copy_obj(obj.get("status"))
+            new = {**old, "metadata": dict(old["metadata"]), "status": status}
+            if status is None:
                 del new["status"]
             return new
-        new = copy_obj(obj)
+        new = obj if owned else copy_obj(obj)
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
         new_meta = new.setdefault("metadata", {})
         for immutable in _IMMUTABLE_META:
@@ -341,7 +345,7 @@ class Store:
         if not current["metadata"].get("resourceVersion"):
             current["metadata"]["resourceVersion"] = rv
         updated: Obj = self.update(
-            rt, current, namespace=namespace, name=name, subresource=subresource, user=user, dry_run=dry_run
+            rt, current, namespace=namespace, name=name, subresource=subresource, user=user, dry_run=dry_run, owned=True
         )
         return updated
 
@@ -547,7 +551,7 @@ class Store:
         served = self.catalog.by_key(rt.key) if rt.crd else None
         schema = served.custom.schema if served is not None and served.custom is not None else None
         if schema is not None:
-            schema.prune_and_default(obj)
+            schema.prune_and_default(obj, old)
         for plugin in self.admission:
             mutate = getattr(plugin, "mutate", None)
             if mutate is not None:

@@ -177,7 +177,8 @@ def _update_object(write: Write, obj: Obj, old: Obj, *, manager: str, dry_run: b
     if isinstance(meta, dict) and not rt.namespaced:
         meta.pop("namespace", None)
     _validate(write, obj, old)
-    view = {**copy_obj(old), "status": copy_obj(obj.get("status"))} if status_write else obj
+    # Only metadata is written into the view; the rest is read.
+    view = {**old, "metadata": dict(old["metadata"]), "status": obj.get("status")} if status_write else obj
     if record:
         fieldmanager.record_update(rt, old, view, manager=manager, subresource=write.subresource, now=write.now())
     managed = view.get("metadata", {}).get("managedFields") or []
