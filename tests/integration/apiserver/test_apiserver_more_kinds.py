@@ -94,18 +94,17 @@ async def test_the_cert_manager_crds_are_listed(admin: client.ApiClient) -> None
     assert established == {"NamesAccepted": "True", "Established": "True"}
 
 
-async def test_an_invalid_crd_is_422(admin: client.ApiClient) -> None:
-    crd = {
-        "metadata": {"name": "things.example.com"},
-        "spec": {
-            "group": "example.com",
-            "names": {"plural": "stuff", "kind": "Thing"},
-            "scope": "Namespaced",
-            "versions": [
-                {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {"type": "object"}}}
-            ],
-        },
+def _crd(name: str, plural: str, kind: str, *, scope: str, schema: dict[str, Any]) -> dict[str, Any]:
+    version = {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}}
+    names = {"plural": plural, "kind": kind}
+    return {
+        "metadata": {"name": name},
+        "spec": {"group": "example.com", "names": names, "scope": scope, "versions": [version]},
     }
+
+
+async def test_an_invalid_crd_is_422(admin: client.ApiClient) -> None:
+    crd = _crd("things.example.com", "stuff", "Thing", scope="Namespaced", schema={"type": "object"})
     with pytest.raises(ApiException) as caught:
         await client.ApiextensionsV1Api(admin).create_custom_resource_definition(crd)
     status, answer = _error(caught)
@@ -113,27 +112,14 @@ async def test_an_invalid_crd_is_422(admin: client.ApiClient) -> None:
 
 
 async def test_a_users_crd_serves_schema_checked_resources(admin: client.ApiClient) -> None:
-    crd = {
-        "metadata": {"name": "gadgets.example.com"},
-        "spec": {
-            "group": "example.com",
-            "names": {"plural": "gadgets", "kind": "Gadget"},
-            "scope": "Cluster",
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {"spec": {"type": "object", "properties": {"count": {"type": "integer"}}}},
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    spec = {"type": "object", "properties": {"count": {"type": "integer"}}}
+    crd = _crd(
+        "gadgets.example.com",
+        "gadgets",
+        "Gadget",
+        scope="Cluster",
+        schema={"type": "object", "properties": {"spec": spec}},
+    )
     await client.ApiextensionsV1Api(admin).create_custom_resource_definition(crd)
     api = client.CustomObjectsApi(admin)
     body = {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {"count": 2}}

@@ -57,6 +57,16 @@ def _subresource_entry(rt: ResourceType, sub: str) -> dict[str, Any]:
     return entry
 
 
+def _names(rt: ResourceType) -> dict[str, list[str]]:
+    """The short names and categories of a type, where it has any."""
+    names: dict[str, list[str]] = {}
+    if rt.short_names:
+        names["shortNames"] = list(rt.short_names)
+    if rt.categories:
+        names["categories"] = list(rt.categories)
+    return names
+
+
 def resource_list(group_version: str, types: Iterable[ResourceType]) -> dict[str, Any]:
     """The APIResourceList of one group/version: every type and its subresources."""
     resources: list[dict[str, Any]] = []
@@ -67,11 +77,8 @@ def resource_list(group_version: str, types: Iterable[ResourceType]) -> dict[str
             "namespaced": rt.namespaced,
             "kind": rt.kind,
             "verbs": list(rt.verbs),
+            **_names(rt),
         }
-        if rt.short_names:
-            entry["shortNames"] = list(rt.short_names)
-        if rt.categories:
-            entry["categories"] = list(rt.categories)
         resources.append(entry)
         resources.extend(_subresource_entry(rt, sub) for sub in sorted(rt.subresources))
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
@@ -84,11 +91,8 @@ def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
         "scope": "Namespaced" if rt.namespaced else "Cluster",
         "singularResource": rt.singular,
         "verbs": list(rt.verbs),
+        **_names(rt),
     }
-    if rt.short_names:
-        entry["shortNames"] = list(rt.short_names)
-    if rt.categories:
-        entry["categories"] = list(rt.categories)
     subresources = []
     for sub in sorted(rt.subresources):
         group, version, kind, verbs = _subresource_verbs(rt, sub)

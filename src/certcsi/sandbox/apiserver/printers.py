@@ -352,6 +352,14 @@ def _created(obj: Obj) -> list[Any]:
 
 
 _CORE = "io.k8s.api.core.v1"
+_DAEMONSET_STATUS = "io.k8s.api.apps.v1.DaemonSetStatus"
+_CSIDRIVER_SPEC = "io.k8s.api.storage.v1.CSIDriverSpec"
+
+
+def _typed(name: str, kind: str, definition: str, field: str) -> Column:
+    return Column(name, kind, description=_doc(definition, field))
+
+
 _BINDING_COLUMNS = (
     NAME,
     Column("Role", description="RoleRef can reference a Role in the current namespace or a ClusterRole."),
@@ -414,19 +422,15 @@ PRINTERS: dict[str, tuple[tuple[Column, ...], Callable[[Obj], list[Any]]]] = {
     "apps/daemonsets": (
         (
             NAME,
-            Column(
-                "Desired", "integer", description=_doc("io.k8s.api.apps.v1.DaemonSetStatus", "desiredNumberScheduled")
-            ),
-            Column(
-                "Current", "integer", description=_doc("io.k8s.api.apps.v1.DaemonSetStatus", "currentNumberScheduled")
-            ),
-            Column("Ready", "integer", description=_doc("io.k8s.api.apps.v1.DaemonSetStatus", "numberReady")),
+            _typed("Desired", "integer", _DAEMONSET_STATUS, "desiredNumberScheduled"),
+            _typed("Current", "integer", _DAEMONSET_STATUS, "currentNumberScheduled"),
+            _typed("Ready", "integer", _DAEMONSET_STATUS, "numberReady"),
             Column(
                 "Up-to-date",
                 "integer",
                 description=_doc("io.k8s.api.apps.v1.DaemonSetStatus", "updatedNumberScheduled"),
             ),
-            Column("Available", "integer", description=_doc("io.k8s.api.apps.v1.DaemonSetStatus", "numberAvailable")),
+            _typed("Available", "integer", _DAEMONSET_STATUS, "numberAvailable"),
             Column("Node Selector", description=_doc(f"{_CORE}.PodSpec", "nodeSelector")),
             AGE,
             WIDE_CONTAINERS,
@@ -486,15 +490,9 @@ PRINTERS: dict[str, tuple[tuple[Column, ...], Callable[[Obj], list[Any]]]] = {
     "storage.k8s.io/csidrivers": (
         (
             NAME,
-            Column(
-                "AttachRequired", "boolean", description=_doc("io.k8s.api.storage.v1.CSIDriverSpec", "attachRequired")
-            ),
-            Column(
-                "PodInfoOnMount", "boolean", description=_doc("io.k8s.api.storage.v1.CSIDriverSpec", "podInfoOnMount")
-            ),
-            Column(
-                "StorageCapacity", "boolean", description=_doc("io.k8s.api.storage.v1.CSIDriverSpec", "storageCapacity")
-            ),
+            _typed("AttachRequired", "boolean", _CSIDRIVER_SPEC, "attachRequired"),
+            _typed("PodInfoOnMount", "boolean", _CSIDRIVER_SPEC, "podInfoOnMount"),
+            _typed("StorageCapacity", "boolean", _CSIDRIVER_SPEC, "storageCapacity"),
             Column("TokenRequests", description=_doc("io.k8s.api.storage.v1.CSIDriverSpec", "tokenRequests")),
             Column(
                 "RequiresRepublish",
