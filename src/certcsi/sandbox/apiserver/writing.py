@@ -191,6 +191,7 @@ def _update_object(write: Write, obj: Obj, old: Obj, *, manager: str, dry_run: b
         user=write.user,
         dry_run=dry_run,
         managed_fields=managed,
+        owned=True,  # decoded from the request or patched on a copy: the store need not copy it again
     )
     return updated
 
