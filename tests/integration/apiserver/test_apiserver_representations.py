@@ -118,3 +118,17 @@ async def test_openapi_v2_as_json_and_protobuf(cluster: Cluster) -> None:
 async def test_version_is_1_36(cluster: Cluster) -> None:
     status, info, _ = await _get(cluster, "/version", "application/json")
     assert (status, info["major"], info["minor"], info["gitVersion"].split("+")[0]) == (200, "1", "36", "v1.36.0")
+
+
+async def test_a_table_watch_sends_one_row_per_event(cluster: Cluster) -> None:
+    # What `kubectl get -w` reads: each event's object is a Table of one row.
+    path = "/api/v1/namespaces/default/configmaps?watch=1&labelSelector=watched%3Dtable"
+    async with cluster.raw.get(cluster.url(path), headers=cluster.headers(Accept=TABLE)) as response:
+        body = {"metadata": {"name": "table-watched", "labels": {"watched": "table"}}, "data": {"a": "b"}}
+        assert (await cluster.request("POST", "/api/v1/namespaces/default/configmaps", body=json.dumps(body).encode()))[
+            0
+        ] == 201
+        event = json.loads(await response.content.readline())
+    assert (event["type"], event["object"]["kind"]) == ("ADDED", "Table")
+    (row,) = event["object"]["rows"]
+    assert row["cells"][:2] == ["table-watched", 1]
