@@ -1,0 +1,1 @@
+"""The SPIFFE Workload API served on a socket inside each opted-in volume."""

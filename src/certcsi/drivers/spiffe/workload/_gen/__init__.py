@@ -1,0 +1,1 @@
+"""Modules generated from proto/workload.proto by `python -m certcsi.drivers.spiffe.workload.gen`; do not edit."""
