@@ -29,6 +29,7 @@ from certcsi.volumes.hooks import NodeHook, NodeServices
 from certcsi.volumes.issuance import Issuance
 from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import DEFAULT_TMPFS_SIZE, DirectoryMounter, Mounter, SyscallMounter
+from certcsi.volumes.reporting import IssuanceObserver, Observers
 from certcsi.volumes.schedule import RateBudget
 from certcsi.volumes.store import DataRootUnusable, Store
 
@@ -86,9 +87,17 @@ def build_gates(options: NodeOptions, *, kube: PodsApi, clock: Clock) -> PodGate
 
 
 async def run_node_plugin(
-    *, driver: Driver, options: NodeOptions, stop: asyncio.Event, hooks: Sequence[NodeHook] = ()
+    *,
+    driver: Driver,
+    options: NodeOptions,
+    stop: asyncio.Event,
+    hooks: Sequence[NodeHook] = (),
+    observers: Sequence[IssuanceObserver] = (),
 ) -> None:
-    """Run until `stop` is set; exits the process (status 1) when the data root cannot be used."""
+    """Run until `stop` is set; exits the process (status 1) when the data root cannot be used.
+
+    `observers` are told of every issuance beside the telemetry (the SPIFFE Workload API's pushes).
+    """
     install_log_scrubber()
     if options.unsafe_no_mount:
         log.warning(
@@ -101,7 +110,9 @@ async def run_node_plugin(
         # First of all, before a socket or a port is taken: a second driver on this data root stops here.
         store.lock()
         store.check_root()
-        await _serve(driver=driver, options=options, stop=stop, hooks=hooks, mounter=mounter, store=store)
+        await _serve(
+            driver=driver, options=options, stop=stop, hooks=hooks, observers=observers, mounter=mounter, store=store
+        )
     except DataRootUnusable as err:
         log.error("refusing to start", extra={"data_root": str(options.data_root), "error": str(err)})
         raise SystemExit(1) from None
@@ -115,6 +126,7 @@ async def _serve(
     options: NodeOptions,
     stop: asyncio.Event,
     hooks: Sequence[NodeHook],
+    observers: Sequence[IssuanceObserver],
     mounter: Mounter,
     store: Store,
 ) -> None:
@@ -152,7 +164,7 @@ async def _serve(
         issue_timeout=options.issue_timeout,
         gates=gates,
         continue_on_not_ready=options.continue_on_not_ready,
-        observer=telemetry.observer,
+        observer=Observers(telemetry.observer, *observers) if observers else telemetry.observer,
     )
     telemetry.attach(manager=manager, issuance=issuance, now=clock.now)
     server = CsiServer(

@@ -10,13 +10,16 @@ This module imports nothing heavy, so the engine depends on it without pulling i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from certcsi.volumes.driver import Issued, Volume, VolumeWarning
 from certcsi.volumes.status import VolumeStatus
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,38 @@ class NullObserver:
 
     def warned(self, volume: Volume, warnings: Sequence[VolumeWarning]) -> None:
         pass
+
+
+class Observers:
+    """Tells several observers (the telemetry's and a driver's own), each in turn.
+
+    One observer's bug is logged and never reaches the engine or the observers after it.
+    """
+
+    def __init__(self, *observers: IssuanceObserver) -> None:
+        self._observers = observers
+
+    def _each(self, call: Callable[[IssuanceObserver], None], *, what: str) -> None:
+        for observer in self._observers:
+            try:
+                call(observer)
+            except Exception:
+                log.exception("an issuance observer failed", extra={"observer": type(observer).__name__, "call": what})
+
+    def issuing(self, volume: Volume) -> None:
+        self._each(lambda o: o.issuing(volume), what="issuing")
+
+    def issued(self, volume: Volume, done: IssuanceDone) -> None:
+        self._each(lambda o: o.issued(volume, done), what="issued")
+
+    def failed(self, volume: Volume, error: BaseException, *, request_name: str | None, first: bool) -> None:
+        self._each(lambda o: o.failed(volume, error, request_name=request_name, first=first), what="failed")
+
+    def forgotten(self, volume_id: str) -> None:
+        self._each(lambda o: o.forgotten(volume_id), what="forgotten")
+
+    def warned(self, volume: Volume, warnings: Sequence[VolumeWarning]) -> None:
+        self._each(lambda o: o.warned(volume, warnings), what="warned")
 
 
 @dataclass(frozen=True)

@@ -592,11 +592,16 @@ class Store:
             return None
 
     def list_files(self, volume_id: str) -> list[str]:
-        """Names of the published files (the visible ones), sorted."""
+        """Names of the published files (the visible links into `..data`), sorted.
+
+        Anything else in the data directory is not a published file: a driver may place its own
+        entries there (the SPIFFE driver's Workload API socket), and they are neither listed nor touched.
+        """
         try:
-            return sorted(e.name for e in os.scandir(self.data_dir(volume_id)) if not e.name.startswith(".."))
+            entries = list(os.scandir(self.data_dir(volume_id)))
         except FileNotFoundError:
             return []
+        return sorted(e.name for e in entries if not e.name.startswith("..") and _is_published_link(e.path))
 
     def _has_files(self, volume_id: str) -> bool:
         return os.path.lexists(self.data_dir(volume_id) / DATA_LINK) or bool(self.list_files(volume_id))
@@ -622,6 +627,13 @@ def _write_atomic(directory: Path, name: str, content: bytes) -> None:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     _fsync_dir(directory)
+
+
+def _is_published_link(path: str) -> bool:
+    try:
+        return os.readlink(path).startswith(DATA_LINK + "/")
+    except OSError:  # not a symlink, or gone
+        return False
 
 
 def _rmtree_entry(path: Path) -> None:
