@@ -192,6 +192,18 @@ def driver_command(
     help="Create requests as the driver's own service account instead of the pod's (the approver must agree).",
 )
 @_strict_attributes
+@click.option(
+    "--workload-api",
+    cls=GoBoolOption,
+    help="Serve the SPIFFE Workload API on a socket in every volume whose spiffe.csi.cert-manager.io/workload-api "
+    'attribute is not "false" (without this flag: only in volumes where it is "true").',
+)
+@click.option(
+    "--workload-api-socket-name",
+    default="spiffe.sock",
+    show_default=True,
+    help="File name of the Workload API socket in each volume: SPIFFE_ENDPOINT_SOCKET=unix://<mount path>/<name>.",
+)
 @node_plugin_options
 def spiffe_driver_command(
     node: NodePluginFlags,
@@ -210,12 +222,15 @@ def spiffe_driver_command(
     source_ca_bundle: Path | None,
     use_own_service_account: bool,
     strict_attributes: bool,
+    workload_api: bool,
+    workload_api_socket_name: str,
 ) -> None:
     """Run the spiffe.csi.cert-manager.io node driver: every pod gets an X.509 SVID for its service account."""
     from datetime import timedelta
 
     from certcsi.drivers.spiffe import parse_extra_annotations
     from certcsi.drivers.spiffe.plugin import SpiffeOptions, build_plugin
+    from certcsi.drivers.spiffe.workload.node import WorkloadApiOptions
     from certcsi.nodeplugin import run_node_plugin
     from certcsi.volumes.driver import IssuerRef
 
@@ -237,6 +252,7 @@ def spiffe_driver_command(
                 ca_file=file_name_ca,
                 source_ca_bundle=source_ca_bundle,
                 strict_attributes=strict_attributes,
+                workload_api=WorkloadApiOptions(default_enabled=workload_api, socket_name=workload_api_socket_name),
             )
         )
     except ValueError as err:
@@ -248,5 +264,7 @@ def spiffe_driver_command(
     # The driver's request plan carries the pod's token itself (none with --use-own-service-account).
     options = dataclasses.replace(node.node_options(), use_token_request=False)
     run_until_signalled(
-        lambda stop: run_node_plugin(driver=plugin.driver, options=options, stop=stop, hooks=plugin.hooks)
+        lambda stop: run_node_plugin(
+            driver=plugin.driver, options=options, stop=stop, hooks=plugin.hooks, observers=plugin.observers
+        )
     )

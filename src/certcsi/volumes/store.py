@@ -614,6 +614,11 @@ class Store:
         _rmtree(self.volume_dir(volume_id))
 
 
+def write_atomically(directory: Path, name: str, content: bytes) -> None:
+    """A driver's own file beside a volume's metadata, written as metadata.json is (0600, never torn)."""
+    _write_atomic(directory, name, content)
+
+
 def _write_atomic(directory: Path, name: str, content: bytes) -> None:
     """Temp file (0600) in the same directory, fsync, rename, fsync the directory: never torn."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,13 +91,16 @@ class BundleWatcher:
         fs_group: FsGroup,
         clock: Clock,
         retry: Backoff = RETRY,
+        on_rewritten: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
+        """`on_rewritten` is told which volumes got the new bundle (the Workload API pushes it to their streams)."""
         self._bundle = bundle
         self._store = store
         self._ca_file = ca_file
         self._fs_group = fs_group
         self._clock = clock
         self._retry = retry
+        self._on_rewritten = on_rewritten
 
     def sync(self) -> RewriteReport:
         """Write the current bundle into every volume whose CA file differs (idempotent)."""
@@ -104,6 +108,8 @@ class BundleWatcher:
         if content is None:
             return RewriteReport()
         report = rewrite_file(self._store, name=self._ca_file, content=content, fs_group=self._fs_group)
+        if report.rewritten and self._on_rewritten is not None:
+            self._on_rewritten(report.rewritten)
         if report.rewritten or report.failed:
             log.info(
                 "CA bundle written to volumes",

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from certcsi.drivers.spiffe.annotations import without_reserved
 from certcsi.drivers.spiffe.identity import IDENTITY_ANNOTATION, USAGES, check_trust_domain, token_identity
 from certcsi.drivers.spiffe.issuer import RuntimeIssuer
+from certcsi.drivers.spiffe.workload.opting import WORKLOAD_API, workload_api_enabled
 from certcsi.drivers.unknown_attributes import unknown_attribute_error, unknown_attribute_warning
 from certcsi.errors import InvalidVolumeAttribute
 from certcsi.pki.csr import CsrSpec, build_csr
@@ -25,7 +26,9 @@ __all__ = ["DEFAULT_DURATION", "DRIVER_NAME", "FS_GROUP", "SpiffeDriver"]
 DRIVER_NAME = "spiffe.csi.cert-manager.io"
 ATTRIBUTE_PREFIX = "spiffe.csi.cert-manager.io/"
 FS_GROUP = ATTRIBUTE_PREFIX + "fs-group"
-_KNOWN = frozenset({FS_GROUP})  # all upstream knows in its namespace (csi-lib's FSGroupVolumeAttributeKey)
+# fs-group is all upstream knows in its namespace (csi-lib's FSGroupVolumeAttributeKey); workload-api is
+# certcsi's (the SPIFFE Workload API socket in the volume).
+_KNOWN = frozenset({FS_GROUP, WORKLOAD_API})
 DEFAULT_DURATION = timedelta(hours=1)
 _KEY = KeySpec("ECDSA", 256, "PKCS8")
 
@@ -89,6 +92,7 @@ class SpiffeDriver:
         if unknown and self._strict:
             raise unknown_attribute_error(unknown[0], _KNOWN)
         _fs_group(volume)
+        workload_api_enabled(volume.attributes, default=False)
         token_identity(volume)
         return tuple(unknown_attribute_warning(key, _KNOWN) for key in unknown)
 

@@ -1,10 +1,12 @@
-"""The spiffe.csi.cert-manager.io node process: the driver plus its two background watchers.
+"""The spiffe.csi.cert-manager.io node process: the driver plus its background work.
 
 `SpiffeOptions` is what `certcsi spiffe-driver` parsed; `build_plugin` turns it into the driver
 and the node hooks (`certcsi.volumes.hooks.NodeHook`) that run beside the engine:
 - the runtime issuer ConfigMap watch, when a ConfigMap is named (start waits briefly for its
   first list, so the first pods already see the ConfigMap's issuer);
-- the CA bundle watcher, when `--source-ca-bundle` is set.
+- the CA bundle watcher, when `--source-ca-bundle` is set;
+- the SPIFFE Workload API of the opted-in volumes (`workload.WorkloadApi`), which also observes
+  every issuance so that renewals reach its streams.
 The engine runs with `use_token_request` off: the driver's request plan carries the pod's token
 itself (or none with `--use-own-service-account`).
 """
@@ -26,8 +28,12 @@ from certcsi.drivers.spiffe.driver import DEFAULT_DURATION, DRIVER_NAME, SpiffeD
 from certcsi.drivers.spiffe.issuer import FLAGS as ISSUER_FLAGS
 from certcsi.drivers.spiffe.issuer import RuntimeIssuer, check_issuer_ref
 from certcsi.drivers.spiffe.runtime import check_issuer_sources, watch_runtime_issuer
+from certcsi.drivers.spiffe.workload.node import WorkloadApi, WorkloadApiOptions
+from certcsi.drivers.spiffe.workload.opting import check_socket_name
+from certcsi.drivers.spiffe.workload.reading import FileNames
 from certcsi.volumes.driver import IssuerRef
 from certcsi.volumes.hooks import NodeHook, NodeServices
+from certcsi.volumes.reporting import IssuanceObserver
 from certcsi.volumes.store import check_file_name
 
 __all__ = ["SpiffeOptions", "SpiffePlugin", "build_plugin"]
@@ -59,15 +65,21 @@ class SpiffeOptions:
     issuer_sync_timeout: float = ISSUER_SYNC_TIMEOUT
     # --strict-attributes: an unknown spiffe.csi.cert-manager.io key fails the volume.
     strict_attributes: bool = False
+    workload_api: WorkloadApiOptions = field(default_factory=WorkloadApiOptions)
 
 
 @dataclass(frozen=True)
 class SpiffePlugin:
-    """What `run_node_plugin` needs: the driver and its hooks (plus the issuer, for inspection)."""
+    """What `run_node_plugin` needs: the driver, its hooks and observers (plus the issuer, for inspection)."""
 
     driver: SpiffeDriver
     hooks: tuple[NodeHook, ...]
     issuer: RuntimeIssuer
+    workload_api: WorkloadApi
+
+    @property
+    def observers(self) -> tuple[IssuanceObserver, ...]:
+        return (self.workload_api,)
 
 
 def build_plugin(options: SpiffeOptions) -> SpiffePlugin:
@@ -88,6 +100,18 @@ def build_plugin(options: SpiffeOptions) -> SpiffePlugin:
             check_file_name(name)
         except ValueError as err:
             raise ValueError(f"{flag}: {err}") from None
+    files = FileNames(certificate=options.certificate_file, key=options.key_file, ca=options.ca_file)
+    try:
+        check_socket_name(
+            options.workload_api.socket_name,
+            file_names={
+                "--file-name-certificate": files.certificate,
+                "--file-name-key": files.key,
+                "--file-name-ca": files.ca,
+            },
+        )
+    except ValueError as err:
+        raise ValueError(f"--workload-api-socket-name: {err}") from None
     configmap = (options.configmap_namespace, options.configmap_name) if options.configmap_name else None
     issuer = RuntimeIssuer(options.issuer, configmap=configmap)
     bundle: CaBundle | None = None
@@ -107,12 +131,16 @@ def build_plugin(options: SpiffeOptions) -> SpiffePlugin:
         ca_bundle=bundle.current if bundle is not None else None,
         strict_attributes=options.strict_attributes,
     )
+    workload_api = WorkloadApi(
+        options=options.workload_api, trust_domain=driver.trust_domain, files=files, fs_group=driver.fs_group
+    )
     hooks: list[NodeHook] = []
     if configmap is not None:
         hooks.append(_runtime_issuer_hook(issuer, configmap, sync_timeout=options.issuer_sync_timeout))
     if bundle is not None:
-        hooks.append(_bundle_hook(bundle, driver, ca_file=options.ca_file))
-    return SpiffePlugin(driver=driver, hooks=tuple(hooks), issuer=issuer)
+        hooks.append(_bundle_hook(bundle, driver, ca_file=options.ca_file, workload_api=workload_api))
+    hooks.append(workload_api.serve)
+    return SpiffePlugin(driver=driver, hooks=tuple(hooks), issuer=issuer, workload_api=workload_api)
 
 
 def _runtime_issuer_hook(issuer: RuntimeIssuer, configmap: tuple[str, str], *, sync_timeout: float) -> NodeHook:
@@ -142,7 +170,7 @@ def _runtime_issuer_hook(issuer: RuntimeIssuer, configmap: tuple[str, str], *, s
     return hook
 
 
-def _bundle_hook(bundle: CaBundle, driver: SpiffeDriver, *, ca_file: str) -> NodeHook:
+def _bundle_hook(bundle: CaBundle, driver: SpiffeDriver, *, ca_file: str, workload_api: WorkloadApi) -> NodeHook:
     @contextlib.asynccontextmanager
     async def hook(services: NodeServices) -> AsyncIterator[None]:
         watcher = BundleWatcher(
@@ -151,6 +179,7 @@ def _bundle_hook(bundle: CaBundle, driver: SpiffeDriver, *, ca_file: str) -> Nod
             ca_file=ca_file,
             fs_group=driver.fs_group,
             clock=services.clock,
+            on_rewritten=workload_api.files_changed,
         )
         async with _background(watcher.run, what="CA bundle watcher"):
             yield
