@@ -1,4 +1,4 @@
-"""Observers: every observer is told of every call, in order, and one that raises stops neither the others nor the engine."""
+"""Observers: every observer hears every call in order; one that raises stops neither the others nor the engine."""
 
 from __future__ import annotations
 

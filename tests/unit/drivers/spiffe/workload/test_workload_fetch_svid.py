@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.verification import PolicyBuilder, Store
 from spiffe.utils.certificate_utils import parse_der_certificates

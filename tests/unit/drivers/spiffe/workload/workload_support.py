@@ -159,14 +159,21 @@ class WorkloadNode:
 
 @contextlib.asynccontextmanager
 async def workload_node(
-    *, limits: Limits | None = None, default_enabled: bool = False, root: Path | None = None
+    *,
+    limits: Limits | None = None,
+    default_enabled: bool = False,
+    root: Path | None = None,
+    mounter: FakeMounter | None = None,
 ) -> AsyncIterator[WorkloadNode]:
-    """A store (opened on a plain /tmp directory) and a WorkloadApi serving it until the block ends."""
+    """A store (opened on a plain /tmp directory) and a WorkloadApi serving it until the block ends.
+
+    `root` (and `mounter`): an existing data root, as a restarted driver finds it; the caller removes it.
+    """
     own_root = root is None
     # Under /tmp: the test's socket paths must stay short enough for a client to connect.
     base = Path(tempfile.mkdtemp(prefix="wl-", dir="/tmp")) if root is None else root
     try:
-        store = Store(data_root=base / "root", mounter=FakeMounter())
+        store = Store(data_root=base / "root", mounter=mounter or FakeMounter())
         store.open()
         api = WorkloadApi(
             options=WorkloadApiOptions(default_enabled=default_enabled, limits=limits or Limits()),
@@ -193,3 +200,30 @@ async def eventually(check: Any, *, timeout: float = 5.0, what: str = "condition
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+class OpenStream:
+    """An open FetchX509SVID / FetchX509Bundles stream: `next()` is the next message, within a timeout."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    async def next(self, timeout: float = 5.0) -> Any:
+        async with asyncio.timeout(timeout):
+            message = await self.stream.recv_message()
+        assert message is not None, "the stream ended"
+        return message
+
+
+@contextlib.asynccontextmanager
+async def svid_stream(client: WorkloadClient, *, bundles: bool = False) -> AsyncIterator[OpenStream]:
+    """A FetchX509SVID stream (FetchX509Bundles with `bundles`), request sent, cancelled on exit."""
+    method = client.stub.FetchX509Bundles if bundles else client.stub.FetchX509SVID
+    request = pb.X509BundlesRequest() if bundles else pb.X509SVIDRequest()
+    async with method.open(metadata=dict(HEADER)) as stream:
+        await stream.send_message(request, end=True)
+        try:
+            yield OpenStream(stream)
+        finally:
+            with contextlib.suppress(Exception):
+                await stream.cancel()
