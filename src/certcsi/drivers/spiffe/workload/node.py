@@ -123,19 +123,25 @@ class WorkloadApi(NullObserver):
         """Open every opted-in volume's endpoint, follow removals, and close them all on the way out."""
         raise_open_files_limit()
         store = services.store
+        removals = _watch_removals(store.root)
         self._store = store
         for volume_id in store.list_volume_ids():
             meta = store.read_metadata(volume_id)
             if meta is not None and self._enabled(volume_of(meta)):
                 self._open(store, volume_of(meta))
         stop = asyncio.Event()
-        watcher = asyncio.create_task(until_stopped(self._follow_removals(store.root), stop), name="workload API")
+        watcher = None
+        if removals is not None:
+            watcher = asyncio.create_task(until_stopped(self._follow_removals(removals), stop), name="workload API")
         try:
             yield
         finally:
             stop.set()
-            with contextlib.suppress(Exception):
-                await watcher
+            if watcher is not None:
+                with contextlib.suppress(Exception):
+                    await watcher
+            if removals is not None:
+                removals.close()
             self._store = None
             for volume_id in list(self._volumes):
                 self._close(volume_id)
@@ -198,19 +204,23 @@ class WorkloadApi(NullObserver):
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    async def _follow_removals(self, root: Path) -> None:
+    async def _follow_removals(self, inotify: Inotify) -> None:
         """Close the endpoint of any volume whose directory is removed (its socket went with it)."""
-        with Inotify() as inotify:
-            try:
-                inotify.add_watch(root, Mask.DELETE | Mask.MOVED_FROM | Mask.ONLYDIR)
-            except OSError as err:
-                log.warning(
-                    "cannot watch the volume store; endpoints close on unpublish only", extra={"error": str(err)}
-                )
-                return
-            async for event in inotify:
-                name = str(event.name) if event.name is not None else ""
-                served = self._volumes.get(name)
-                if served is not None and not served.endpoint.still_in_place():
-                    log.info("volume directory removed; closing its Workload API", extra={"volume_id": name})
-                    self._close(name)
+        async for event in inotify:
+            name = str(event.name) if event.name is not None else ""
+            served = self._volumes.get(name)
+            if served is not None and not served.endpoint.still_in_place():
+                log.info("volume directory removed; closing its Workload API", extra={"volume_id": name})
+                self._close(name)
+
+
+def _watch_removals(root: Path) -> Inotify | None:
+    """An inotify watch for volume directories leaving `root`, made before any volume is served."""
+    inotify = Inotify()
+    try:
+        inotify.add_watch(root, Mask.DELETE | Mask.MOVED_FROM | Mask.ONLYDIR)
+    except OSError as err:
+        inotify.close()
+        log.warning("cannot watch the volume store; endpoints close on unpublish only", extra={"error": str(err)})
+        return None
+    return inotify

@@ -211,7 +211,9 @@ class OpenStream:
     async def next(self, timeout: float = 5.0) -> Any:
         async with asyncio.timeout(timeout):
             message = await self.stream.recv_message()
-        assert message is not None, "the stream ended"
+            if message is None:
+                await self.stream.recv_trailing_metadata()  # raises GRPCError with the status it ended with
+        assert message is not None, "the stream ended with OK"
         return message
 
 
