@@ -6,7 +6,9 @@
         files = node.files("web")
 
 The driver runs with --unsafe-no-mount: these tests are about identity, issuers and the CA bundle,
-not about mounts (the e2e suite covers tmpfs and read-only bind mounts), so they need no root.
+not about mounts, so they need no root. `spiffe_node(mounts=True)` (the e2e tests, as root in a private
+mount namespace) runs it with its real tmpfs and read-only bind mounts instead, and
+`node.restart_driver()` kills it (SIGKILL) and starts it again on the same data root and socket.
 It authenticates as ServiceAccount cert-manager/spiffe-driver holding only what upstream's chart
 grants it (requests list/watch/delete, events, and list/watch on the one runtime ConfigMap by
 name), so every API call it makes passes through the sandbox's RBAC.
@@ -19,6 +21,7 @@ import base64
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +35,7 @@ from certcsi.sandbox.apiserver.resources import BY_KEY
 from certcsi.sandbox.cluster import CA_ISSUER, Sandbox
 from certcsi.sandbox.demo import NODE, Progress, driver_process
 from certcsi.sandbox.kubelet import Kubelet
+from certcsi.volumes.mount import SyscallMounter, read_mountinfo
 
 DRIVER = "spiffe.csi.cert-manager.io"
 NAMESPACE = "spiffe-it"
@@ -153,12 +157,63 @@ class SecretBundle:
         shutil.rmtree(self.root / old)
 
 
+class _DriverRunner:
+    """The spiffe-driver child process, restartable on the same CSI socket and data root."""
+
+    def __init__(self, *, workdir: Path, kubeconfig: Path, args: Sequence[str], unsafe: bool) -> None:
+        self._workdir, self._kubeconfig, self._args, self._unsafe = workdir, kubeconfig, tuple(args), unsafe
+        self._stack: contextlib.AsyncExitStack | None = None
+        self.endpoint = ""
+        self.pid = 0
+        self.starts = 0
+
+    async def start(self) -> None:
+        log = self._workdir / "driver.log"
+        if log.exists():  # driver_process truncates it: keep the earlier run's output
+            log.rename(self._workdir / f"driver-run-{self.starts}.log")
+        # driver_process makes the socket's directory afresh; what is left in it is the dead run's.
+        shutil.rmtree(self._workdir / "plugins", ignore_errors=True)
+        stack = contextlib.AsyncExitStack()
+        running = await stack.enter_async_context(
+            driver_process(
+                workdir=self._workdir,
+                kubeconfig=self._kubeconfig,
+                unsafe=self._unsafe,
+                progress=Progress(lambda _: None),
+                extra_args=self._args,
+                command=("spiffe-driver", "--csi-driver-name", DRIVER),
+            )
+        )
+        self._stack, self.endpoint, self.pid = stack, running.endpoint, running.pid
+        self.starts += 1
+
+    async def stop(self) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def kill9(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+        await eventually(lambda: not Path(f"/proc/{self.pid}").exists(), what=f"driver pid {self.pid} reaped")
+        await self.stop()
+
+
 @dataclass
 class SpiffeNode:
     cluster: Sandbox
     kubelet: Kubelet
     workdir: Path
     bundle: SecretBundle
+    driver: _DriverRunner
+
+    async def restart_driver(self) -> None:
+        """SIGKILL the driver, as a crash would, and start it again (same data root, same CSI socket)."""
+        await self.driver.kill9()
+        await self.driver.start()
+
+    def pod_data(self, pod: str, volume: str = "spiffe") -> Path:
+        """What kubelet mounted for the pod's volume (the target path)."""
+        return self.kubelet.pod_volume_path(NAMESPACE, pod, volume)
 
     def files(self, pod: str) -> dict[str, bytes]:
         """The files the pod's container sees, read once through `..data` (one consistent set)."""
@@ -218,10 +273,13 @@ async def eventually(check: Callable[[], bool], *, timeout: float = 10.0, what: 
 
 
 @contextlib.asynccontextmanager
-async def spiffe_node(*, issuer: str | None = CA_ISSUER, extra_args: Sequence[str] = ()) -> AsyncIterator[SpiffeNode]:
+async def spiffe_node(
+    *, issuer: str | None = CA_ISSUER, extra_args: Sequence[str] = (), mounts: bool = False
+) -> AsyncIterator[SpiffeNode]:
     """Sandbox, cluster objects, the CA bundle Secret, the spiffe driver process and the kubelet.
 
     `issuer` is the flags' ClusterIssuer (None: `--issuer-name=`, only the runtime ConfigMap).
+    `mounts`: the driver's real tmpfs and bind mounts (root, in a private mount namespace).
     """
     # Unix socket paths are limited to 108 bytes; pytest's tmp_path can be longer.
     workdir = Path(tempfile.mkdtemp(prefix="spiffe-it-", dir="/tmp"))
@@ -243,21 +301,29 @@ async def spiffe_node(*, issuer: str | None = CA_ISSUER, extra_args: Sequence[st
                 "--source-ca-bundle", str(bundle.path),
                 *extra_args,
             ]  # fmt: skip
-            async with driver_process(
-                workdir=workdir,
-                kubeconfig=driver_kubeconfig,
-                unsafe=True,
-                progress=Progress(lambda _: None),
-                extra_args=args,
-                command=("spiffe-driver", "--csi-driver-name", DRIVER),
-            ) as driver:
+            driver = _DriverRunner(workdir=workdir, kubeconfig=driver_kubeconfig, args=args, unsafe=not mounts)
+            await driver.start()
+            try:
                 kubelet = Kubelet(
                     node_name=NODE, root_dir=workdir / "kubelet", drivers={DRIVER: driver.endpoint}, kubeconfig=admin
                 )
                 async with kubelet:
-                    yield SpiffeNode(cluster=cluster, kubelet=kubelet, workdir=workdir, bundle=bundle)
+                    yield SpiffeNode(cluster=cluster, kubelet=kubelet, workdir=workdir, bundle=bundle, driver=driver)
+            finally:
+                await driver.stop()
     finally:
+        if mounts:
+            _unmount_everything_under(workdir)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _unmount_everything_under(path: Path) -> None:
+    """The data root's tmpfs and every bind mount a test left, deepest first."""
+    root = os.path.realpath(path)
+    found = [m for m in read_mountinfo() if m.mount_point == root or m.mount_point.startswith(root + "/")]
+    mounter = SyscallMounter()
+    for entry in sorted(found, key=lambda m: len(m.mount_point), reverse=True):
+        mounter.unmount(entry.mount_point)
 
 
 async def _create_objects(admin: Path) -> None:
