@@ -6,7 +6,9 @@ an account allowed to approve for the SPIFFE CA may decide. `certcsi approver` a
 holding exactly the RBAC that the csi-driver-spiffe Helm chart (deploy/charts) renders: every API
 call either makes is checked against that least privilege. Two pods of two service accounts get their X.509
 SVIDs, talk mTLS with each side checking the other's SPIFFE ID, and a request forged with one
-account's token for the other's identity is denied by the approver.
+account's token for the other's identity is denied by the approver. The driver also serves the
+SPIFFE Workload API in every volume: the two pods fetch their SVIDs over it, talk mTLS with them,
+and one pod's open stream receives its renewed SVID (the demo's SVIDs last 30 seconds).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import base64
 import contextlib
 import importlib.resources
+import os
 import socket
 import ssl
 import sys
@@ -29,6 +32,7 @@ import yaml
 from cryptography import x509
 
 from certcsi.drivers.spiffe.identity import IDENTITY_ANNOTATION, USAGES, spiffe_id
+from certcsi.drivers.spiffe.workload.opting import DEFAULT_SOCKET_NAME
 from certcsi.kube import connect
 from certcsi.pki.certs import certificate_pem, parse_pem_chain
 from certcsi.pki.csr import CsrSpec, build_csr
@@ -52,7 +56,9 @@ from certcsi.sandbox.demo import (
     show_files,
     tls_exchange,
 )
+from certcsi.sandbox.demo_workload import files_swapped, open_svid_stream, write_for_ssl
 from certcsi.sandbox.kubelet import Kubelet
+from certcsi.volumes.store import DATA_LINK
 
 __all__ = ["APPS", "SPIFFE_ISSUER", "TRUST_DOMAIN", "main", "run_spiffe_demo"]
 
@@ -74,6 +80,8 @@ INSTALLED_KINDS = frozenset({"ServiceAccount", "ClusterRole", "ClusterRoleBindin
 # no Helm engine (a test fails when the chart and this file disagree).
 INSTALL_FILE = "csi-driver-spiffe.install.yaml"
 REQUESTS = BY_KEY[f"{CERT_MANAGER}/certificaterequests"]
+# Short enough that a renewal reaches the Workload API stream while the demo runs (driver and approver agree).
+SVID_DURATION = "30s"
 
 
 def app_manifest(app: str) -> str:
@@ -193,6 +201,7 @@ async def approver_process(*, workdir: Path, kubeconfig: Path, namespace: str) -
         "--csi-driver-name", SPIFFE_DRIVER,
         "--trust-domain", TRUST_DOMAIN,
         "--issuer-name", SPIFFE_ISSUER, "--issuer-kind", "ClusterIssuer", "--issuer-group", CERT_MANAGER,
+        "--certificate-request-duration", SVID_DURATION,
         "--leader-election-namespace", namespace,
         "--readiness-probe-bind-address", address, "--metrics-bind-address", address,
     ]  # fmt: skip
@@ -266,7 +275,7 @@ def forged_request(*, name: str, claimed: str) -> dict[str, Any]:
         "metadata": {"name": name, "annotations": {IDENTITY_ANNOTATION: claimed}},
         "spec": {
             "request": base64.b64encode(csr).decode("ascii"),
-            "duration": "1h",
+            "duration": SVID_DURATION,
             "isCA": False,
             "usages": list(USAGES),
             "issuerRef": {"name": SPIFFE_ISSUER, "kind": "ClusterIssuer", "group": CERT_MANAGER},
@@ -346,6 +355,8 @@ async def _run_components(
             "--trust-domain", TRUST_DOMAIN,
             "--issuer-name", SPIFFE_ISSUER, "--issuer-kind", "ClusterIssuer", "--issuer-group", CERT_MANAGER,
             "--source-ca-bundle", str(bundle),
+            "--certificate-request-duration", SVID_DURATION,
+            "--workload-api",
         ]  # fmt: skip
         async with driver_process(
             workdir=workdir,
@@ -357,6 +368,7 @@ async def _run_components(
             driver_name=SPIFFE_DRIVER,
         ) as driver:
             progress.info(f"--source-ca-bundle {bundle}: the SPIFFE CA, so every volume also gets ca.crt")
+            progress.info(f"--workload-api: every volume also serves the SPIFFE Workload API on {DEFAULT_SOCKET_NAME}")
             admin = workdir / "admin.kubeconfig"
             async with Kubelet(
                 node_name=NODE, root_dir=workdir / "kubelet", drivers={SPIFFE_DRIVER: driver.endpoint}, kubeconfig=admin
@@ -382,6 +394,8 @@ async def _pods_and_forgery(*, kubelet: Kubelet, cluster: Sandbox, workdir: Path
         _show_pod(cluster, progress, app=app, identity=ids[app], directory=dirs[app])
 
     await _mtls(progress, dirs=dirs, ids=ids)
+
+    await _workload_api(progress, dirs=dirs, ids=ids, workdir=workdir)
 
     await _forge(cluster=cluster, workdir=workdir, progress=progress, victim=APPS[0], forger=APPS[1])
 
@@ -421,6 +435,42 @@ async def _mtls(progress: Progress, *, dirs: dict[str, Path], ids: dict[str, str
         progress.info(f"UNEXPECTED: a client expecting {impostor} accepted {server}")
     except PeerIdentityError as err:
         progress.info(f"a client expecting {impostor} hangs up: {err}")
+
+
+async def _workload_api(progress: Progress, *, dirs: dict[str, Path], ids: dict[str, str], workdir: Path) -> None:
+    server, client = APPS
+    socket_env = f"SPIFFE_ENDPOINT_SOCKET=unix://{MOUNT_PATH}/{DEFAULT_SOCKET_NAME}"
+    progress.step(f"The SPIFFE Workload API in each pod's volume ({socket_env})")
+    async with open_svid_stream(dirs[server]) as server_stream, open_svid_stream(dirs[client]) as client_stream:
+        fetched = {server: await server_stream.next(timeout=10), client: await client_stream.next(timeout=10)}
+        since = os.readlink(dirs[server] / DATA_LINK)
+        for app, svid in fetched.items():
+            authorities = ", ".join(ca.subject.rfc4514_string() for ca in svid.bundle)
+            progress.info(
+                f"{app} fetched over the Workload API: {svid.spiffe_id} (serial {svid.serial}; bundle {authorities})"
+            )
+        material = {app: write_for_ssl(svid, workdir / "workload-api" / app) for app, svid in fetched.items()}
+        exchange = await _spiffe_exchange(
+            server_dir=material[server], client_dir=material[client], client_id=ids[client], server_id=ids[server]
+        )
+        progress.info(f"mTLS with those SVIDs: server {server} verified the client's SPIFFE ID: {exchange.server_saw}")
+        progress.info(f"mTLS with those SVIDs: client {client} verified the server's SPIFFE ID: {exchange.client_saw}")
+
+        progress.step(f"Rotation: {server}'s stream stays open; the driver pushes its renewed SVID on it")
+        swapped = asyncio.ensure_future(files_swapped(dirs[server], since=since))
+        renewed = await server_stream.next(timeout=60)
+        written = await asyncio.wait_for(swapped, timeout=5)
+        progress.info(
+            f"renewed SVID arrived on the same stream {renewed.received - written:.3f}s after the driver wrote "
+            f"the new files: serial {fetched[server].serial} -> {renewed.serial}"
+        )
+        write_for_ssl(renewed, material[server])
+        again = await _spiffe_exchange(
+            server_dir=material[server], client_dir=material[client], client_id=ids[client], server_id=ids[server]
+        )
+        progress.info(
+            f"mTLS with the rotated SVID: client {client} verified the server's SPIFFE ID: {again.client_saw}"
+        )
 
 
 def _show_pod(cluster: Sandbox, progress: Progress, *, app: str, identity: str, directory: Path) -> None:
