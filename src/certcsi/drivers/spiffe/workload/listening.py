@@ -201,15 +201,16 @@ class Endpoint:
         server, starting, self._server = self._server, self._starting, None
         if server is None or starting is None:
             return
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception, asyncio.CancelledError):
             await starting
-        if starting.exception() is None:
+        started = not starting.cancelled() and starting.exception() is None
+        if started:
             server.close()
         for transport in list(self._connections.live):
             transport.close()
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT):
-                if starting.exception() is None:
+                if started:
                     await server.wait_closed()
         except TimeoutError:
             log.warning("Workload API server did not close in time", extra={"volume_id": self.volume_id})
