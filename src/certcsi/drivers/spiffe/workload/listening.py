@@ -201,8 +201,7 @@ class Endpoint:
         server, starting, self._server = self._server, self._starting, None
         if server is None or starting is None:
             return
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await starting
+        await asyncio.wait({starting})  # never raises: its outcome is read below
         started = not starting.cancelled() and starting.exception() is None
         if started:
             server.close()
