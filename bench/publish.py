@@ -107,23 +107,39 @@ def make_volumes(kubelet_root: Path, *, count: int, key: tuple[str, str]) -> lis
             "csi.cert-manager.io/key-size": size,
         },
     )
+    return pod_volumes(kubelet_root, count=count, volume=volume, driver=DRIVER_SPEC, service_account="default")
+
+
+def pod_volumes(
+    kubelet_root: Path,
+    *,
+    count: int,
+    volume: InlineVolume,
+    driver: DriverSpec,
+    service_account: str,
+    tokens_json: str | None = None,
+) -> list[BenchVolume]:
+    """`count` one-volume pods in NAMESPACE: kubelet's publish requests, their parent dirs made as kubelet does."""
     volumes: list[BenchVolume] = []
     for _ in range(count):
         uid = str(uuid.uuid4())
-        pod = PodRef(namespace=NAMESPACE, name=f"pod-{uid[:8]}", uid=uid, service_account="default", fs_group=None)
-        volume_id = paths.volume_id(uid, VOLUME_NAME)
-        target = paths.target_path(kubelet_root, uid, VOLUME_NAME)
+        pod = PodRef(
+            namespace=NAMESPACE, name=f"pod-{uid[:8]}", uid=uid, service_account=service_account, fs_group=None
+        )
+        volume_id = paths.volume_id(uid, volume.name)
+        target = paths.target_path(kubelet_root, uid, volume.name)
         paths.prepare_volume_dir(
-            target, paths.vol_data(volume_name=VOLUME_NAME, volume_handle=volume_id, driver_name=DRIVER, node_name=NODE)
+            target,
+            paths.vol_data(volume_name=volume.name, volume_handle=volume_id, driver_name=driver.name, node_name=NODE),
         )
         request = publish_request(
             volume_id=volume_id,
             target_path=str(target),
             volume=volume,
             pod=pod,
-            driver=DRIVER_SPEC,
+            driver=driver,
             capabilities=CAPABILITIES,
-            tokens_json=None,
+            tokens_json=tokens_json,
             secret_data={},
         )
         volumes.append(BenchVolume(volume_id=volume_id, target_path=str(target), request=request))

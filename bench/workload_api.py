@@ -32,7 +32,6 @@ import os
 import resource
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,19 +50,17 @@ from _common import (
     sandbox,
 )
 from grpclib.client import Channel
-from publish import BenchVolume, ProcSample, cpu_percent, reexec_in_mount_namespace, run_calls
+from publish import NAMESPACE, BenchVolume, ProcSample, cpu_percent, pod_volumes, reexec_in_mount_namespace, run_calls
 
 from certcsi.drivers.spiffe.workload._gen import workload_pb2 as pb
 from certcsi.drivers.spiffe.workload._gen.workload_grpc import SpiffeWorkloadAPIStub
 from certcsi.sandbox.cluster import CA_ISSUER
-from certcsi.sandbox.demo import NODE, Progress, _remove_workdir, driver_process
-from certcsi.sandbox.kubelet import paths
+from certcsi.sandbox.demo import Progress, _remove_workdir, driver_process
 from certcsi.sandbox.kubelet.calling import NodeCapabilities
-from certcsi.sandbox.kubelet.planning import DriverSpec, InlineVolume, PodRef, publish_request
+from certcsi.sandbox.kubelet.planning import DriverSpec, InlineVolume
 from certcsi.volumes.store import DATA_LINK, INMEMFS
 
 SPIFFE = "spiffe.csi.cert-manager.io"
-NAMESPACE = "bench"
 ACCOUNT = "bench-app"
 VOLUME_NAME = "spiffe"
 SOCKET = "spiffe.sock"
@@ -121,27 +118,9 @@ def make_volumes(kubelet_root: Path, *, count: int, token: str) -> list[BenchVol
     expires = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     tokens = '{"": {"token": "%s", "expirationTimestamp": "%s"}}' % (token, expires)  # noqa: UP031 - JSON braces
     volume = InlineVolume(name=VOLUME_NAME, driver=SPIFFE, read_only=True)
-    volumes: list[BenchVolume] = []
-    for _ in range(count):
-        uid = str(uuid.uuid4())
-        pod = PodRef(namespace=NAMESPACE, name=f"pod-{uid[:8]}", uid=uid, service_account=ACCOUNT, fs_group=None)
-        volume_id = paths.volume_id(uid, VOLUME_NAME)
-        target = paths.target_path(kubelet_root, uid, VOLUME_NAME)
-        paths.prepare_volume_dir(
-            target, paths.vol_data(volume_name=VOLUME_NAME, volume_handle=volume_id, driver_name=SPIFFE, node_name=NODE)
-        )
-        request = publish_request(
-            volume_id=volume_id,
-            target_path=str(target),
-            volume=volume,
-            pod=pod,
-            driver=DRIVER_SPEC,
-            capabilities=CAPABILITIES,
-            tokens_json=tokens,
-            secret_data={},
-        )
-        volumes.append(BenchVolume(volume_id=volume_id, target_path=str(target), request=request))
-    return volumes
+    return pod_volumes(
+        kubelet_root, count=count, volume=volume, driver=DRIVER_SPEC, service_account=ACCOUNT, tokens_json=tokens
+    )
 
 
 @dataclass
@@ -270,9 +249,7 @@ async def run_bench(args: argparse.Namespace, *, workdir: Path, unsafe: bool) ->
 
                 heading("(d) rotation: each volume renews; its stream gets the new SVID")
                 deadline = args.duration_seconds + 30
-                await asyncio.wait(
-                    [asyncio.ensure_future(f.renewed.wait()) for f in followers], timeout=deadline
-                )
+                await asyncio.wait([asyncio.ensure_future(f.renewed.wait()) for f in followers], timeout=deadline)
                 latencies = [f.latency for f in followers if f.latency is not None]
                 errors = [f.error for f in followers if f.error]
                 report("renewals pushed", f"{len(latencies)} of {len(followers)}; {len(errors)} stream errors")

@@ -27,8 +27,9 @@ from spiffe._proto import workload_pb2, workload_pb2_grpc
 from spiffe.spiffe_id.spiffe_id import TrustDomain
 from spiffe.svid.x509_svid import X509Svid
 from spiffe.workloadapi.x509_context import X509Context
-from spiffe_node_support import ACCOUNT, DRIVER, NAMESPACE, SpiffeNode, eventually, spiffe_node
+from spiffe_node_support import ACCOUNT, NAMESPACE, SpiffeNode, eventually, pod_yaml, spiffe_node
 
+from certcsi.drivers.spiffe.workload.opting import WORKLOAD_API
 from certcsi.volumes.mount import SyscallMounter
 from certcsi.volumes.store import DATA_LINK
 
@@ -37,31 +38,6 @@ FS_GROUP = 2345
 APP_UID = 1000
 # Renewed at two thirds of 12 s: a renewal lands while the test watches.
 SHORT_LIVED = ("--certificate-request-duration", "12s")
-
-
-def pod_yaml(name: str, *, workload_api: str | None) -> str:
-    attributes = (
-        f"volumeAttributes: {{spiffe.csi.cert-manager.io/workload-api: {workload_api!r}}}" if workload_api else ""
-    )
-    return f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}, namespace: {NAMESPACE}}}
-spec:
-  serviceAccountName: {ACCOUNT}
-  securityContext: {{fsGroup: {FS_GROUP}, runAsUser: {APP_UID}}}
-  containers:
-    - name: app
-      image: busybox
-      env: [{{name: SPIFFE_ENDPOINT_SOCKET, value: unix:///spiffe/spiffe.sock}}]
-      volumeMounts: [{{name: spiffe, mountPath: /spiffe}}]
-  volumes:
-    - name: spiffe
-      csi:
-        driver: {DRIVER}
-        readOnly: true
-        {attributes}
-"""
 
 
 @contextlib.contextmanager
@@ -80,7 +56,9 @@ def container_mount(node: SpiffeNode, pod: str) -> Iterator[Path]:
 @contextlib.asynccontextmanager
 async def running_pods(node: SpiffeNode, *pods: tuple[str, str | None]) -> AsyncIterator[None]:
     for name, workload_api in pods:
-        await node.kubelet.apply(pod_yaml(name, workload_api=workload_api))
+        attributes = {WORKLOAD_API: workload_api} if workload_api else None
+        security = f"{{fsGroup: {FS_GROUP}, runAsUser: {APP_UID}}}"
+        await node.kubelet.apply(pod_yaml(name, ACCOUNT, attributes=attributes, security_context=security))
     await asyncio.gather(*(node.kubelet.wait_ready(NAMESPACE, name, timeout=30) for name, _ in pods))
     yield
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import os
 import shutil
 import signal
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,17 +115,22 @@ subjects: [{{kind: ServiceAccount, name: {DRIVER_ACCOUNT}, namespace: {DRIVER_NA
 """
 
 
-def pod_yaml(name: str, account: str) -> str:
+def pod_yaml(
+    name: str, account: str, *, attributes: Mapping[str, str] | None = None, security_context: str | None = None
+) -> str:
+    """A pod with one spiffe volume at /var/run/secrets/spiffe.io; `security_context` is flow-style YAML."""
+    context = f"\n  securityContext: {security_context}" if security_context else ""
+    csi = {"driver": DRIVER, "readOnly": True, **({"volumeAttributes": dict(attributes)} if attributes else {})}
     return f"""
 apiVersion: v1
 kind: Pod
 metadata: {{name: {name}, namespace: {NAMESPACE}}}
 spec:
-  serviceAccountName: {account}
+  serviceAccountName: {account}{context}
   containers: [{{name: app, image: busybox, volumeMounts: [{{name: spiffe, mountPath: /var/run/secrets/spiffe.io}}]}}]
   volumes:
     - name: spiffe
-      csi: {{driver: {DRIVER}, readOnly: true}}
+      csi: {json.dumps(csi)}
 """
 
 
