@@ -121,7 +121,9 @@ def started(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
     """Run the commands without starting anything; collect the options each would run with."""
     seen: list[Any] = []
 
-    async def fake_node(*, driver: Any, options: Any, stop: asyncio.Event, hooks: Any = ()) -> None:
+    async def fake_node(
+        *, driver: Any, options: Any, stop: asyncio.Event, hooks: Any = (), observers: Any = ()
+    ) -> None:
         seen.append(options)
 
     async def fake_approver(settings: Any, *, stop: asyncio.Event) -> None:

@@ -24,6 +24,7 @@ def _mounted_volume_without_files(base: Path, mounter: FakeMounter) -> None:
     store.open()
     store.write_metadata(Metadata(volume_id="vol-1", target_path="/pods/p/mount", volume_context=OPTED_IN))
     mounter.bind_readonly(store.data_dir("vol-1"), "/pods/p/mount")
+    store.close()  # the "previous driver" stops here
 
 
 async def test_no_identity_then_the_retry_gets_it() -> None:

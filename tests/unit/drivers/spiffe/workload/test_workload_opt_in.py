@@ -68,4 +68,4 @@ def test_the_flags_reach_the_command_line() -> None:
     assert result.exit_code == 2
     assert "--workload-api-socket-name: socket name 'tls.crt': the same as --file-name-certificate" in result.output
     help_text = CliRunner().invoke(main, ["spiffe-driver", "--help"]).output
-    assert "--workload-api " in help_text and "--workload-api-socket-name" in help_text
+    assert "--workload-api[=true|false]" in help_text and "--workload-api-socket-name" in help_text

@@ -189,6 +189,7 @@ async def workload_node(
         finally:
             for client in node.clients:
                 client.close()
+            store.close()  # the data root's lock, as a stopping driver gives it up
     finally:
         if own_root:
             shutil.rmtree(base, ignore_errors=True)
