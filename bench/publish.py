@@ -36,7 +36,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -320,16 +320,24 @@ async def strace_window(pid: int, *, seconds: float, workdir: Path) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> None:
+    await in_bench_workdir(args, script="publish", bench=run_bench)
+
+
+Bench = Callable[..., Awaitable[None]]
+
+
+async def in_bench_workdir(args: argparse.Namespace, *, script: str, bench: Bench) -> None:
+    """The header lines (commit, machine, mount mode), then `bench(args, workdir=, unsafe=)` in a fresh work dir."""
     real_mounts = os.geteuid() == 0 and not args.no_mounts
-    print(f"certcsi bench/publish.py @ {git_describe()}; {machine_line()}")
+    print(f"certcsi bench/{script}.py @ {git_describe()}; {machine_line()}")
     if real_mounts:
         print("mounts: REAL (root, private mount namespace): tmpfs data root and read-only bind mounts")
     else:
         why = "--no-mounts" if args.no_mounts else "not root"
         print(f"mounts: NONE ({why}): driver runs with --unsafe-no-mount; plain directories and symlinks")
-    workdir = Path(tempfile.mkdtemp(prefix="certcsi-bench-publish-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"certcsi-bench-{script}-"))
     try:
-        await run_bench(args, workdir=workdir, unsafe=not real_mounts)
+        await bench(args, workdir=workdir, unsafe=not real_mounts)
     finally:
         if args.keep:
             print(f"kept {workdir} (driver.log, sandbox.log)")

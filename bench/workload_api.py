@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import os
 import resource
-import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -41,21 +40,28 @@ from _common import (
     api_client,
     call,
     create_namespace,
-    git_describe,
     heading,
     latency_summary,
-    machine_line,
     percentile,
     report,
     sandbox,
 )
 from grpclib.client import Channel
-from publish import NAMESPACE, BenchVolume, ProcSample, cpu_percent, pod_volumes, reexec_in_mount_namespace, run_calls
+from publish import (
+    NAMESPACE,
+    BenchVolume,
+    ProcSample,
+    cpu_percent,
+    in_bench_workdir,
+    pod_volumes,
+    reexec_in_mount_namespace,
+    run_calls,
+)
 
 from certcsi.drivers.spiffe.workload._gen import workload_pb2 as pb
 from certcsi.drivers.spiffe.workload._gen.workload_grpc import SpiffeWorkloadAPIStub
 from certcsi.sandbox.cluster import CA_ISSUER
-from certcsi.sandbox.demo import Progress, _remove_workdir, driver_process
+from certcsi.sandbox.demo import Progress, driver_process
 from certcsi.sandbox.kubelet.calling import NodeCapabilities
 from certcsi.sandbox.kubelet.planning import DriverSpec, InlineVolume
 from certcsi.volumes.store import DATA_LINK, INMEMFS
@@ -279,22 +285,8 @@ def raise_own_fd_limit() -> None:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    real_mounts = os.geteuid() == 0 and not args.no_mounts
-    print(f"certcsi bench/workload_api.py @ {git_describe()}; {machine_line()}")
-    if real_mounts:
-        print("mounts: REAL (root, private mount namespace): tmpfs data root and read-only bind mounts")
-    else:
-        why = "--no-mounts" if args.no_mounts else "not root"
-        print(f"mounts: NONE ({why}): driver runs with --unsafe-no-mount; plain directories and symlinks")
     raise_own_fd_limit()
-    workdir = Path(tempfile.mkdtemp(prefix="certcsi-bench-wl-"))
-    try:
-        await run_bench(args, workdir=workdir, unsafe=not real_mounts)
-    finally:
-        if args.keep:
-            print(f"kept {workdir} (driver.log, sandbox.log)")
-        else:
-            _remove_workdir(workdir)
+    await in_bench_workdir(args, script="workload_api", bench=run_bench)
 
 
 def main() -> None:
