@@ -126,7 +126,10 @@ class WorkloadApi(NullObserver):
         removals = _watch_removals(store.root)
         self._store = store
         for volume_id in store.list_volume_ids():
-            meta = store.read_metadata(volume_id)
+            try:
+                meta = store.read_metadata(volume_id)
+            except ValueError:  # the store's scan removed such volumes; one found now is not ours to serve
+                continue
             if meta is not None and self._enabled(volume_of(meta)):
                 self._open(store, volume_of(meta))
         stop = asyncio.Event()
