@@ -28,83 +28,59 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from mount_namespace import (
+    IN_MOUNT_NS,
+    mount_at,
+    mounts_under,
+    require_private_mount_namespace,
+    unmount_everything_under,
+)
+from pod_files import CheckedPair, check_pair, key_matches_certificate, leaf_serial, read_snapshot
 
 from certcsi.csi._gen import csi_pb2, csi_pb2_grpc
 from certcsi.kube import Backoff
 from certcsi.kube._transport import Transport
 from certcsi.kube.config import open_transport
-from certcsi.pki.certs import parse_pem_chain
 from certcsi.sandbox.cluster import CA_ISSUER, Sandbox
-from certcsi.sandbox.demo import CSIDRIVER_YAML, DRIVER, NODE, Progress, driver_process, openssl_verify
+from certcsi.sandbox.demo import CSIDRIVER_YAML, DRIVER, NODE, Progress, driver_process
 from certcsi.sandbox.kubelet import Kubelet, volume_id
 from certcsi.volumes.issuance import VOLUME_ID_HASH_LABEL, fnv_hash_label
-from certcsi.volumes.mount import MountInfo, SyscallMounter, read_mountinfo
-from certcsi.volumes.store import DATA_LINK, INMEMFS
+from certcsi.volumes.store import INMEMFS
+
+# The mount-namespace and pod-file helpers live in tests/support (the image tests share them); the e2e
+# tests import them from here.
+__all__ = [
+    "E2E",
+    "FAST_BACKOFF",
+    "IN_MOUNT_NS",
+    "NAMESPACE",
+    "CheckedPair",
+    "DirectVolume",
+    "DriverRunner",
+    "P",
+    "check_pair",
+    "csi_channel",
+    "e2e_environment",
+    "eventually",
+    "key_matches_certificate",
+    "leaf_serial",
+    "mount_at",
+    "mounts_under",
+    "pod_info",
+    "pod_manifest",
+    "publish_outcome",
+    "publish_request",
+    "read_snapshot",
+    "require_private_mount_namespace",
+    "typical_attributes",
+    "unmount_everything_under",
+    "write_fails_read_only",
+]
 
 NAMESPACE = "e2e"
 P = "csi.cert-manager.io/"
 # Quicker than kubelet's 0.5 s → 30 s so that retries after a driver restart land within seconds.
 FAST_BACKOFF = Backoff(base=0.2, factor=2.0, cap=2.0, jitter=0.0)
-IN_MOUNT_NS = "CERTCSI_IN_MOUNT_NS"
-
-
-# --- where we run ------------------------------------------------------------------------------------
-
-
-def _mount_namespace(pid: int | str) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/ns/mnt")
-    except OSError:
-        return None
-
-
-def _ancestor_namespaces() -> list[str]:
-    """Mount namespaces of our ancestors that we may read (PID 1's is not always readable, even as root)."""
-    found: list[str] = []
-    pid = os.getppid()
-    while pid > 0:
-        if (namespace := _mount_namespace(pid)) is not None:
-            found.append(namespace)
-        try:
-            stat_line = Path(f"/proc/{pid}/stat").read_text(errors="replace")
-        except OSError:
-            break
-        pid = int(stat_line.rsplit(")", 1)[1].split()[1])
-    return found
-
-
-def require_private_mount_namespace() -> None:
-    """Fail (never skip) unless root, told CERTCSI_IN_MOUNT_NS=1, and really unshared from an ancestor."""
-    if os.geteuid() != 0:
-        pytest.fail("e2e tests need root (real tmpfs and bind mounts): run them through scripts/test as root")
-    if os.environ.get(IN_MOUNT_NS) != "1":
-        pytest.fail(f"e2e tests need {IN_MOUNT_NS}=1 and a private mount namespace: run them through scripts/test")
-    ours = _mount_namespace("self")
-    if ours is None or all(namespace == ours for namespace in _ancestor_namespaces()):
-        pytest.fail(f"{IN_MOUNT_NS} is set but no ancestor is in another mount namespace; refusing to mount")
-
-
-def mounts_under(path: Path) -> list[MountInfo]:
-    """Every mount at or beneath `path`, deepest first."""
-    root = os.path.realpath(path)
-    found = [m for m in read_mountinfo() if m.mount_point == root or m.mount_point.startswith(root + "/")]
-    return sorted(found, key=lambda m: len(m.mount_point), reverse=True)
-
-
-def mount_at(path: Path) -> MountInfo | None:
-    """The topmost mount exactly at `path`, if any."""
-    real = os.path.realpath(path)
-    found = [m for m in read_mountinfo() if m.mount_point == real]
-    return found[-1] if found else None
-
-
-def unmount_everything_under(path: Path) -> None:
-    mounter = SyscallMounter()
-    for entry in mounts_under(path):
-        mounter.unmount(entry.mount_point)
 
 
 # --- manifests ---------------------------------------------------------------------------------------
@@ -210,63 +186,6 @@ class DirectVolume:
 
     def unpublish_request(self) -> csi_pb2.NodeUnpublishVolumeRequest:
         return csi_pb2.NodeUnpublishVolumeRequest(volume_id=self.volume_id, target_path=str(self.target))
-
-
-# --- reading what a pod sees -------------------------------------------------------------------------
-
-
-def read_snapshot(target: Path, names: tuple[str, ...] = ("tls.crt", "tls.key", "ca.crt")) -> dict[str, bytes]:
-    """The files of ONE write: `..data` opened once, every name read relative to it (as a careful reader)."""
-    fd = os.open(target / DATA_LINK, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        files: dict[str, bytes] = {}
-        for name in names:
-            file_fd = os.open(name, os.O_RDONLY, dir_fd=fd)
-            with os.fdopen(file_fd, "rb") as f:
-                files[name] = f.read()
-        return files
-    finally:
-        os.close(fd)
-
-
-def key_matches_certificate(key_pem: bytes, cert_pem: bytes) -> bool:
-    key = serialization.load_pem_private_key(key_pem, password=None, unsafe_skip_rsa_key_validation=True)
-    leaf = x509.load_pem_x509_certificate(cert_pem)
-    spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    return key.public_key().public_bytes(serialization.Encoding.DER, spki) == leaf.public_key().public_bytes(
-        serialization.Encoding.DER, spki
-    )
-
-
-def leaf_serial(cert_pem: bytes) -> int:
-    return parse_pem_chain(cert_pem)[0].serial_number
-
-
-@dataclass(frozen=True)
-class CheckedPair:
-    serial: int
-    verify_output: str
-
-
-def check_pair(target: Path, *, attempts: int = 5) -> CheckedPair:
-    """`openssl verify` of the pod's certificate and the key-matches-cert check, on one consistent write.
-
-    The snapshot directory behind `..data` is read by path; a renewal may swap and delete it meanwhile,
-    in which case the check is repeated on the new one.
-    """
-    for _ in range(attempts):
-        snapshot = Path(os.path.realpath(target / DATA_LINK))
-        try:
-            cert, key = (snapshot / "tls.crt").read_bytes(), (snapshot / "tls.key").read_bytes()
-            output = openssl_verify(snapshot / "ca.crt", snapshot / "tls.crt")
-            if not snapshot.is_dir():
-                continue
-        except FileNotFoundError:
-            continue
-        assert output.endswith(": OK"), f"openssl verify {target}: {output}"
-        assert key_matches_certificate(key, cert), f"{target}: tls.key does not match tls.crt"
-        return CheckedPair(serial=leaf_serial(cert), verify_output=output)
-    raise AssertionError(f"{target}: the file set kept changing under {attempts} checks")
 
 
 # --- waiting -----------------------------------------------------------------------------------------
