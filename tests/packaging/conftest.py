@@ -1,10 +1,14 @@
-"""Fixtures of the packaging tests: one sdist + wheel built from a fresh-clone copy, one clean venv with the wheel."""
+"""Fixtures of the packaging tests: one sdist + wheel built from a fresh-clone copy, one clean venv with the wheel,
+one container image built with podman from the Dockerfile."""
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 
 import pytest
+from image_support import BuiltImage, build_image, prepare_podman, remove_image
 from packaging_support import REPO, Dists, Venv, clean_env, clone_files, copy_files, only, run
 
 # Generous ceilings so a hung download fails the run instead of stalling CI; typical: ~3 s and ~15 s.
@@ -36,3 +40,22 @@ def venv(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> Venv:
         env=env,
     )
     return Venv(root=root)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "image: builds the container image with rootful podman (scripts/setup-podman, scripts/build-base-image "
+        "and scripts/build-image; needs root) and runs it",
+    )
+
+
+@pytest.fixture(scope="session")
+def image() -> Iterator[BuiltImage]:
+    """The image scripts/build-image builds from this tree, on the Debian base scripts/build-base-image makes;
+    untagged at the end of the session."""
+    prepare_podman()
+    built = build_image(f"localhost/certcsi:test-{os.getpid()}")
+    print(f"built {built.tag} in {built.seconds:.0f} s")
+    yield built
+    remove_image(built.tag)

@@ -1,10 +1,10 @@
-"""A small reader of Dockerfiles and .dockerignore files, for static checks without a Docker engine.
+"""A small reader of Dockerfiles and .dockerignore files, for static checks that need no image build.
 
 It covers the subset certcsi's Dockerfile uses (stages, flags, exec-form JSON, line continuations,
-ARG defaults) and refuses what it does not understand (heredocs, a changed escape character) instead of
-guessing. The .dockerignore matcher follows moby/patternmatcher: patterns are cleaned paths, `*` and `?`
-stop at `/`, `**` spans directories, a pattern matching a parent directory matches everything under it,
-and the last matching line wins (`!` re-includes).
+ARG defaults, global ARGs in FROM) and refuses what it does not understand (heredocs, a changed escape
+character) instead of guessing. The .dockerignore matcher follows moby/patternmatcher: patterns are
+cleaned paths, `*` and `?` stop at `/`, `**` spans directories, a pattern matching a parent directory
+matches everything under it, and the last matching line wins (`!` re-includes).
 """
 
 from __future__ import annotations
@@ -18,10 +18,6 @@ from dataclasses import dataclass
 
 class UnsupportedDockerfile(ValueError):
     """The Dockerfile uses syntax this reader does not model."""
-
-
-class MissingCopySource(ValueError):
-    """A COPY source is not in the build context (absent, or left out by .dockerignore)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +87,11 @@ class Stage:
 @dataclass(frozen=True)
 class Dockerfile:
     stages: tuple[Stage, ...]
+    global_args: dict[str, str]  # ARG defaults before the first FROM: what FROM lines may use
+
+    def base(self, stage: Stage) -> str:
+        """The stage's base with `${ARG}` / `$ARG` replaced by the global ARG defaults."""
+        return re.sub(r"\$\{?(\w+)\}?", lambda m: self.global_args.get(m.group(1), m.group(0)), stage.base)
 
     @property
     def final(self) -> Stage:
@@ -125,6 +126,7 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 
 def parse_dockerfile(text: str) -> Dockerfile:
     stages: list[Stage] = []
+    global_args: dict[str, str] = {}
     base = ""
     name: str | None = None
     body: list[Instruction] = []
@@ -142,47 +144,15 @@ def parse_dockerfile(text: str) -> Dockerfile:
             body = []
         elif not base and instruction.keyword != "ARG":
             raise UnsupportedDockerfile(f"line {number}: {instruction.keyword} before the first FROM")
-        elif base:
+        elif not base:
+            key, _, value = instruction.arguments.partition("=")
+            global_args[key.strip()] = value.strip().strip("\"'")
+        else:
             body.append(instruction)
     if not base:
         raise UnsupportedDockerfile("no FROM instruction")
     stages.append(Stage(base=base, name=name, instructions=tuple(body)))
-    return Dockerfile(stages=tuple(stages))
-
-
-@dataclass(frozen=True)
-class CopyPlan:
-    workdir: str  # the stage's last WORKDIR, absolute
-    files: tuple[tuple[str, str], ...]  # (context path, absolute path in the image)
-
-
-def copy_plan(stage: Stage, context: list[str]) -> CopyPlan:
-    """Where the stage's context COPYs put each file of `context` (the paths left after .dockerignore).
-
-    A directory source copies its contents, a file goes into a destination ending in `/` (or one of
-    several sources) under its own name; a source matching nothing fails, as it fails `docker build`.
-    """
-    workdir = "/"
-    files: list[tuple[str, str]] = []
-    for instruction in stage.instructions:
-        if instruction.keyword == "WORKDIR":
-            workdir = posixpath.join(workdir, instruction.arguments.strip())
-        if instruction.keyword != "COPY" or "from" in instruction.flags_and_rest()[0]:
-            continue
-        *sources, destination = instruction.words()
-        target = posixpath.join(workdir, destination)
-        into_directory = destination.endswith("/") or len(sources) > 1
-        for source in sources:
-            cleaned = posixpath.normpath(source)
-            under = [path for path in context if path.startswith(cleaned + "/")]
-            if cleaned in context:
-                placed = posixpath.join(target, posixpath.basename(cleaned)) if into_directory else target
-                files.append((cleaned, posixpath.normpath(placed)))
-            elif under:
-                files += [(path, posixpath.join(target, posixpath.relpath(path, cleaned))) for path in under]
-            else:
-                raise MissingCopySource(f"line {instruction.line}: COPY source {source!r} is not in the context")
-    return CopyPlan(workdir=workdir, files=tuple(files))
+    return Dockerfile(stages=tuple(stages), global_args=global_args)
 
 
 @dataclass(frozen=True)
