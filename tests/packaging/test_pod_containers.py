@@ -75,18 +75,11 @@ def test_the_driver_container_becomes_a_privileged_root_run_with_rshared_mounts(
     (tmp_path / "kubelet" / "pods").mkdir(parents=True)
     args = podman_run_args(pod=pod, container=driver, name="c", identity=_identity(tmp_path))
     image_at = args.index("img:v1")
-    assert args[image_at + 1 :] == [
-        "--log-level=1",
-        "--driver-name=csi.cert-manager.io",
-        "--node-id=node-a",
-        "--endpoint=unix://plugin/csi.sock",
-        "--data-root=csi-data-dir",
-        "--use-token-request=false",
-        "--continue-on-not-ready=false",
-        "--kube-api-qps=0",
-        "--kube-api-burst=0",
-        "--metrics-bind-address=:9402",
-    ]
+    # The chart's args (upstream's), with the two references kubelet expands filled in.
+    expected = [arg.replace("$(NODE_ID)", "node-a") for arg in driver["args"]]
+    expected = [arg.replace("$(CSI_ENDPOINT)", "unix://plugin/csi.sock") for arg in expected]
+    assert args[image_at + 1 :] == expected
+    assert {"--node-id=node-a", "--endpoint=unix://plugin/csi.sock"} <= set(expected)
     options = args[:image_at]
     assert {"--privileged", "--read-only", "--read-only-tmpfs=false"} <= set(options)
     assert not any(option.startswith("--cap-drop") for option in options)  # privileged has every capability
