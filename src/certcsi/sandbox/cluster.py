@@ -1,4 +1,4 @@
-"""Wires the sandbox together: store, API server, cert-manager stand-in, CA ClusterIssuer, kubeconfig."""
+"""Wires the sandbox together: store, API server, scheduler, cert-manager stand-in, CA ClusterIssuer, kubeconfig."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from certcsi.sandbox.apiserver.resources import BY_KEY
 from certcsi.sandbox.apiserver.server import ApiServer
 from certcsi.sandbox.apiserver.storage import Store, StoreReader
 from certcsi.sandbox.certmanager import CertManager, install_ca_cluster_issuer
+from certcsi.sandbox.scheduling import Scheduler
 
 log = logging.getLogger(__name__)
 
-SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "cert-manager")
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "cert-manager")
 CA_ISSUER = "sandbox-ca"
 
 
@@ -51,6 +52,7 @@ class Sandbox:
         self.cert_manager = CertManager(
             self.store, approve=approve, signing_delay=signing_delay, can_approve=self._can_approve
         )
+        self.scheduler = Scheduler(self.store)
         self._controllers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -62,12 +64,14 @@ class Sandbox:
         defaults = NamespaceDefaults(self.store, ca_pem=self.api.ca_pem)
         self._controllers.append(asyncio.create_task(defaults.run(), name="namespace-defaults"))
         self.cert_manager.start()
+        self.scheduler.start()
         await self.api.start()
         log.info("sandbox api server listening", extra={"url": self.url})
 
     async def stop(self) -> None:
         await self.api.stop()
         await self.cert_manager.stop()
+        await self.scheduler.stop()
         for task in self._controllers:
             task.cancel()
         await asyncio.gather(*self._controllers, return_exceptions=True)

@@ -23,7 +23,7 @@ async def test_no_csidriver_object(kubelet: Kubelet, node: FakeNode, sandbox: Sa
     )
     assert node.published == []
     await kubelet.apply([csidriver()])
-    await eventually(lambda: clock.pending_timers == 1)
+    await eventually(lambda: clock.pending_timers == 2)  # the retry's backoff, and kubelet's 2m3s mount deadline
     await advance(clock, 0.5)
     await kubelet.wait_ready("default", "web", timeout=5)
     assert len(node.published) == 1

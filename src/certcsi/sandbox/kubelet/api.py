@@ -5,7 +5,7 @@
     secret_data(ns, name)       a nodePublishSecretRef's data, decoded
     patch_status(...)           merge-patch pods/<name>/status, conditions merged by type
     delete_pod(...)             DELETE, optionally final (gracePeriodSeconds=0, uid precondition)
-    failed_mount(...)           a Warning FailedMount Event from component "kubelet"
+    event(...)                  an Event on the pod from component "kubelet" (FailedMount, Started, ...)
 
 A token is returned to the caller and never logged; error messages come scrubbed from certcsi.kube.
 """
@@ -29,7 +29,6 @@ from certcsi.sandbox.kubelet.planning import PodRef, TokenSpec, as_dict
 log = logging.getLogger(__name__)
 
 COMPONENT = "kubelet"
-FAILED_MOUNT = "FailedMount"
 _CONFLICT_RETRIES = 5
 
 
@@ -151,8 +150,9 @@ class KubeletApi:
             if err.status not in (404, 409):  # gone already, or a newer pod with the same name
                 raise
 
-    async def failed_mount(self, pod: PodRef, message: str) -> None:
-        """Record the event; a failure to record is logged, never raised (kubelet drops events too)."""
+    async def event(self, pod: PodRef, kind: str, reason: str, message: str) -> None:
+        """Record an Event on the pod from component "kubelet"; a failure to record is logged, never raised
+        (kubelet drops events too)."""
         try:
             await self._events.record(
                 involved={
@@ -162,10 +162,10 @@ class KubeletApi:
                     "uid": pod.uid,
                     "apiVersion": "v1",
                 },
-                type="Warning",
-                reason=FAILED_MOUNT,
+                type="Warning" if kind == "Warning" else "Normal",
+                reason=reason,
                 message=message,
                 component=COMPONENT,
             )
         except KubernetesError as err:
-            log.warning("cannot record event pod=%s/%s error=%s", pod.namespace, pod.name, err)
+            log.warning("cannot record event pod=%s/%s reason=%s error=%s", pod.namespace, pod.name, reason, err)

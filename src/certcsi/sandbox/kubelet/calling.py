@@ -9,6 +9,7 @@ final (nothing mounted) or uncertain (maybe mounted, so it must be unpublished l
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -120,12 +121,17 @@ class DriverClient:
 
 
 class DriverRegistry:
-    """The drivers registered on this node (name -> endpoint), each with a lazily opened client."""
+    """The drivers registered on this node (name -> endpoint), each with a lazily opened client.
+
+    Drivers given at construction are registered for good; the registrar sidecar of a driver's pod
+    registers (and, when the pod goes, unregisters) the others.
+    """
 
     def __init__(self, drivers: Mapping[str, str], *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self._endpoints = dict(drivers)
         self._timeout = timeout
         self._clients: dict[str, DriverClient] = {}
+        self._closing: set[asyncio.Future[None]] = set()
 
     def get(self, driver_name: str) -> DriverClient | None:
         """The client, or None when no such driver registered (kubelet treats that as transient)."""
@@ -137,7 +143,18 @@ class DriverRegistry:
             client = self._clients[driver_name] = DriverClient(endpoint, timeout=self._timeout)
         return client
 
+    def register(self, driver_name: str, endpoint: str) -> None:
+        """Register `driver_name` at `endpoint`; an empty endpoint unregisters it."""
+        old = self._clients.pop(driver_name, None)
+        if old is not None:
+            self._closing.add(asyncio.ensure_future(old.close()))
+        if endpoint:
+            self._endpoints[driver_name] = endpoint
+        else:
+            self._endpoints.pop(driver_name, None)
+
     async def close(self) -> None:
+        await asyncio.gather(*self._closing, return_exceptions=True)
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.close()

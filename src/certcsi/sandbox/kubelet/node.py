@@ -4,7 +4,12 @@ It watches the Pods bound to its node (one watch, fieldSelector spec.nodeName), 
 runs a `PodWorker` (see pods.py) keyed by UID. A pod that disappears (DELETED, or missing after a
 relist) or gets a deletionTimestamp is torn down. After the first list, pod directories left on
 disk by pods that no longer exist are torn down from their vol_data.json, as kubelet's volume
-reconstruction does after a restart. Stopping the kubelet unmounts nothing.
+reconstruction does after a restart. Stopping the kubelet stops its containers and unmounts nothing.
+
+With `register_node` it registers its Node and keeps it Ready (registering.py). With `host` (the
+node's filesystem, see hostpaths.py) it also sets up hostPath, projected, secret, configMap and
+emptyDir volumes and runs the containers it can (certcsi's as processes, the registrar sidecar
+itself; see starting.py), so the DaemonSet of an install manifest runs on it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from certcsi.kube import Backoff, watch
 from certcsi.kube._http import HttpTransport
@@ -26,14 +32,21 @@ from certcsi.sandbox.kubelet.addressing import PodAddresses
 from certcsi.sandbox.kubelet.api import KubeletApi
 from certcsi.sandbox.kubelet.applying import Manifest, RestMapper, create_all, documents
 from certcsi.sandbox.kubelet.calling import DEFAULT_TIMEOUT, DriverRegistry
+from certcsi.sandbox.kubelet.hostpaths import HostFilesystem
+from certcsi.sandbox.kubelet.localvolumes import LocalVolumes
 from certcsi.sandbox.kubelet.mounting import Mounter, VolumeHandle
 from certcsi.sandbox.kubelet.planning import as_dict
 from certcsi.sandbox.kubelet.pods import NodeContext, PodWorker, remove_pod_dir, unpublish_all
+from certcsi.sandbox.kubelet.podstatus import MOUNT_TIMEOUT
+from certcsi.sandbox.kubelet.registering import Machine, NodeRegistration, NodeSpec, server_version
+from certcsi.sandbox.kubelet.running import launch_problem
+from certcsi.sandbox.kubelet.starting import ContainerFactory
 from certcsi.volumes.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
-PUBLISH_BACKOFF = Backoff(base=0.5, factor=2.0, cap=30.0, jitter=0.0)
+# kubelet's exponential backoff for a failed volume operation: 500 ms doubling to 2m2s.
+PUBLISH_BACKOFF = Backoff(base=0.5, factor=2.0, cap=122.0, jitter=0.0)
 _Key = tuple[str, str]
 
 
@@ -75,6 +88,11 @@ class Kubelet:
         clock: Clock | None = None,
         pod_subnets: Sequence[str] = ("10.244.0.0/16",),
         host_ip: str = "10.0.0.10",
+        register_node: bool = False,
+        node_annotations: Mapping[str, str] | None = None,
+        host: HostFilesystem | None = None,
+        containers_dir: Path | None = None,
+        mount_timeout: float = MOUNT_TIMEOUT,
     ) -> None:
         if republish_period <= 0:
             raise ValueError("republish_period: must be positive")
@@ -87,6 +105,12 @@ class Kubelet:
         self._clock: Clock = clock or SystemClock()
         self._addresses = PodAddresses(pod_subnets)
         self._host_ip = host_ip
+        self._register_node = register_node
+        self._node_annotations = dict(node_annotations or {})
+        self._host = host
+        self._containers_dir = containers_dir or self.root_dir.parent / "containers"
+        self._mount_timeout = mount_timeout
+        self.registration: NodeRegistration | None = None
         self._workers: dict[str, PodWorker] = {}  # by pod UID
         self._names: dict[_Key, str] = {}  # (namespace, name) -> UID of the newest pod seen
         self._finished: set[str] = set()  # UIDs torn down
@@ -107,6 +131,7 @@ class Kubelet:
         )
         kube_api = KubeletApi(self._transport, node_name=self.node_name, now=self._clock.now)
         self._mapper = RestMapper(self._transport)
+        local, factory = self._runtime(kube_api)
         self._node = NodeContext(
             root=self.root_dir,
             api=kube_api,
@@ -117,8 +142,14 @@ class Kubelet:
             addresses=self._addresses,
             host_ip=self._host_ip,
             changed=self._signal.fire,
+            mount_timeout=self._mount_timeout,
+            local=local,
+            containers=factory,
         )
-        self.root_dir.mkdir(parents=True, exist_ok=True)
+        for directory in ("pods", "plugins", "plugins_registry"):
+            (self.root_dir / directory).mkdir(parents=True, exist_ok=True)
+        if self._register_node:
+            await self._register(kube_api)
         self._watch_task = asyncio.create_task(self._watch_pods(), name=f"kubelet {self.node_name} pod watch")
         synced = asyncio.create_task(self._synced.wait())
         await asyncio.wait([synced, self._watch_task], return_when=asyncio.FIRST_COMPLETED)
@@ -127,8 +158,44 @@ class Kubelet:
             self._watch_task.result()  # the watch never ends on its own: surface why it did
         log.info("kubelet started node=%s root=%s", self.node_name, self.root_dir)
 
+    def _runtime(self, api: KubeletApi) -> tuple[LocalVolumes | None, ContainerFactory | None]:
+        """Local volumes and containers, when the node has a filesystem of its own (see `host`)."""
+        if self._host is None:
+            return None, None
+        assert self._transport is not None
+        server = urlsplit(self._transport.host)
+        problem = launch_problem()
+        if problem is not None:
+            log.warning("containers of certcsi's image will not start: %s", problem)
+        factory = ContainerFactory(
+            api=api,
+            host=self._host,
+            containers_dir=self._containers_dir,
+            api_host=server.hostname or "127.0.0.1",
+            api_port=server.port or 443,
+            launch_problem=problem,
+            register=self._drivers.register,
+        )
+        if problem is not None:
+            return None, factory  # secrets go only to tmpfs, which needs what processes need
+        local = LocalVolumes(api=api, kubelet_root=self.root_dir, host=self._host, now=self._clock.now, tmpfs=True)
+        return local, factory
+
+    async def _register(self, api: KubeletApi) -> None:
+        assert self._transport is not None
+        spec = NodeSpec(
+            name=self.node_name,
+            host_ip=self._host_ip,
+            machine=Machine.probe(self.root_dir),
+            kubelet_version=await server_version(self._transport),
+            annotations=self._node_annotations,
+        )
+        self.registration = NodeRegistration(self._transport, spec, now=self._clock.now)
+        await self.registration.register()
+        self._spawn(self.registration.heartbeat_forever(sleep=self._clock.sleep))
+
     async def stop(self) -> None:
-        """Stop watching and working; every mount stays as it is, as when a real kubelet stops."""
+        """Stop watching and working, and the containers; every mount stays, as when a real kubelet stops."""
         if self._watch_task is not None:
             self._watch_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
