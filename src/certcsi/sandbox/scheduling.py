@@ -70,7 +70,7 @@ def _requirement_holds(requirement: Mapping[str, Any], values: Mapping[str, str]
     return False
 
 
-def _affinity_holds(pod_spec: Mapping[str, Any], node: Obj) -> bool:
+def affinity_holds(pod_spec: Mapping[str, Any], node: Obj) -> bool:
     labels = {str(k): str(v) for k, v in _d(_d(node.get("metadata")).get("labels")).items()}
     selector = _d(pod_spec.get("nodeSelector"))
     if any(labels.get(str(k)) != str(v) for k, v in selector.items()):
@@ -118,7 +118,7 @@ def why_not(pod: Obj, node: Obj) -> str | None:
         return "node(s) were unschedulable"
     if not _ready(node):
         return "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
-    if not _affinity_holds(spec, node):
+    if not affinity_holds(spec, node):
         return "node(s) didn't match Pod's node affinity/selector"
     taint = untolerated_taint(spec, node)
     if taint is not None:
