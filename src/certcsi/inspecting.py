@@ -13,6 +13,11 @@ certificate) it is the volume's `csi.cert-manager.io/certificate-file` attribute
 which is also the default of csi-driver-spiffe's `--file-name-certificate`: a SPIFFE driver run
 with another name shows "no certificate file" for such volumes until their next issuance.
 
+Each volume has a state: `Issued`; `Pending` while its first certificate is awaited (the request
+is named once it exists); `Failing` when its first issuance keeps failing (the last error and how
+many attempts failed, kept across kubelet's retries); `Renewal failing` when it has a certificate
+but its renewal fails. A volume whose publish failed is gone from the node until kubelet retries it.
+
 Nothing here writes, and nothing raises past `run()`: a missing or unreadable data root is one
 clear message and exit code 1; an unreadable volume is a row with its problem, and exit code 1.
 """
@@ -104,6 +109,14 @@ class VolumeReport:
     def last_error(self) -> str | None:
         return self.status.last_error if self.status is not None else None
 
+    @property
+    def state(self) -> str:
+        if self.problems:
+            return "Unreadable"
+        if self.certificate is not None:
+            return "Renewal failing" if self.last_error else "Issued"
+        return "Failing" if self.last_error else "Pending"
+
     def to_dict(self) -> dict[str, Any]:
         cert = self.certificate
         status = self.status or VolumeStatus()
@@ -114,6 +127,7 @@ class VolumeReport:
             "podUID": self.pod_uid,
             "driver": self.driver,
             "targetPath": self.target_path,
+            "state": self.state,
             "certificateFile": self.certificate_file,
             "identity": cert.identity if cert else None,
             "subject": cert.subject if cert else None,
@@ -253,7 +267,7 @@ def _clip(text: str, width: int) -> str:
 
 def render_table(reports: Sequence[VolumeReport], *, now: datetime) -> str:
     """One line per volume, for people; problems and errors clipped (use --json or --pod for all of it)."""
-    header = ("POD", "VOLUME", "IDENTITY", "NOT AFTER", "NEXT RENEWAL", "LAST ERROR")
+    header = ("POD", "VOLUME", "STATE", "IDENTITY", "NOT AFTER", "NEXT RENEWAL", "LAST ERROR")
     rows = [header]
     for r in reports:
         error = "; ".join(r.problems) or r.last_error or ""
@@ -261,6 +275,7 @@ def render_table(reports: Sequence[VolumeReport], *, now: datetime) -> str:
             (
                 f"{r.namespace}/{r.pod}" if r.pod else "-",
                 r.volume_id,
+                r.state,
                 r.certificate.identity if r.certificate else "-",
                 _relative(r.certificate.not_after if r.certificate else None, now),
                 _relative(r.next_renewal, now),
@@ -280,6 +295,7 @@ def render_details(report: VolumeReport, *, now: datetime) -> str:
         f"Volume:        {report.volume_id}",
         f"Pod:           {report.namespace}/{report.pod} (uid {report.pod_uid or '-'})",
         f"Driver:        {report.driver}",
+        f"State:         {report.state}",
         f"Target:        {report.target_path}",
         f"File:          {report.certificate_file}",
         f"Identity:      {cert.identity if cert else '-'}",
@@ -295,6 +311,7 @@ def render_details(report: VolumeReport, *, now: datetime) -> str:
         f"Issuer:        {f'{issuer.kind} {issuer.name} ({issuer.group})' if issuer else '-'}",
         f"Failures:      {status.failures}",
         f"Last error:    {status.last_error or '-'}",
+        f"Last error at: {_relative(status.last_error_time, now)}",
     ]
     lines += [f"Problem:       {problem}" for problem in report.problems]
     return "\n".join(lines)

@@ -133,5 +133,22 @@ def demo_install_yaml() -> str:
     return header + yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True)
 
 
+def sandbox_chart_yaml(chart: Chart) -> str:
+    """What `certcsi sandbox up --with <chart>` installs (src/certcsi/sandbox/data/, kept current by a test):
+    every object the chart renders at the sandbox's values."""
+    from certcsi.sandbox.bringup import CHART_SETS
+
+    sets = CHART_SETS[chart]
+    shown = f" --set {' --set '.join(sets)}" if sets else ""
+    header = (
+        f"# Generated from deploy/charts/{chart}{shown}: what `certcsi sandbox up --with {chart}` installs.\n"
+        f"# Regenerate: python tests/support/helm_charts.py {chart} > src/certcsi/sandbox/data/{chart}.chart.yaml\n"
+    )
+    return header + yaml.safe_dump_all(render(chart, sets=sets), sort_keys=False, explicit_start=True)
+
+
 if __name__ == "__main__":
-    print(demo_install_yaml(), end="")
+    import sys
+
+    which = sys.argv[1] if len(sys.argv) > 1 else "demo"
+    print(demo_install_yaml() if which == "demo" else sandbox_chart_yaml(which), end="")  # type: ignore[arg-type]

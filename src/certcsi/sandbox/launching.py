@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from certcsi.sandbox import syscalls
-from certcsi.volumes.mount import read_mountinfo
 
 # Absolute container paths that are mounted at that very path as well as under the container's root.
 ABSOLUTE_PREFIXES = ("/var/run/secrets/", "/run/secrets/")
@@ -65,18 +64,6 @@ def under_root(root: str, container_path: str) -> Path:
     return Path(root) / container_path.lstrip("/")
 
 
-def containing_mount(path: Path) -> str:
-    """The mount point of the (topmost) mount that holds `path` in this mount namespace."""
-    best = "/"
-    for entry in read_mountinfo():
-        point = entry.mount_point
-        if (path.as_posix() == point or path.as_posix().startswith(point.rstrip("/") + "/")) and len(point) >= len(
-            best
-        ):
-            best = point
-    return best
-
-
 def absolute_mount(target: str) -> bool:
     return any(target.startswith(prefix) or target + "/" == prefix for prefix in ABSOLUTE_PREFIXES)
 
@@ -112,7 +99,7 @@ def prepare(spec: LaunchSpec) -> None:
     if absolute:
         run = Path("/var/run").resolve()
         # The tmpfs must not propagate to whatever mount holds /run (the machine's, if it is shared).
-        syscalls.set_propagation(containing_mount(run), syscalls.MS_PRIVATE, recursive=False)
+        syscalls.set_propagation(syscalls.holding_mount(run)[0], syscalls.MS_PRIVATE, recursive=False)
         syscalls.mount("tmpfs", run, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_NODEV, "mode=755")
         for mount in absolute:
             target = Path(mount.target)

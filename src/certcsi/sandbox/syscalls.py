@@ -67,9 +67,19 @@ def unshare_mounts() -> None:
     _check(_libc.unshare(CLONE_NEWNS), "unshare")
 
 
-def in_initial_mount_namespace() -> bool:
-    """True when this process shares PID 1's mount namespace (the machine's own mount table)."""
-    try:
-        return Path("/proc/self/ns/mnt").readlink() == Path("/proc/1/ns/mnt").readlink()
-    except OSError:
-        return True  # cannot tell: assume the worst
+def holding_mount(path: str | os.PathLike[str], *, mountinfo: str = "/proc/self/mountinfo") -> tuple[str, bool]:
+    """The mount point of the mount that holds `path` here, and whether that mount is shared (propagates).
+
+    Read from mountinfo: the longest mount point that is `path` or above it; "shared:N" among the
+    optional fields means mounts made under it appear in its peers, possibly in other namespaces.
+    """
+    target = os.path.realpath(path)
+    best, shared = "/", False
+    for line in Path(mountinfo).read_text().splitlines():
+        fields = line.split()
+        point = fields[4].encode().decode("unicode_escape")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            optional = fields[6 : fields.index("-")]
+            best, shared = point, any(tag.startswith("shared:") for tag in optional)
+    return best, shared

@@ -83,6 +83,7 @@ TOKENS = "csi.storage.k8s.io/serviceAccount.tokens"
 READONLY_RULE = "pod.spec.volumes[].csi.readOnly must be set to 'true'"
 # The errnos with which a Mounter refuses a target (see certcsi.volumes.mount.Mounter).
 _TARGET_REFUSALS = frozenset({errno.ELOOP, errno.ENOTDIR, errno.ENOTEMPTY, errno.EBUSY, errno.ENOENT, errno.EEXIST})
+_FIRST_FAILURES_KEPT = 4096
 
 
 class PublishArgs(Protocol):
@@ -290,6 +291,9 @@ class Manager:
         self._observer: IssuanceObserver = observer or NullObserver()
         self._states: dict[str, _State] = {}
         self._pending: dict[str, _Pending] = {}
+        # Why the last first publishes of a volume failed: its data goes with each failure, but `inspect`
+        # shows the next attempt with the error and count of the previous ones. Bounded, oldest out.
+        self._first_failures: dict[str, VolumeStatus] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._lock_users: dict[str, int] = {}
         self._scheduler = Scheduler(
@@ -400,6 +404,7 @@ class Manager:
                 lambda: self._scheduler.cancel(volume_id),
                 lambda: self._states.pop(volume_id, None),
                 lambda: self._pending.pop(volume_id, None),
+                lambda: self._first_failures.pop(volume_id, None),
                 lambda: self._driver.forget(volume_id),
                 lambda: self._store.remove_volume(volume_id),
                 lambda: self._observer.forgotten(volume_id),
@@ -505,6 +510,8 @@ class Manager:
         try:
             self._states[volume.volume_id] = state
             self._write_metadata(volume, None)
+            if (earlier := self._first_failures.get(volume.volume_id)) is not None:
+                self._set_status(state, earlier)
             self._store.write_secrets(volume.volume_id, self._kept_secrets(volume))
             deferred, pod = await self._first_gates(state)
             if deferred:
@@ -512,11 +519,14 @@ class Manager:
             await self._issue(state, pod=pod, timeout=max(0.0, deadline - self._clock.monotonic()))
             self._bind(volume)
             state.live = True
-        except BaseException:
+        except BaseException as error:
             # Nothing of a volume that never became ready may stay behind (csi-lib#8, kubelet may not retry);
             # the publish's own error is the one to report, whatever the clean-up meets.
+            if isinstance(error, Exception):
+                self._remember_first_failure(state, error)
             self._discard(state)
             raise
+        self._first_failures.pop(volume.volume_id, None)
         log.info(
             "volume published",
             extra={"volume_id": volume.volume_id, "pod": volume.pod_name, "namespace": volume.pod_namespace},
@@ -538,6 +548,14 @@ class Manager:
             volume_id=volume_id,
             what="failed first publish",
         )
+
+    def _remember_first_failure(self, state: _State, error: Exception) -> None:
+        self._first_failures.pop(state.volume.volume_id, None)
+        self._first_failures[state.volume.volume_id] = replace(
+            state.status, failures=state.status.failures + 1, last_error=str(error), last_error_time=self._clock.now()
+        )
+        while len(self._first_failures) > _FIRST_FAILURES_KEPT:
+            del self._first_failures[next(iter(self._first_failures))]
 
     async def _first_gates(self, state: _State) -> tuple[bool, Mapping[str, Any] | None]:
         """(deferred, pod) for a first publish: the pod once its gates pass (None without gates).
@@ -587,6 +605,8 @@ class Manager:
                 name = await self._issuance.create(volume, plan)
                 issuer = plan.issuer_ref
                 self._pending[volume.volume_id] = _Pending(name, volume.pod_namespace, key, issuer)
+                if first:  # until the first certificate, `inspect` shows the request being waited for
+                    self._set_status(state, replace(state.status, request_name=name, issuer=issuer))
             budget = self._issue_timeout if timeout is None else timeout
             issued = await self._issuance.wait(volume.pod_namespace, name, timeout=budget)
             self._pending.pop(volume.volume_id, None)

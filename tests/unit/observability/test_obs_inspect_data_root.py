@@ -48,8 +48,8 @@ async def test_last_error_of_a_failing_renewal_is_shown(engine: Engine) -> None:
     code, out, _ = inspect(engine.root / "data")
     assert code == 0
     header, line = out.splitlines()
-    assert header.split() == ["POD", "VOLUME", "IDENTITY", "NOT", "AFTER", "NEXT", "RENEWAL", "LAST", "ERROR"]
-    assert re.split(r"\s{2,}", line)[:3] == ["team/app-0", "vol-1", "app-0.team.svc"]
+    assert header.split() == ["POD", "VOLUME", "STATE", "IDENTITY", "NOT", "AFTER", "NEXT", "RENEWAL", "LAST", "ERROR"]
+    assert re.split(r"\s{2,}", line)[:4] == ["team/app-0", "vol-1", "Renewal failing", "app-0.team.svc"]
     assert "denied by the approval plugin: not on my watch" in line
 
 

@@ -1,6 +1,7 @@
 """cert-manager's built-in approver: every request not yet Approved, Denied, Issued or Failed is approved.
 
-SPIFFE setups switch it off (`CertManager(approve=False)`) so that only their own approver decides.
+SPIFFE setups switch it off (`CertManager(approve=False)`) so that only their own approver decides,
+or leave their issuer out of its signers (`skip_signers`, cert-manager's `--approve-signers` without it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from certcsi.sandbox.apiserver.resources import BY_KEY, CERT_MANAGER
 from certcsi.sandbox.apiserver.storage import Store, Watch, now_rfc3339
 from certcsi.sandbox.certmanager import conditions as cond
+from certcsi.sandbox.certmanager.admission import signer_names
 from certcsi.sandbox.certmanager.watching import key_of, run_watch, write_status
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ class DefaultApprover:
         self._clock = clock
         self._watch: Watch | None = None
         self._task: asyncio.Task[None] | None = None
+        # Signer names (`clusterissuers.cert-manager.io/<name>`) whose requests are left to another approver.
+        self.skip_signers: set[str] = set()
 
     def start(self) -> None:
         if self._task is not None:
@@ -60,6 +64,9 @@ class DefaultApprover:
         namespace, name = key_of(obj)
         current = self._store.find(REQUESTS, namespace, name)
         if current is None or not needs_approval(current):
+            return
+        issuer_ref = (current.get("spec") or {}).get("issuerRef") or {}
+        if self.skip_signers.intersection(signer_names(issuer_ref, namespace)[1:]):
             return
 
         def approve(status: Obj) -> None:

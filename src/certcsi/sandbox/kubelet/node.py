@@ -164,7 +164,7 @@ class Kubelet:
             return None, None
         assert self._transport is not None
         server = urlsplit(self._transport.host)
-        problem = launch_problem()
+        problem = launch_problem(self._containers_dir)
         if problem is not None:
             log.warning("containers of certcsi's image will not start: %s", problem)
         factory = ContainerFactory(

@@ -29,7 +29,7 @@ import grpc
 from certcsi.csi._gen import csi_pb2, csi_pb2_grpc
 from certcsi.sandbox.kubelet.api import rfc3339
 from certcsi.sandbox.launching import LaunchSpec, Mount
-from certcsi.sandbox.syscalls import in_initial_mount_namespace
+from certcsi.sandbox.syscalls import holding_mount
 
 log = logging.getLogger(__name__)
 
@@ -145,14 +145,15 @@ class Placeholder:
             self._context.changed()
 
 
-def launch_problem() -> str | None:
-    """Why this kubelet cannot start container processes, or None when it can."""
+def launch_problem(directory: Path) -> str | None:
+    """Why this kubelet cannot start container processes with their roots in `directory`, or None when it can."""
     if os.geteuid() != 0:
         return "the sandbox node starts container processes only as root (they need mount namespaces)"
-    if in_initial_mount_namespace():
+    point, shared = holding_mount(directory.parent if not directory.exists() else directory)
+    if shared:
         return (
-            "the sandbox node starts container processes only in a private mount namespace "
-            "(certcsi sandbox up runs in one)"
+            f"the mount at {point} is shared: containers' mounts could appear outside the sandbox "
+            "(certcsi sandbox up runs in a private mount namespace)"
         )
     return None
 

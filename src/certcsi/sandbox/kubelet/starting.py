@@ -58,6 +58,11 @@ def on_node(container_path: str, mounts: Any, volumes: Mapping[str, Path]) -> Pa
     return best[1] if best else None
 
 
+def container_dir_name(pod_uid: str, index: int) -> str:
+    """Short: a relative `unix://plugin/csi.sock` under it must stay within the 107 bytes of a socket path."""
+    return f"{pod_uid[:8]}.{index}"
+
+
 def flag_value(args: list[str], name: str) -> str | None:
     """`--name=value` or `--name value` (Go's flag grammar, one or two dashes)."""
     for index, arg in enumerate(args):
@@ -162,7 +167,10 @@ class ContainerFactory:
         return ProcessSpec(
             argv=argv,
             env=env,
-            root=self.containers_dir / str(uid) / str(spec.get("name")),
+            root=self.containers_dir
+            / container_dir_name(
+                str(uid), [as_dict(c).get("name") for c in pod_spec.get("containers") or []].index(spec.get("name"))
+            ),
             mounts=mounts,
             log_dir=self.host.path(LOG_DIR) / f"{namespace}_{name}_{uid}" / str(spec.get("name")),
         )
