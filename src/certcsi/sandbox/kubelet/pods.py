@@ -214,7 +214,8 @@ class PodWorker:
 
     async def _patch_status(self) -> None:
         old = as_dict(self.pod.get("status"))
-        phase = podstatus.phase(self.states, stopped=self.stopped)
+        restart_policy = str(as_dict(self.pod.get("spec")).get("restartPolicy") or "Always")
+        phase = podstatus.phase(self.states, stopped=self.stopped, restart_policy=restart_policy)
         status: dict[str, Any] = {
             "phase": phase,
             "hostIP": self._node.host_ip,
@@ -228,7 +229,7 @@ class PodWorker:
         updated = await self._node.api.patch_status(self.ref, status=status, conditions=conditions)
         if updated is not None:
             self.pod = updated
-        if phase == "Running" and not self.ready and not self.tearing_down:
+        if phase != "Pending" and not self.ready and not self.tearing_down:
             self.ready = True
             self._node.changed()
 
