@@ -56,7 +56,7 @@ def rows(text: str) -> list[list[str]]:
 @pytest.fixture(scope="module")
 def walked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     report = tmp_path_factory.mktemp("walkthrough") / "report.json"
-    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (HERE, HERE.parents[1] / "support")))}
     command = ["unshare", "--mount", "--propagation", "private", "--net", sys.executable]
     done = subprocess.run(
         [*command, str(HERE / "walkthrough_scenario.py"), str(README), str(report)],

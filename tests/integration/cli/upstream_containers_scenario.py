@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import os
 import shutil
 import signal
-import socket
-import struct
 import sys
 import tempfile
 import time
@@ -35,6 +32,7 @@ import aiohttp
 import grpc
 from approver_sandbox_support import request_body, spiffe_id
 from cryptography import x509
+from netns import loopback_up
 from upstream_manifests import RBAC_KINDS, ContainerRun, Obj, certcsi_containers, load
 
 from certcsi.csi._gen import csi_pb2, csi_pb2_grpc
@@ -51,15 +49,6 @@ APP_NAMESPACE = "app"
 POD_ACCOUNT = "web"
 TIMEOUT = 45.0
 TLS_MOUNT = {"name": "tls", "mountPath": "/tls"}
-
-
-def loopback_up() -> None:
-    """A new network namespace starts with `lo` down."""
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        request = struct.pack("16sH", b"lo", 0)
-        flags = struct.unpack("16sH", fcntl.ioctl(probe, siocgifflags, request)[:18])[1]
-        fcntl.ioctl(probe, siocsifflags, struct.pack("16sH", b"lo", flags | iff_up))
 
 
 async def eventually(check: Callable[[], Any], *, what: str, timeout: float = TIMEOUT) -> Any:

@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from certcsi.sandbox.kubelet.containers import expand
+
 Obj = dict[str, Any]
 
 UPSTREAM = Path(__file__).resolve().parents[2] / "fixtures" / "upstream"
@@ -40,25 +42,6 @@ RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "Ro
 def load(chart: str) -> list[Obj]:
     with RENDERED[chart].open(encoding="utf-8") as source:
         return [doc for doc in yaml.safe_load_all(source) if doc]
-
-
-def expand(text: str, env: Mapping[str, str]) -> str:
-    """kubelet's `$(VAR)` expansion: a defined VAR is replaced, `$$` is `$`, anything else stays as written."""
-    out: list[str] = []
-    index = 0
-    while index < len(text):
-        if text.startswith("$$", index):
-            out.append("$")
-            index += 2
-            continue
-        end = text.find(")", index + 2) if text.startswith("$(", index) else -1
-        if end != -1 and text[index + 2 : end] in env:
-            out.append(env[text[index + 2 : end]])
-            index = end + 1
-            continue
-        out.append(text[index])
-        index += 1
-    return "".join(out)
 
 
 @dataclass(frozen=True)

@@ -12,20 +12,19 @@ does later: kubelet's FailedMount after the driver's timeout). Then SIGINT to `s
 
 from __future__ import annotations
 
-import fcntl
 import json
 import re
 import select
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from netns import loopback_up
 
 REPO = Path(__file__).resolve().parents[3]
 MARKER = re.compile(r"<!-- walkthrough: (?P<name>[^>]*) -->\s*```sh\n(?P<body>.*?)```", re.S)
@@ -34,15 +33,6 @@ UNTIL = {
     "kubectl get events --field-selector reason=FailedMount": "FailedMount",
 }
 UNTIL_TIMEOUT = 150.0
-
-
-def loopback_up() -> None:
-    """A new network namespace starts with `lo` down."""
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        request = struct.pack("16sH", b"lo", 0)
-        flags = struct.unpack("16sH", fcntl.ioctl(probe, siocgifflags, request)[:18])[1]
-        fcntl.ioctl(probe, siocsifflags, struct.pack("16sH", b"lo", flags | iff_up))
 
 
 def blocks(readme: Path) -> list[tuple[str, list[str]]]:

@@ -19,18 +19,20 @@ from certcsi.volumes.clock import FakeClock
 NODES, LEASES = BY_KEY["/nodes"], BY_KEY["coordination.k8s.io/leases"]
 
 
-@pytest.fixture
-async def registered(sandbox: Sandbox, tmp_path: Path, clock: FakeClock) -> AsyncIterator[Kubelet]:
-    agent = Kubelet(
+def node_kubelet(tmp_path: Path, **options: Any) -> Kubelet:
+    return Kubelet(
         kubeconfig=tmp_path / "kubeconfig",
         node_name="node-7",
         root_dir=tmp_path / "kubelet",
         drivers={},
-        clock=clock,
-        host_ip="10.0.0.7",
         register_node=True,
-        node_annotations={"example.com/rack": "r1"},
+        **options,
     )
+
+
+@pytest.fixture
+async def registered(sandbox: Sandbox, tmp_path: Path, clock: FakeClock) -> AsyncIterator[Kubelet]:
+    agent = node_kubelet(tmp_path, clock=clock, host_ip="10.0.0.7", node_annotations={"example.com/rack": "r1"})
     await agent.start()
     yield agent
     await agent.stop()
@@ -98,13 +100,7 @@ async def test_the_lease_is_owned_by_the_node_and_renewed_every_ten_seconds(
 
 async def test_a_restarted_kubelet_adopts_its_node(registered: Kubelet, sandbox: Sandbox, tmp_path: Path) -> None:
     uid = sandbox.store.get(NODES, None, "node-7")["metadata"]["uid"]
-    again = Kubelet(
-        kubeconfig=tmp_path / "kubeconfig",
-        node_name="node-7",
-        root_dir=tmp_path / "kubelet",
-        drivers={},
-        register_node=True,
-    )
+    again = node_kubelet(tmp_path)
     await again.start()
     await again.stop()
     assert sandbox.store.get(NODES, None, "node-7")["metadata"]["uid"] == uid

@@ -5,9 +5,9 @@ terminal phase under restartPolicy Never) with the service-account token where i
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
+
+from node_support import until
 
 from certcsi.sandbox.apiserver.resources import BY_KEY
 from certcsi.sandbox.bringup import LocalCluster
@@ -18,15 +18,6 @@ PODS, EVENTS = BY_KEY["/pods"], BY_KEY["/events"]
 def pod(name: str, **spec: Any) -> dict[str, Any]:
     container = {"name": "app", "image": "busybox", **spec.pop("container", {})}
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [container], **spec}}
-
-
-async def until(check: Callable[[], Any], *, what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-    return found
 
 
 def status(cluster: LocalCluster, name: str) -> dict[str, Any]:

@@ -4,10 +4,9 @@ and both report the status counts and conditions `kubectl rollout status` reads.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
+
+from node_support import until
 
 from certcsi.sandbox.apiserver.resources import BY_KEY
 from certcsi.sandbox.bringup import LocalCluster
@@ -18,15 +17,6 @@ DAEMONSETS, DEPLOYMENTS = BY_KEY["apps/daemonsets"], BY_KEY["apps/deployments"]
 
 def template(image: str) -> dict[str, Any]:
     return {"metadata": {"labels": {"app": "w"}}, "spec": {"containers": [{"name": "c", "image": image}]}}
-
-
-async def until(check: Callable[[], Any], *, what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-    return found
 
 
 def live_pods(cluster: LocalCluster) -> list[dict[str, Any]]:

@@ -79,7 +79,7 @@ async def test_pending_then_failing_with_the_last_error_then_issued(engine: Engi
     assert row["lastErrorTime"] is not None
     details = CliRunner().invoke(main, ["inspect", "--data-root", str(engine.root / "data"), "--pod", "team/app-0"])
     assert "State:         Failing" in details.stdout and "Request:       req-1" in details.stdout
-    assert "Last error:    request \"req-0\" has been denied" in details.stdout
+    assert 'Last error:    request "req-0" has been denied' in details.stdout
 
     issuance.deny = False
     issuance.release.set()

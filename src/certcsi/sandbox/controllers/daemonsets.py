@@ -12,20 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from certcsi.kube import Transport
-from certcsi.kube._transport import MERGE_PATCH
-from certcsi.sandbox.controllers.informing import Informer, Key, WorkQueue, key_of
-from certcsi.sandbox.controllers.templating import (
-    controller_uid,
-    create_pod,
-    delete_pod,
-    pod_from_template,
-    pod_ready,
-    template_hash,
-    terminating,
-)
+from certcsi.sandbox.controllers.informing import Informer
+from certcsi.sandbox.controllers.owning import PodOwnerController, label
+from certcsi.sandbox.controllers.owning import as_dict as _d
+from certcsi.sandbox.controllers.templating import pod_from_template, pod_ready, template_hash, terminating
 from certcsi.sandbox.scheduling import affinity_holds, untolerated_taint
 
 log = logging.getLogger(__name__)
@@ -42,10 +34,6 @@ _TOLERATIONS = (
     ("node.kubernetes.io/pid-pressure", "NoSchedule"),
     ("node.kubernetes.io/unschedulable", "NoSchedule"),
 )
-
-
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def daemon_pod(ds: Obj, node: str) -> Obj:
@@ -77,95 +65,61 @@ def fits(ds: Obj, node: Obj) -> bool:
     return affinity_holds(template_spec, node) and untolerated_taint(spec, node) is None
 
 
-class DaemonSetController:
+class DaemonSetController(PodOwnerController):
+    plural = "daemonsets"
+
     def __init__(self, transport: Transport) -> None:
-        self._transport = transport
-        self.queue = WorkQueue(self.reconcile)
-        self.sets = Informer(transport, PATH, on_change=lambda obj: self.queue.add(key_of(obj)))
-        self.pods = Informer(transport, "/api/v1/pods", on_change=self._pod_changed)
+        super().__init__(transport)
         self.nodes = Informer(transport, "/api/v1/nodes", on_change=lambda _node: self._all())
 
+    def informers(self) -> list[Informer]:
+        return [*super().informers(), self.nodes]
+
     def _all(self) -> None:
-        for ds in self.sets.values():
-            self.queue.add(key_of(ds))
+        for ds in self.owners.values():
+            self.enqueue(ds)
 
-    def _pod_changed(self, pod: Obj) -> None:
-        owner = controller_uid(pod)
-        for ds in self.sets.values():
-            if _d(ds.get("metadata")).get("uid") == owner:
-                self.queue.add(key_of(ds))
-
-    def _pods_of(self, ds: Obj) -> list[Obj]:
-        uid = _d(ds.get("metadata")).get("uid")
-        return [pod for pod in self.pods.values() if controller_uid(pod) == uid]
-
-    async def reconcile(self, key: Key) -> None:
-        await self.sets.synced.wait()
-        await self.pods.synced.wait()
-        await self.nodes.synced.wait()
-        ds = self.sets.objects.get(key)
-        if ds is None or _d(ds.get("metadata")).get("deletionTimestamp"):
-            return
+    async def reconcile(self, owner: Obj) -> None:
+        ds = owner
         generation = str(_d(ds.get("metadata")).get("generation") or 1)
         by_node: dict[str, list[Obj]] = {}
-        for pod in self._pods_of(ds):
+        for pod in self.pods_of(ds):
             by_node.setdefault(_daemon_node(pod), []).append(pod)
         wanted = {str(_d(n.get("metadata")).get("name")): n for n in self.nodes.values() if fits(ds, n)}
         for node, pods in by_node.items():
             live = [p for p in pods if not terminating(p)]
             for pod in live if node not in wanted else live[1:]:
-                await self._delete(pod)
+                await self.delete(pod)
         for node in wanted:
             if not by_node.get(node):
-                await self._create(ds, node)
+                await self.create(daemon_pod(ds, node))
         # RollingUpdate with maxUnavailable 1: replace one outdated pod once nothing else is in flight.
         live = [p for node in wanted for p in by_node.get(node, []) if not terminating(p)]
-        outdated = [p for p in live if _generation(p) != generation]
+        outdated = [p for p in live if label(p, GENERATION_LABEL) != generation]
         in_flight = any(terminating(p) for pods in by_node.values() for p in pods) or any(
-            not pod_ready(p) for p in live if _generation(p) == generation
+            not pod_ready(p) for p in live if label(p, GENERATION_LABEL) == generation
         )
         if outdated and not in_flight:
-            await self._delete(outdated[0])
-        await self._write_status(ds, wanted, by_node, generation)
-
-    async def _create(self, ds: Obj, node: str) -> None:
-        self.pods.assume(await create_pod(self._transport, daemon_pod(ds, node)))
-
-    async def _delete(self, pod: Obj) -> None:
-        self.pods.assume(await delete_pod(self._transport, pod), gone=pod)
-
-    async def _write_status(
-        self, ds: Obj, wanted: Mapping[str, Obj], by_node: Mapping[str, list[Obj]], generation: str
-    ) -> None:
-        scheduled = [node for node in wanted if any(not terminating(p) for p in by_node.get(node, []))]
-        pods = [p for node in wanted for p in by_node.get(node, []) if not terminating(p)]
-        ready = sum(1 for p in pods if pod_ready(p))
-        updated = sum(1 for p in pods if _generation(p) == generation)
-        status = {
-            "currentNumberScheduled": len(scheduled),
-            "desiredNumberScheduled": len(wanted),
-            "numberMisscheduled": sum(1 for node in by_node if node not in wanted),
-            "numberReady": ready,
-            "numberAvailable": ready,
-            "numberUnavailable": len(wanted) - ready,
-            "updatedNumberScheduled": updated,
-            "observedGeneration": int(generation),
-        }
-        if _d(ds.get("status")) == {**_d(ds.get("status")), **status}:
-            return
-        meta = _d(ds.get("metadata"))
-        path = f"{_collection(str(meta.get('namespace')))}/{quote(str(meta.get('name')), safe='')}/status"
-        await self._transport.request("PATCH", path, body={"status": status}, content_type=MERGE_PATCH)
+            await self.delete(outdated[0])
+        status = _status(wanted, by_node, generation)
+        if _d(ds.get("status")) != {**_d(ds.get("status")), **status}:
+            await self.write_status(ds, status)
 
 
-def _generation(pod: Obj) -> str | None:
-    labels = _d(_d(pod.get("metadata")).get("labels"))
-    value = labels.get(GENERATION_LABEL)
-    return str(value) if value is not None else None
-
-
-def _collection(namespace: str) -> str:
-    return f"/apis/apps/v1/namespaces/{quote(namespace, safe='')}/daemonsets"
+def _status(wanted: Mapping[str, Obj], by_node: Mapping[str, list[Obj]], generation: str) -> Obj:
+    scheduled = [node for node in wanted if any(not terminating(p) for p in by_node.get(node, []))]
+    pods = [p for node in wanted for p in by_node.get(node, []) if not terminating(p)]
+    ready = sum(1 for p in pods if pod_ready(p))
+    return {
+        "currentNumberScheduled": len(scheduled),
+        "desiredNumberScheduled": len(wanted),
+        "numberMisscheduled": sum(1 for node in by_node if node not in wanted),
+        "numberReady": ready,
+        "numberAvailable": ready,
+        "numberUnavailable": len(wanted) - ready,
+        "updatedNumberScheduled": sum(1 for p in pods if label(p, GENERATION_LABEL) == generation),
+        "observedGeneration": int(generation),
+    }
 
 
 def _daemon_node(pod: Obj) -> str:

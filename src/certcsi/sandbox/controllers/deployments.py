@@ -12,35 +12,16 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
-from certcsi.kube import Transport
-from certcsi.kube._transport import MERGE_PATCH
-from certcsi.sandbox.controllers.informing import Informer, Key, WorkQueue, key_of
-from certcsi.sandbox.controllers.templating import (
-    controller_uid,
-    create_pod,
-    delete_pod,
-    pod_from_template,
-    pod_ready,
-    template_hash,
-    terminating,
-)
+from certcsi.sandbox.controllers.owning import PodOwnerController, label
+from certcsi.sandbox.controllers.owning import as_dict as _d
+from certcsi.sandbox.controllers.templating import pod_from_template, pod_ready, template_hash, terminating
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 PATH = "/apis/apps/v1/deployments"
 HASH_LABEL = "pod-template-hash"
-
-
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _hash_of(pod: Obj) -> str | None:
-    value = _d(_d(pod.get("metadata")).get("labels")).get(HASH_LABEL)
-    return str(value) if value is not None else None
 
 
 def _condition(kind: str, *, ok: bool, reason: str, message: str, old: Obj | None, stamp: str) -> Obj:
@@ -56,54 +37,37 @@ def _condition(kind: str, *, ok: bool, reason: str, message: str, old: Obj | Non
     }
 
 
-class DeploymentController:
-    def __init__(self, transport: Transport) -> None:
-        self._transport = transport
-        self.queue = WorkQueue(self.reconcile)
-        self.deployments = Informer(transport, PATH, on_change=lambda obj: self.queue.add(key_of(obj)))
-        self.pods = Informer(transport, "/api/v1/pods", on_change=self._pod_changed)
+class DeploymentController(PodOwnerController):
+    plural = "deployments"
 
-    def _pod_changed(self, pod: Obj) -> None:
-        owner = controller_uid(pod)
-        for deployment in self.deployments.values():
-            if _d(deployment.get("metadata")).get("uid") == owner:
-                self.queue.add(key_of(deployment))
-
-    async def reconcile(self, key: Key) -> None:
-        await self.deployments.synced.wait()
-        await self.pods.synced.wait()
-        deployment = self.deployments.objects.get(key)
-        if deployment is None or _d(deployment.get("metadata")).get("deletionTimestamp"):
-            return
+    async def reconcile(self, owner: Obj) -> None:
+        deployment = owner
         meta, spec = _d(deployment.get("metadata")), _d(deployment.get("spec"))
         replicas = spec.get("replicas")
         wanted = replicas if isinstance(replicas, int) and not isinstance(replicas, bool) and replicas >= 0 else 1
         current_hash = template_hash(_d(spec.get("template")))
-        owned = [p for p in self.pods.values() if controller_uid(p) == meta.get("uid")]
+        owned = self.pods_of(deployment)
         live = [p for p in owned if not terminating(p)]
-        current = [p for p in live if _hash_of(p) == current_hash]
-        old = [p for p in live if _hash_of(p) != current_hash]
+        current = [p for p in live if label(p, HASH_LABEL) == current_hash]
+        old = [p for p in live if label(p, HASH_LABEL) != current_hash]
         recreate = _d(spec.get("strategy")).get("type") == "Recreate"
         if recreate and old:
             for pod in old:
-                await self._delete(pod)
+                await self.delete(pod)
         elif not (recreate and any(terminating(p) for p in owned)):
             for _ in range(wanted - len(current)):
                 pod = pod_from_template(
                     deployment, generate_name=f"{meta.get('name')}-{current_hash}-", labels={HASH_LABEL: current_hash}
                 )
-                self.pods.assume(await create_pod(self._transport, pod))
+                await self.create(pod)
         for pod in sorted(current, key=pod_ready)[: max(len(current) - wanted, 0)]:
-            await self._delete(pod)
+            await self.delete(pod)
         if old and not recreate and sum(1 for p in current if pod_ready(p)) >= wanted:
             for pod in old:
-                await self._delete(pod)
-        await self._write_status(deployment, wanted=wanted, live=live, current=current, current_hash=current_hash)
+                await self.delete(pod)
+        await self._report(deployment, wanted=wanted, live=live, current=current, current_hash=current_hash)
 
-    async def _delete(self, pod: Obj) -> None:
-        self.pods.assume(await delete_pod(self._transport, pod), gone=pod)
-
-    async def _write_status(
+    async def _report(
         self, deployment: Obj, *, wanted: int, live: list[Obj], current: list[Obj], current_hash: str
     ) -> None:
         meta = _d(deployment.get("metadata"))
@@ -150,6 +114,4 @@ class DeploymentController:
         ] == [(c["type"], c["status"], c["reason"]) for c in conditions]
         if previous and same_counts and same_conditions:
             return
-        namespace, name = quote(str(meta.get("namespace")), safe=""), quote(str(meta.get("name")), safe="")
-        path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}/status"
-        await self._transport.request("PATCH", path, body={"status": status}, content_type=MERGE_PATCH)
+        await self.write_status(deployment, status)

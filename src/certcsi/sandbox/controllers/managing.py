@@ -1,11 +1,10 @@
-"""The workload controllers together, on one connection: `async with ControllerManager(kubeconfig=...)`."""
+"""The workload controllers together, on one connection: `start()`, `await stop()`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from pathlib import Path
-from types import TracebackType
 
 from certcsi.kube._http import HttpTransport
 from certcsi.kube.config import open_transport
@@ -25,15 +24,11 @@ class ControllerManager:
         )
         daemonsets = DaemonSetController(self._transport)
         deployments = DeploymentController(self._transport)
-        runs = (
-            daemonsets.sets.run(),
-            daemonsets.pods.run(),
-            daemonsets.nodes.run(),
+        runs = [
+            *(informer.run() for controller in (daemonsets, deployments) for informer in controller.informers()),
             daemonsets.queue.run(),
-            deployments.deployments.run(),
-            deployments.pods.run(),
             deployments.queue.run(),
-        )
+        ]
         self._tasks = [asyncio.create_task(run, name="controller-manager") for run in runs]
 
     async def stop(self) -> None:
@@ -46,12 +41,3 @@ class ControllerManager:
         if self._transport is not None:
             await self._transport.close()
             self._transport = None
-
-    async def __aenter__(self) -> ControllerManager:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
