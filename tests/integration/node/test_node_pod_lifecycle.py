@@ -5,6 +5,7 @@ terminal phase under restartPolicy Never) with the service-account token where i
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 from node_support import until
@@ -106,3 +107,41 @@ async def test_a_command_other_than_certcsi_is_not_run(cluster: LocalCluster) ->
     assert container(cluster, "shell")["state"]["waiting"]["reason"] == "CreateContainerConfigError"
     failed = [e["message"] for e in cluster.sandbox.store.all_objects(EVENTS) if e["reason"] == "Failed"]
     assert failed == ['Error: the sandbox node runs only certcsi in its containers, not "sh"']
+
+
+async def test_a_readiness_probe_decides_when_a_certcsi_container_is_ready(cluster: LocalCluster) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    rbac = "rbac.authorization.k8s.io"
+    await cluster.kubelet.apply(
+        [
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "approver"}},
+            {
+                "apiVersion": f"{rbac}/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": "approver-admin"},
+                "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "cluster-admin"},
+                "subjects": [{"kind": "ServiceAccount", "name": "approver", "namespace": "default"}],
+            },
+        ]
+    )
+    args = [
+        "--trust-domain=cluster.local",
+        "--leader-election-namespace=default",
+        "--metrics-bind-address=0",
+        f"--readiness-probe-bind-address=127.0.0.1:{port}",
+    ]
+    readiness = {"httpGet": {"path": "/readyz", "port": "ready"}, "periodSeconds": 1}
+    approver = {
+        "image": "quay.io/jetstack/cert-manager-csi-driver-spiffe-approver:v0.15.0",  # upstream's: certcsi approver
+        "args": args,
+        "ports": [{"name": "ready", "containerPort": port}],
+        "readinessProbe": readiness,
+    }
+    await cluster.kubelet.apply(pod("approver", serviceAccountName="approver", container=approver))
+    await until(lambda: container(cluster, "approver").get("started"), what="the approver started")
+    assert container(cluster, "approver")["ready"] is False  # not before the probe passes
+    await until(lambda: container(cluster, "approver").get("ready"), what="the readiness probe to pass", timeout=45)
+    conditions = {c["type"]: c["status"] for c in status(cluster, "approver")["conditions"]}
+    assert conditions["Ready"] == conditions["ContainersReady"] == "True"

@@ -326,7 +326,12 @@ class PodWorker:
                 container: Container | None = Placeholder(state, context)
             else:
                 container = await factory.build(
-                    pod=self.pod, spec=spec, state=state, context=context, volumes=self._volume_paths()
+                    pod=self.pod,
+                    spec=spec,
+                    state=state,
+                    context=context,
+                    volumes=self._volume_paths(),
+                    pod_ip=self._ips[0],
                 )
             if container is not None:
                 self._containers.append(container)

@@ -66,8 +66,10 @@ def phase(containers: Sequence[ContainerState], *, stopped: bool, restart_policy
     """Pending until every container has started; Succeeded or Failed once all have stopped for good
     (the pod was deleted, or its restartPolicy lets none of them start again)."""
     codes = [c.state.get("terminated", {}).get("exitCode") for c in containers]
-    done_for_good = containers and all(code is not None for code in codes) and (
-        restart_policy == "Never" or (restart_policy == "OnFailure" and all(code == 0 for code in codes))
+    done_for_good = (
+        containers
+        and all(code is not None for code in codes)
+        and (restart_policy == "Never" or (restart_policy == "OnFailure" and all(code == 0 for code in codes)))
     )
     if stopped or done_for_good:
         return "Succeeded" if all(code in (0, None) for code in codes) else "Failed"

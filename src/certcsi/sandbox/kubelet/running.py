@@ -28,6 +28,7 @@ import grpc
 
 from certcsi.csi._gen import csi_pb2, csi_pb2_grpc
 from certcsi.sandbox.kubelet.api import rfc3339
+from certcsi.sandbox.kubelet.probing import Probe, run_readiness
 from certcsi.sandbox.launching import LaunchSpec, Mount
 from certcsi.sandbox.syscalls import holding_mount
 
@@ -167,6 +168,7 @@ class ProcessSpec:
     root: Path
     mounts: Sequence[Mount]
     log_dir: Path
+    readiness: Probe | None = None
 
 
 class Process:
@@ -211,10 +213,15 @@ class Process:
             announce_pulled_and_created(self.state, self._context)
             self._proc = await self._launch()
             self.state.run(started, f"sandbox://{self._proc.pid}")
-            self.state.ready = True
+            self.state.ready = self._spec.readiness is None
             self._context.event("Normal", "Started", f"Started container {self.state.name}")
             self._context.changed()
-            code = await self._proc.wait()
+            probing = self._probe()
+            try:
+                code = await self._proc.wait()
+            finally:
+                if probing is not None:
+                    probing.cancel()
             if self._stopping:
                 return
             finished = self._context.now()
@@ -238,6 +245,20 @@ class Process:
                 )
                 self._context.changed()
                 await asyncio.sleep(delay)
+
+    def _probe(self) -> asyncio.Task[None] | None:
+        probe = self._spec.readiness
+        if probe is None:
+            return None
+
+        def set_ready(ready: bool) -> None:
+            self.state.ready = ready
+            self._context.changed()
+
+        def failed(message: str) -> None:
+            self._context.event("Warning", "Unhealthy", message)
+
+        return asyncio.create_task(run_readiness(probe, set_ready=set_ready, failed=failed))
 
     async def stop(self, grace: float) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds, as kubelet stops a container."""

@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from certcsi.sandbox.kubelet.containers import ConfigError, Kind
 from certcsi.sandbox.kubelet.hostpaths import HostFilesystem
 from certcsi.sandbox.kubelet.localvolumes import object_data
 from certcsi.sandbox.kubelet.planning import as_dict
+from certcsi.sandbox.kubelet.probing import Probe
 from certcsi.sandbox.kubelet.running import (
     Container,
     ContainerContext,
@@ -94,6 +95,7 @@ class ContainerFactory:
         state: ContainerState,
         context: ContainerContext,
         volumes: Mapping[str, Path],
+        pod_ip: str,
     ) -> Container | None:
         image = containers.image_of(spec)
         if image.kind is Kind.PLACEHOLDER:
@@ -103,7 +105,8 @@ class ContainerFactory:
                 return self._registrar(spec, state, context, volumes)
             if self.launch_problem is not None:
                 raise _CreateError(self.launch_problem)
-            return Process(state, context, await self._process_spec(pod, spec, image, volumes))
+            process = await self._process_spec(pod, spec, image, volumes)
+            return Process(state, context, replace(process, readiness=Probe.parse(spec, pod_ip=pod_ip)))
         except ConfigError as err:
             reason, message = "CreateContainerConfigError", str(err)
         except _CreateError as err:
