@@ -178,7 +178,7 @@ def test_kubelet_reports_the_failed_mount_with_its_message(walked: dict[str, Any
     assert re.search(r"^\s+Reason:\s+ContainerCreating$", text, re.M)
     message = (
         r'Warning\s+FailedMount\s+\S+\s+kubelet\s+MountVolume.SetUp failed for volume "tls" : '
-        r'rpc error: code = DeadlineExceeded desc = waiting for request "[^"]+" timed out after 60s: '
+        r'rpc error: code = DeadlineExceeded desc = waiting for request "[^"]+" timed out after [0-9.]+s: '
         r'last condition Ready=False reason Pending: Referenced "ClusterIssuer" not found'
     )
     assert re.search(message, text.replace("\n  ", " ")), text[text.index("Events:") :]
