@@ -8,19 +8,14 @@ cannot drift apart, and judges every step.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from walkthrough_scenario import blocks
+from walkthrough_scenario import blocks, walk
 
-HERE = Path(__file__).resolve().parent
-README = HERE.parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 COMMANDS = [
     ["sudo .venv/bin/certcsi sandbox up --with csi-driver"],
     [
@@ -55,20 +50,7 @@ def rows(text: str) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def walked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    report = tmp_path_factory.mktemp("walkthrough") / "report.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (HERE, HERE.parents[1] / "support")))}
-    command = ["unshare", "--mount", "--propagation", "private", "--net", sys.executable]
-    done = subprocess.run(
-        [*command, str(HERE / "walkthrough_scenario.py"), str(README), str(report)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    result: dict[str, Any] = json.loads(report.read_text()) if report.exists() else {}
-    assert done.returncode == 0 and "error" not in result, (done.stderr[-3000:], result.get("error"), result)
-    return result
+    return walk(README, tmp_path_factory.mktemp("walkthrough"))
 
 
 def output(walked: dict[str, Any], command: str, index: int = 0) -> dict[str, Any]:

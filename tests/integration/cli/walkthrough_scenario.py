@@ -1,6 +1,7 @@
 """Runs README's walkthrough, command by command, as a user would; writes what each printed to a report.
 
     python walkthrough_scenario.py README.md report.json      (as root, in a fresh network namespace)
+    python walkthrough_scenario.py blocks.json report.json    (the same for blocks given as JSON lists)
 
 The commands are read from README's blocks marked `<!-- walkthrough: ... -->`: the first block's one
 command (`certcsi sandbox up ...`) runs in the background like a first terminal, the others one by
@@ -13,6 +14,7 @@ does later: kubelet's FailedMount after the driver's timeout). Then SIGINT to `s
 from __future__ import annotations
 
 import json
+import os
 import re
 import select
 import shutil
@@ -37,6 +39,8 @@ UNTIL_TIMEOUT = 150.0
 
 def blocks(readme: Path) -> list[tuple[str, list[str]]]:
     """(marker name, command lines) of each walkthrough block, in order."""
+    if readme.suffix == ".json":
+        return [(str(index), list(lines)) for index, lines in enumerate(json.loads(readme.read_text()))]
     found = []
     for match in MARKER.finditer(readme.read_text()):
         lines = [line.strip() for line in match["body"].splitlines() if line.strip()]
@@ -73,6 +77,25 @@ def run(command: str, *, env: dict[str, str], cwd: Path) -> dict[str, Any]:
         "err": done.stderr,
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def walk(source: Path, directory: Path) -> dict[str, Any]:
+    """Run this script on `source` (README or blocks JSON) in a mount and network namespace of its own;
+    the report, after asserting that the run itself went through."""
+    report = directory / "report.json"
+    paths = (Path(__file__).resolve().parent, REPO / "tests" / "support")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths))}
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--net", sys.executable, __file__, str(source), str(report)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    result: dict[str, Any] = json.loads(report.read_text()) if report.exists() else {}
+    assert done.returncode == 0 and "error" not in result, (done.stderr[-3000:], result.get("error"), result)
+    return result
 
 
 def main(readme: Path, report_path: Path) -> None:
