@@ -7,8 +7,9 @@ The commands are read from README's blocks marked `<!-- walkthrough: ... -->`: t
 command (`certcsi sandbox up ...`) runs in the background like a first terminal, the others one by
 one like a second terminal, from a working directory where `examples/` and `.venv/` are this
 repository's. `sudo` is dropped (we are root); `export` lines set the environment of what follows.
-A command listed in UNTIL is re-run until its output shows the given text (something the cluster
-does later: kubelet's FailedMount after the driver's timeout). Then SIGINT to `sandbox up`, as Ctrl-C.
+A command listed in UNTIL is re-run until its output shows the given text, as a user re-runs it to
+see what the cluster does in its own time (the driver creating its request a moment after the pod,
+kubelet's FailedMount after the driver's timeout). Then SIGINT to `sandbox up`, as Ctrl-C.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from netns import loopback_up
 REPO = Path(__file__).resolve().parents[3]
 MARKER = re.compile(r"<!-- walkthrough: (?P<name>[^>]*) -->\s*```sh\n(?P<body>.*?)```", re.S)
 UNTIL = {
+    "kubectl get pod my-csi-app-broken": "ContainerCreating",
+    "kubectl get cr -o wide": "sandbox-ca-typo",
+    "sudo .venv/bin/certcsi sandbox exec -n cert-manager ds/cert-manager-csi-driver -- certcsi inspect "
+    "--data-root csi-data-dir": "my-csi-app-broken",
     "kubectl describe pod my-csi-app-broken": "FailedMount",
     "kubectl get events --field-selector reason=FailedMount": "FailedMount",
 }
@@ -132,7 +137,7 @@ def main(readme: Path, report_path: Path) -> None:
                 result = run(command, env=env, cwd=workdir)
                 deadline = time.monotonic() + UNTIL_TIMEOUT
                 while line in UNTIL and UNTIL[line] not in result["out"] and time.monotonic() < deadline:
-                    time.sleep(3)
+                    time.sleep(1)
                     result = run(command, env=env, cwd=workdir)
                 report["commands"].append({**result, "command": line})
     except BaseException as err:
