@@ -62,7 +62,7 @@ async def test_repeated_failure_bumps_the_event_count(
     node.errors = [(grpc.StatusCode.INTERNAL, "boom")] * 2
     await _apply(kubelet)
     await eventually(lambda: len(node.published) == 1)
-    await eventually(lambda: clock.pending_timers > 0)
+    await eventually(lambda: clock.pending_timers == 2, what="the backoff (and the 2m3s mount deadline)")
     await advance(clock, 0.5)
     await eventually(lambda: len(node.published) == 2)
     await eventually(lambda: bool(events(sandbox)) and events(sandbox)[0].get("count") == 2, what="count 2")
