@@ -370,7 +370,10 @@ async def run_bench(args: argparse.Namespace, *, workdir: Path, unsafe: bool) ->
 
             heading(f"(b) {args.volumes} ECDSA P-256 volumes at concurrency {args.concurrency}")
             volumes = make_volumes(kubelet_root, count=args.volumes, key=KEYS["ECDSA P-256"])
+            spy = await start_profiler(driver.pid, args.profile) if args.profile else None
             run = await run_calls(driver.endpoint, volumes, concurrency=args.concurrency, publish=True)
+            if spy is not None:
+                await stop_profiler(spy)
             report_run("publish", run, count=len(volumes))
             report(
                 f"{args.volumes} volumes published",
@@ -396,6 +399,21 @@ async def run_bench(args: argparse.Namespace, *, workdir: Path, unsafe: bool) ->
             report("driver RSS after unpublish", f"{after.rss_kb / 1024:.1f} MB")
 
 
+async def start_profiler(pid: int, output: Path) -> asyncio.subprocess.Process:
+    """py-spy (PyPI) sampling the driver, raw collapsed stacks to `output`."""
+    proc = await asyncio.create_subprocess_exec(
+        "py-spy", "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--nonblocking",
+        "--threads", "--output", str(output), stdout=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    await asyncio.sleep(1.0)  # attached
+    return proc
+
+
+async def stop_profiler(proc: asyncio.subprocess.Process) -> None:
+    proc.send_signal(2)
+    await proc.wait()
+
+
 def concurrency_list(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
 
@@ -410,6 +428,7 @@ def main() -> None:
     parser.add_argument("--settle-seconds", type=float, default=5.0, help="quiet time before the idle window")
     parser.add_argument("--strace-seconds", type=float, default=10.0, help="0 disables the strace window")
     parser.add_argument("--no-mounts", action="store_true", help="--unsafe-no-mount even as root (to compare)")
+    parser.add_argument("--profile", type=Path, help="py-spy record the driver during (b) to this file")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs)")
     args = parser.parse_args()
     reexec_in_mount_namespace()

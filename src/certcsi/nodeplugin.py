@@ -21,6 +21,7 @@ from certcsi.csi.server import CsiServer
 from certcsi.kube import connect
 from certcsi.kube.config import ClientConfig
 from certcsi.observability.node import NodeTelemetry
+from certcsi.pki.keypool import KeyPool
 from certcsi.redact import SecretScrubber
 from certcsi.volumes.clock import Clock, SystemClock
 from certcsi.volumes.driver import Driver
@@ -93,10 +94,12 @@ async def run_node_plugin(
     stop: asyncio.Event,
     hooks: Sequence[NodeHook] = (),
     observers: Sequence[IssuanceObserver] = (),
+    keys: KeyPool | None = None,
 ) -> None:
     """Run until `stop` is set; exits the process (status 1) when the data root cannot be used.
 
     `observers` are told of every issuance beside the telemetry (the SPIFFE Workload API's pushes).
+    `keys` is the driver's key pool: its keys are dropped on the way out.
     """
     install_log_scrubber()
     if options.unsafe_no_mount:
@@ -145,6 +148,7 @@ async def _serve(
         component=driver.name,
         metrics_address=options.metrics_address,
         readiness_address=options.readiness_address,
+        keys=keys,
     )
     issuance = Issuance(
         kube=telemetry.requests,
@@ -200,3 +204,5 @@ async def _serve(
         await issuance.stop()
         await telemetry.stop()
         await kube.close()
+        if keys is not None:
+            keys.close()

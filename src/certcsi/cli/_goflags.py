@@ -74,8 +74,9 @@ class GoBool(click.ParamType[bool]):
 class GoInt(click.ParamType[int]):
     name = "int"
 
-    def __init__(self, *, minimum: int | None = None) -> None:
+    def __init__(self, *, minimum: int | None = None, maximum: int | None = None) -> None:
         self.minimum = minimum
+        self.maximum = maximum
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
         try:
@@ -84,6 +85,8 @@ class GoInt(click.ParamType[int]):
             self.fail(str(err), param, ctx)
         if self.minimum is not None and number < self.minimum:
             self.fail(f"must be at least {self.minimum}, got {number}", param, ctx)
+        if self.maximum is not None and number > self.maximum:
+            self.fail(f"must be at most {self.maximum}, got {number}", param, ctx)
         return number
 
 

@@ -18,7 +18,8 @@ from certcsi.cli._common import (
     optional_path,
     run_until_signalled,
 )
-from certcsi.cli._goflags import GoBoolOption, GoCommand, GoFloat
+from certcsi.cli._goflags import GoBoolOption, GoCommand, GoFloat, GoInt
+from certcsi.pki.keypool import DEFAULT_POOL_SIZE, MAX_POOL_SIZE
 
 if TYPE_CHECKING:
     from certcsi.volumes.gates import Gate, GateBackoff
@@ -53,6 +54,15 @@ _strict_attributes = click.option(
     cls=GoBoolOption,
     help="Refuse a volume with an unknown attribute in the driver's namespace (by default it is ignored, as "
     "upstream does, and a Warning Event on the Pod names it and the nearest known attribute).",
+)
+
+_key_pool_size = click.option(
+    "--key-pool-size",
+    type=GoInt(minimum=0, maximum=MAX_POOL_SIZE),
+    default=DEFAULT_POOL_SIZE,
+    show_default=True,
+    help="Private keys made ahead, in memory only, per key type in use (a type joins on first use; each key "
+    "taken is replaced in a background thread, so an idle node makes none); 0: every key is made when needed.",
 )
 
 
@@ -104,6 +114,7 @@ _strict_attributes = click.option(
     "--gate-backoff-cap", type=GoDuration(), default="10s", show_default=True, help="Longest re-check delay; 0: none."
 )
 @_strict_attributes
+@_key_pool_size
 @node_plugin_options
 def driver_command(
     node: NodePluginFlags,
@@ -117,10 +128,12 @@ def driver_command(
     gate_backoff_jitter: float,
     gate_backoff_cap: float,
     strict_attributes: bool,
+    key_pool_size: int,
 ) -> None:
     """Run the csi.cert-manager.io node driver."""
     from certcsi.drivers.certmanager import CertManagerDriver
     from certcsi.nodeplugin import run_node_plugin
+    from certcsi.pki.keypool import KeyPool
 
     gate_backoff = _gate_options(
         pod_readiness_gates,
@@ -139,8 +152,9 @@ def driver_command(
         continue_on_not_ready=continue_on_not_ready,
         gate_backoff=gate_backoff,
     )
-    driver = CertManagerDriver(name=driver_name, strict_attributes=strict_attributes)
-    run_until_signalled(lambda stop: run_node_plugin(driver=driver, options=options, stop=stop))
+    keys = KeyPool(size=key_pool_size)
+    driver = CertManagerDriver(name=driver_name, strict_attributes=strict_attributes, keys=keys)
+    run_until_signalled(lambda stop: run_node_plugin(driver=driver, options=options, stop=stop, keys=keys))
 
 
 @click.command("spiffe-driver", cls=GoCommand)
@@ -204,6 +218,7 @@ def driver_command(
     show_default=True,
     help="File name of the Workload API socket in each volume: SPIFFE_ENDPOINT_SOCKET=unix://<mount path>/<name>.",
 )
+@_key_pool_size
 @node_plugin_options
 def spiffe_driver_command(
     node: NodePluginFlags,
@@ -224,6 +239,7 @@ def spiffe_driver_command(
     strict_attributes: bool,
     workload_api: bool,
     workload_api_socket_name: str,
+    key_pool_size: int,
 ) -> None:
     """Run the spiffe.csi.cert-manager.io node driver: every pod gets an X.509 SVID for its service account."""
     from datetime import timedelta
@@ -232,9 +248,11 @@ def spiffe_driver_command(
     from certcsi.drivers.spiffe.plugin import SpiffeOptions, build_plugin
     from certcsi.drivers.spiffe.workload.node import WorkloadApiOptions
     from certcsi.nodeplugin import run_node_plugin
+    from certcsi.pki.keypool import KeyPool
     from certcsi.volumes.driver import IssuerRef
 
     configure_logging(node.verbosity)
+    keys = KeyPool(size=key_pool_size)
     try:
         extra = parse_extra_annotations(extra_certificate_request_annotations)
         plugin = build_plugin(
@@ -253,7 +271,8 @@ def spiffe_driver_command(
                 source_ca_bundle=source_ca_bundle,
                 strict_attributes=strict_attributes,
                 workload_api=WorkloadApiOptions(default_enabled=workload_api, socket_name=workload_api_socket_name),
-            )
+            ),
+            keys=keys,
         )
     except ValueError as err:
         raise click.UsageError(str(err)) from None
@@ -265,6 +284,6 @@ def spiffe_driver_command(
     options = dataclasses.replace(node.node_options(), use_token_request=False)
     run_until_signalled(
         lambda stop: run_node_plugin(
-            driver=plugin.driver, options=options, stop=stop, hooks=plugin.hooks, observers=plugin.observers
+            driver=plugin.driver, options=options, stop=stop, hooks=plugin.hooks, observers=plugin.observers, keys=keys
         )
     )

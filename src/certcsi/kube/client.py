@@ -48,6 +48,9 @@ class Kube(CertificateRequests, Pods, ConfigMaps, Leases, Approvals):
         reason: str,
         message: str,
         component: str,
+        count: int = 1,
     ) -> None:
-        """Record a core/v1 Event about `involved`, bumping `count` on an identical repeat."""
-        await self._events.record(involved=involved, type=type, reason=reason, message=message, component=component)
+        """Record `count` occurrences of a core/v1 Event about `involved`, bumping `count` on an identical repeat."""
+        await self._events.record(
+            involved=involved, type=type, reason=reason, message=message, component=component, count=count
+        )

@@ -35,6 +35,9 @@ certcsi's own, all without per-volume labels:
                                                      Kubernetes, Invalid, NotReady, Internal
     certcsi_certificates_in_renewal_window           renewal time reached, certificate not yet replaced nor expired
     certcsi_certificates_expired                     certificates past their not-after, still awaiting renewal
+    certcsi_pod_events_dropped_total{reason}         Pod events not recorded: backlog, forbidden, error, shutdown
+    certcsi_key_pool_keys{key_type}                  private keys made ahead and waiting in memory
+    certcsi_key_pool_taken_total{key_type, source}   fresh keys handed out: from the pool, or made on demand
 
 Plus the process and Python runtime collectors (`observability.registry`), and no `*_created` series.
 Every gauge is computed at scrape time from the engine's memory (`EngineCollector`): no timer, no
@@ -48,7 +51,7 @@ from datetime import datetime
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from certcsi.errors import (
@@ -60,7 +63,9 @@ from certcsi.errors import (
     KubernetesError,
     NotReady,
 )
+from certcsi.observability.events import DROP_REASONS
 from certcsi.observability.registry import process_registry
+from certcsi.pki.keypool import KeyPool
 from certcsi.volumes.driver import IssuerRef, Volume
 from certcsi.volumes.issuance import RequestState
 from certcsi.volumes.reporting import VolumeView
@@ -128,7 +133,9 @@ class IssuersView(Protocol):
 class NodeMetrics:
     """The node process's registry: upstream's counters, ours, and (once attached) the engine's gauges."""
 
-    def __init__(self, *, node_hash: str, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, *, node_hash: str, registry: CollectorRegistry | None = None, keys: KeyPool | None = None
+    ) -> None:
         self.node_hash = node_hash
         self.registry = registry if registry is not None else process_registry()
         self.issue_requests = Counter(
@@ -168,6 +175,19 @@ class NodeMetrics:
         )
         for reason in FAILURE_REASONS:
             self.failures.labels(reason=reason)
+        self.pod_events_dropped = Counter(
+            "certcsi_pod_events_dropped",
+            "Pod events not recorded, by reason: backlog (queue full), forbidden (RBAC), error, shutdown.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in DROP_REASONS:
+            self.pod_events_dropped.labels(reason=reason)
+        if keys is not None:
+            self.registry.register(KeyPoolCollector(keys))
+
+    def events_dropped(self, reason: str, count: int) -> None:
+        self.pod_events_dropped.labels(reason=reason).inc(count)
 
     def attach(
         self,
@@ -295,6 +315,28 @@ class EngineCollector(Collector):
                 "certcsi_certificates_expired", "Certificates past their not-after that are still awaiting renewal."
             ),
         )
+
+
+class KeyPoolCollector(Collector):
+    """The key pool's gauges and counters, read from it at each scrape."""
+
+    def __init__(self, keys: KeyPool) -> None:
+        self._keys = keys
+
+    def collect(self) -> Iterable[Metric]:
+        ready = GaugeMetricFamily(
+            "certcsi_key_pool_keys", "Private keys made ahead and waiting in memory, by type.", labels=["key_type"]
+        )
+        taken = CounterMetricFamily(
+            "certcsi_key_pool_taken",
+            "Fresh private keys handed out, by type and source: pool (made ahead) or on_demand (made while waiting).",
+            labels=["key_type", "source"],
+        )
+        for stats in self._keys.stats():
+            ready.add_metric([stats.key_type], stats.ready)
+            taken.add_metric([stats.key_type, "pool"], stats.pooled)
+            taken.add_metric([stats.key_type, "on_demand"], stats.on_demand)
+        return [ready, taken]
 
 
 def _ready_status(state: RequestState) -> str:

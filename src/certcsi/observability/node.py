@@ -21,6 +21,7 @@ from certcsi.kube import WatchEvent
 from certcsi.kube.events import EventKind, InvolvedObject
 from certcsi.observability.events import PodEvents
 from certcsi.observability.observer import NodeObserver
+from certcsi.pki.keypool import KeyPool
 from certcsi.volumes.driver import IssuerRef
 from certcsi.volumes.issuance import fnv_hash_label
 from certcsi.volumes.reporting import VolumeView
@@ -48,7 +49,7 @@ class KubeApi(Protocol):
     def watch_certificate_requests(self, label_selector: str) -> AsyncIterator[WatchEvent]: ...
 
     async def record_event(
-        self, *, involved: InvolvedObject, type: EventKind, reason: str, message: str, component: str
+        self, *, involved: InvolvedObject, type: EventKind, reason: str, message: str, component: str, count: int = 1
     ) -> None: ...
 
 
@@ -129,14 +130,16 @@ class NodeTelemetry:
         component: str,
         metrics_address: BindAddress | None,
         readiness_address: BindAddress | None,
+        keys: KeyPool | None = None,
     ) -> None:
         self.requests = WatchedRequests(kube, issuers=metrics_address is not None)
         self.metrics: NodeMetrics | None = None
         if metrics_address is not None:
             from certcsi.observability.metrics import NodeMetrics
 
-            self.metrics = NodeMetrics(node_hash=fnv_hash_label(node_id))
-        self.events = PodEvents(api=kube, component=component)
+            self.metrics = NodeMetrics(node_hash=fnv_hash_label(node_id), keys=keys)
+        on_drop = self.metrics.events_dropped if self.metrics is not None else None
+        self.events = PodEvents(api=kube, component=component, on_drop=on_drop)
         self.observer = NodeObserver(metrics=self.metrics, events=self.events)
         self._addresses = (metrics_address, readiness_address)
         self._endpoints: list[HttpEndpoint] = []

@@ -19,9 +19,11 @@ __all__ = [
     "KeyAlgorithm",
     "KeyEncoding",
     "KeySpec",
+    "KeyType",
     "PrivateKey",
     "encode_private_key",
     "generate_private_key",
+    "key_type",
     "load_private_key",
     "signature_hash",
 ]
@@ -52,24 +54,46 @@ class KeySpec:
     encoding: KeyEncoding = "PKCS8"
 
 
-def generate_private_key(spec: KeySpec) -> PrivateKey:
-    """A fresh key for `spec`; ValueError naming the rule when the size does not fit the algorithm."""
+@dataclass(frozen=True)
+class KeyType:
+    """What makes two keys interchangeable: the algorithm and its size (None for Ed25519), defaults resolved."""
+
+    algorithm: KeyAlgorithm
+    size: int | None
+
+    def __str__(self) -> str:
+        return self.algorithm if self.size is None else f"{self.algorithm}-{self.size}"
+
+
+def key_type(spec: KeySpec) -> KeyType:
+    """The type of key `spec` asks for; ValueError naming the rule when the size does not fit the algorithm."""
     if spec.algorithm == "RSA":
         size = DEFAULT_RSA_SIZE if spec.size is None else spec.size
         if not MIN_RSA_SIZE <= size <= MAX_RSA_SIZE:
             raise ValueError(f"RSA key size must be between {MIN_RSA_SIZE} and {MAX_RSA_SIZE}, got {size}")
-        return rsa.generate_private_key(public_exponent=_RSA_PUBLIC_EXPONENT, key_size=size)
+        return KeyType("RSA", size)
     if spec.algorithm == "ECDSA":
         size = DEFAULT_ECDSA_SIZE if spec.size is None else spec.size
-        curve = ECDSA_CURVES.get(size)
-        if curve is None:
+        if size not in ECDSA_CURVES:
             raise ValueError(f"ECDSA key size must be one of 256, 384, 521, got {size}")
-        return ec.generate_private_key(curve())
+        return KeyType("ECDSA", size)
     if spec.algorithm == "Ed25519":
         if spec.size is not None:
             raise ValueError("Ed25519 keys take no key size")
-        return ed25519.Ed25519PrivateKey.generate()
+        return KeyType("Ed25519", None)
     raise ValueError(f"key algorithm must be one of RSA, ECDSA, Ed25519, got {spec.algorithm!r}")
+
+
+def generate_private_key(spec: KeySpec | KeyType) -> PrivateKey:
+    """A fresh key for `spec`; ValueError naming the rule when the size does not fit the algorithm."""
+    kind = spec if isinstance(spec, KeyType) else key_type(spec)
+    if kind.algorithm == "RSA":
+        assert kind.size is not None
+        return rsa.generate_private_key(public_exponent=_RSA_PUBLIC_EXPONENT, key_size=kind.size)
+    if kind.algorithm == "ECDSA":
+        assert kind.size is not None
+        return ec.generate_private_key(ECDSA_CURVES[kind.size]())
+    return ed25519.Ed25519PrivateKey.generate()
 
 
 def encode_private_key(key: PrivateKey, encoding: KeyEncoding) -> bytes:

@@ -117,8 +117,8 @@ class Driver(Protocol):
     def validate(self, volume: Volume) -> Sequence[VolumeWarning]:
         """Raise InvalidVolume / InvalidVolumeAttribute naming the attribute and the rule; else the warnings."""
 
-    def generate_key(self, volume: Volume, previous: PrivateKey | None) -> PrivateKey:
-        """A fresh key, or `previous` when the volume asks to reuse it."""
+    async def generate_key(self, volume: Volume, previous: PrivateKey | None) -> PrivateKey:
+        """A fresh key, or `previous` when the volume asks to reuse it; never blocks the loop for long."""
 
     def build_request(self, volume: Volume, key: PrivateKey) -> RequestPlan:
         """The CertificateRequest to create for this volume, CSR signed by `key`."""

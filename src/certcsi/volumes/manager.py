@@ -599,7 +599,7 @@ class Manager:
                 key, name, issuer = pending.key, pending.request_name, pending.issuer
                 log.info("resuming pending request", extra={"volume_id": volume.volume_id, "request": name})
             else:
-                key = self._driver.generate_key(volume, state.key.load() if state.key is not None else None)
+                key = await self._driver.generate_key(volume, state.key.load() if state.key is not None else None)
                 plan = self._with_token(volume, self._driver.build_request(volume, key))
                 await self._rate.acquire()
                 name = await self._issuance.create(volume, plan)

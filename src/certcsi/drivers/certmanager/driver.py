@@ -24,7 +24,8 @@ from certcsi.drivers.unknown_attributes import unknown_attribute_warning
 from certcsi.errors import IssuanceError
 from certcsi.pki.certs import parse_pem_chain
 from certcsi.pki.csr import CsrSpec, build_csr
-from certcsi.pki.keys import ECDSA_CURVES, KeySpec, PrivateKey, encode_private_key, generate_private_key
+from certcsi.pki.keypool import KeyPool
+from certcsi.pki.keys import ECDSA_CURVES, KeySpec, PrivateKey, encode_private_key
 from certcsi.pki.pkcs12 import encode_pkcs12
 from certcsi.volumes.driver import Issued, RequestPlan, Volume, VolumeWarning
 from certcsi.volumes.schedule import default_renewal_time, renew_before_time
@@ -48,10 +49,19 @@ class CertManagerDriver:
     secret_attributes: frozenset[str] = frozenset({PKCS12_PASSWORD})
 
     def __init__(
-        self, *, name: str = DRIVER_NAME, strict_attributes: bool = False, cache_bytes: int = DEFAULT_CACHE_BYTES
+        self,
+        *,
+        name: str = DRIVER_NAME,
+        strict_attributes: bool = False,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        keys: KeyPool | None = None,
     ) -> None:
-        """`strict_attributes`: an unknown csi.cert-manager.io key fails the volume instead of a warning."""
+        """`strict_attributes`: an unknown csi.cert-manager.io key fails the volume instead of a warning.
+
+        `keys`: where fresh keys come from (the node's pool); None makes each one when asked.
+        """
         self.name = name
+        self._keys = keys if keys is not None else KeyPool(size=0)
         # Per instance, so the cache (which holds PKCS#12 passwords in memory) dies with the driver.
         self._parsed = ParseCache(_parser(strict=strict_attributes), max_bytes=cache_bytes)
 
@@ -71,11 +81,11 @@ class CertManagerDriver:
     def forget(self, volume_id: str) -> None:
         self._parsed.forget(volume_id)
 
-    def generate_key(self, volume: Volume, previous: PrivateKey | None) -> PrivateKey:
+    async def generate_key(self, volume: Volume, previous: PrivateKey | None) -> PrivateKey:
         attrs = self.attributes(volume)
         if attrs.reuse_private_key and previous is not None and _key_fits(previous, attrs.key):
             return previous
-        return generate_private_key(attrs.key)
+        return await self._keys.take(attrs.key)
 
     def build_request(self, volume: Volume, key: PrivateKey) -> RequestPlan:
         attrs = self.attributes(volume)

@@ -17,7 +17,8 @@ from certcsi.drivers.spiffe.workload.opting import WORKLOAD_API, workload_api_en
 from certcsi.drivers.unknown_attributes import unknown_attribute_error, unknown_attribute_warning
 from certcsi.errors import InvalidVolumeAttribute
 from certcsi.pki.csr import CsrSpec, build_csr
-from certcsi.pki.keys import KeySpec, PrivateKey, encode_private_key, generate_private_key
+from certcsi.pki.keypool import KeyPool
+from certcsi.pki.keys import KeySpec, PrivateKey, encode_private_key
 from certcsi.volumes.driver import Issued, RequestPlan, Volume, VolumeWarning, parse_group_id
 from certcsi.volumes.schedule import default_renewal_time
 
@@ -54,10 +55,12 @@ class SpiffeDriver:
         ca_file: str = "ca.crt",
         ca_bundle: CaBundle | None = None,
         strict_attributes: bool = False,
+        keys: KeyPool | None = None,
     ) -> None:
         """`ca_bundle` returns the current bundle bytes (None while none is loaded); None = no ca file.
 
         `strict_attributes`: an unknown spiffe.csi.cert-manager.io key fails the volume instead of a warning.
+        `keys`: where fresh keys come from (the node's pool); None makes each one when asked.
         """
         if certificate_duration <= timedelta(0):
             raise ValueError(f"certificate duration must be positive, got {certificate_duration}")
@@ -77,6 +80,7 @@ class SpiffeDriver:
         self._ca_file = ca_file
         self._ca_bundle = ca_bundle
         self._strict = strict_attributes
+        self._keys = keys if keys is not None else KeyPool(size=0)
 
     @property
     def trust_domain(self) -> str:
@@ -96,9 +100,9 @@ class SpiffeDriver:
         token_identity(volume)
         return tuple(unknown_attribute_warning(key, _KNOWN) for key in unknown)
 
-    def generate_key(self, volume: Volume, previous: PrivateKey | None) -> PrivateKey:
+    async def generate_key(self, volume: Volume, previous: PrivateKey | None) -> PrivateKey:
         # Never reused: a new SVID always gets a new key.
-        return generate_private_key(_KEY)
+        return await self._keys.take(_KEY)
 
     def build_request(self, volume: Volume, key: PrivateKey) -> RequestPlan:
         identity = token_identity(volume)

@@ -31,6 +31,7 @@ from certcsi.drivers.spiffe.runtime import check_issuer_sources, watch_runtime_i
 from certcsi.drivers.spiffe.workload.node import WorkloadApi, WorkloadApiOptions
 from certcsi.drivers.spiffe.workload.opting import check_socket_name
 from certcsi.drivers.spiffe.workload.reading import FileNames
+from certcsi.pki.keypool import KeyPool
 from certcsi.volumes.driver import IssuerRef
 from certcsi.volumes.hooks import NodeHook, NodeServices
 from certcsi.volumes.reporting import IssuanceObserver
@@ -82,8 +83,11 @@ class SpiffePlugin:
         return (self.workload_api,)
 
 
-def build_plugin(options: SpiffeOptions) -> SpiffePlugin:
-    """Validate across flags and build; ValueError naming the flag. Reads the CA bundle once (must be valid)."""
+def build_plugin(options: SpiffeOptions, *, keys: KeyPool | None = None) -> SpiffePlugin:
+    """Validate across flags and build; ValueError naming the flag. Reads the CA bundle once (must be valid).
+
+    `keys`: the node's key pool (None: each key made when needed).
+    """
     check_issuer_sources(
         issuer_name=options.issuer.name if options.issuer else "",
         configmap_name=options.configmap_name,
@@ -130,6 +134,7 @@ def build_plugin(options: SpiffeOptions) -> SpiffePlugin:
         ca_file=options.ca_file,
         ca_bundle=bundle.current if bundle is not None else None,
         strict_attributes=options.strict_attributes,
+        keys=keys,
     )
     workload_api = WorkloadApi(
         options=options.workload_api, trust_domain=driver.trust_domain, files=files, fs_group=driver.fs_group

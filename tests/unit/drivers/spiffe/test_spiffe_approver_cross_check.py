@@ -18,35 +18,35 @@ from certcsi.volumes.issuance import build_request_body
 DRIVER_SA = "system:serviceaccount:cert-manager:csi-driver-spiffe"
 
 
-def _as_created(d: SpiffeDriver, *, username: str) -> tuple[RequestPlan, dict[str, Any]]:
+async def _as_created(d: SpiffeDriver, *, username: str) -> tuple[RequestPlan, dict[str, Any]]:
     """The body the engine creates, plus the spec.username cert-manager's webhook records."""
     v = volume()
-    plan = d.build_request(v, d.generate_key(v, None))
+    plan = d.build_request(v, await d.generate_key(v, None))
     body = build_request_body(volume=v, plan=plan, name="csi-abc", node_hash="n")
     body["spec"]["username"] = username
     return plan, body
 
 
-def test_a_pod_request_is_approved() -> None:
-    _, body = _as_created(driver(), username=f"system:serviceaccount:{NS}:{SA}")
+async def test_a_pod_request_is_approved() -> None:
+    _, body = await _as_created(driver(), username=f"system:serviceaccount:{NS}:{SA}")
     verdict = evaluate(body, Policy(trust_domain="cluster.local"))
     assert (verdict.approved, verdict.reason) == (True, "Approved request")
 
 
-def test_flags_that_agree_on_both_sides_still_approve() -> None:
+async def test_flags_that_agree_on_both_sides_still_approve() -> None:
     d = driver(trust_domain="foo.bar", certificate_duration=timedelta(minutes=20))
-    _, body = _as_created(d, username=f"system:serviceaccount:{NS}:{SA}")
+    _, body = await _as_created(d, username=f"system:serviceaccount:{NS}:{SA}")
     assert evaluate(body, Policy(trust_domain="foo.bar", certificate_duration=timedelta(minutes=20))).approved
 
 
-def test_a_request_made_with_another_accounts_token_is_denied() -> None:
-    _, body = _as_created(driver(), username=f"system:serviceaccount:{NS}:other")
+async def test_a_request_made_with_another_accounts_token_is_denied() -> None:
+    _, body = await _as_created(driver(), username=f"system:serviceaccount:{NS}:other")
     verdict = evaluate(body, Policy(trust_domain="cluster.local"))
     assert (verdict.approved, verdict.rule) == (False, "spiffe-id")
 
 
-def test_an_own_service_account_request_is_approved_for_its_pod() -> None:
-    _, body = _as_created(driver(use_own_service_account=True), username=DRIVER_SA)
+async def test_an_own_service_account_request_is_approved_for_its_pod() -> None:
+    _, body = await _as_created(driver(use_own_service_account=True), username=DRIVER_SA)
     policy = Policy(trust_domain="cluster.local", own_service_account=DRIVER_SA)
     verdict = evaluate(body, policy, pod_identity=lambda ns, name: (NS, SA) if (ns, name) == (NS, POD) else None)
     assert verdict.approved is True, verdict

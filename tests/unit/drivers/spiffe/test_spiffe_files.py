@@ -15,20 +15,20 @@ from certcsi.volumes.driver import Issued
 BUNDLE = chain_pem([CA_CERT])
 
 
-def _files(**kwargs: object) -> tuple[dict[str, bytes], PrivateKey, Issued]:
+async def _files(**kwargs: object) -> tuple[dict[str, bytes], PrivateKey, Issued]:
     d, v = driver(**kwargs), volume()
-    key = d.generate_key(v, None)
+    key = await d.generate_key(v, None)
     issued = issue(d.build_request(v, key))
     return dict(d.files(v, key, issued)), key, issued
 
 
-def test_default_names_without_a_bundle_source() -> None:
-    files, *_ = _files()
+async def test_default_names_without_a_bundle_source() -> None:
+    files, *_ = await _files()
     assert set(files) == {"tls.crt", "tls.key"}
 
 
-def test_the_certificate_file_holds_the_chain_and_the_key_is_pkcs8() -> None:
-    files, key, issued = _files()
+async def test_the_certificate_file_holds_the_chain_and_the_key_is_pkcs8() -> None:
+    files, key, issued = await _files()
     assert files["tls.crt"] == issued.certificate_pem
     chain = parse_pem_chain(files["tls.crt"])
     assert len(chain) == 2 and key_matches_certificate(key, chain[0])
@@ -38,8 +38,8 @@ def test_the_certificate_file_holds_the_chain_and_the_key_is_pkcs8() -> None:
     assert loaded.private_numbers() == key.private_numbers()
 
 
-def test_the_leaf_carries_the_spiffe_id_in_a_critical_san() -> None:
-    files, *_ = _files()
+async def test_the_leaf_carries_the_spiffe_id_in_a_critical_san() -> None:
+    files, *_ = await _files()
     leaf = parse_pem_chain(files["tls.crt"])[0]
     san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     assert san.critical and san.value.get_values_for_type(x509.UniformResourceIdentifier) == [
@@ -47,36 +47,36 @@ def test_the_leaf_carries_the_spiffe_id_in_a_critical_san() -> None:
     ]
 
 
-def test_the_bundle_is_written_when_a_source_is_configured() -> None:
-    files, *_ = _files(ca_bundle=lambda: BUNDLE)
+async def test_the_bundle_is_written_when_a_source_is_configured() -> None:
+    files, *_ = await _files(ca_bundle=lambda: BUNDLE)
     assert files["ca.crt"] == BUNDLE
 
 
-def test_all_three_names_are_honoured_on_the_first_write() -> None:
-    files, *_ = _files(
+async def test_all_three_names_are_honoured_on_the_first_write() -> None:
+    files, *_ = await _files(
         certificate_file="svid.pem", key_file="svid_key.pem", ca_file="bundle.pem", ca_bundle=lambda: BUNDLE
     )
     assert set(files) == {"svid.pem", "svid_key.pem", "bundle.pem"}
     assert files["bundle.pem"] == BUNDLE
 
 
-def test_the_bundle_is_read_at_every_write() -> None:
+async def test_the_bundle_is_read_at_every_write() -> None:
     current = [b"one"]
     d, v = driver(ca_bundle=lambda: current[0]), volume()
-    key = d.generate_key(v, None)
+    key = await d.generate_key(v, None)
     issued = issue(d.build_request(v, key))
     assert d.files(v, key, issued)["ca.crt"] == b"one"
     current[0] = b"two"
     assert d.files(v, key, issued)["ca.crt"] == b"two"
 
 
-def test_no_bundle_loaded_yet_means_no_ca_file() -> None:
-    files, *_ = _files(ca_bundle=lambda: None)
+async def test_no_bundle_loaded_yet_means_no_ca_file() -> None:
+    files, *_ = await _files(ca_bundle=lambda: None)
     assert set(files) == {"tls.crt", "tls.key"}
 
 
-def test_status_ca_is_never_written() -> None:
-    files, _, issued = _files()
+async def test_status_ca_is_never_written() -> None:
+    files, _, issued = await _files()
     assert issued.ca_pem not in files.values()
 
 

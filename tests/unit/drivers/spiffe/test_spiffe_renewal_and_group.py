@@ -10,16 +10,16 @@ from certcsi.drivers.spiffe import FS_GROUP
 from certcsi.volumes.driver import Issued
 
 
-def test_renewal_is_at_two_thirds_of_the_lifetime() -> None:
+async def test_renewal_is_at_two_thirds_of_the_lifetime() -> None:
     issued = Issued(
         certificate_pem=b"", ca_pem=b"", not_before=NOW, not_after=NOW + timedelta(hours=3), request_name="r"
     )
     assert driver().next_issuance(volume(), issued) == NOW + timedelta(hours=2)
 
 
-def test_renewal_of_a_real_one_hour_svid() -> None:
+async def test_renewal_of_a_real_one_hour_svid() -> None:
     d, v = driver(), volume()
-    issued = issue(d.build_request(v, d.generate_key(v, None)))
+    issued = issue(d.build_request(v, await d.generate_key(v, None)))
     assert d.next_issuance(v, issued) == issued.not_before + timedelta(minutes=40)
 
 

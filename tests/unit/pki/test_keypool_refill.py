@@ -1,0 +1,100 @@
+"""The key pool: empty and idle until a type is used, then topped up to its size after each key taken."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from certcsi.pki.keypool import KeyPool
+from certcsi.pki.keys import KeySpec
+
+from .keypool_support import CountingGenerator, wait_until
+
+P256 = KeySpec("ECDSA", 256)
+
+
+def ready(pool: KeyPool, kind: str) -> int:
+    return next((stats.ready for stats in pool.stats() if stats.key_type == kind), 0)
+
+
+async def test_an_unused_pool_makes_nothing_and_starts_no_thread() -> None:
+    before = set(threading.enumerate())
+    made = CountingGenerator()
+    pool = KeyPool(size=4, generate=made)
+    time.sleep(0.05)
+    assert made.made == []
+    assert pool.stats() == []
+    assert set(threading.enumerate()) == before
+
+
+async def test_first_use_is_made_on_demand_then_the_type_fills_up_to_its_size() -> None:
+    made = CountingGenerator()
+    pool = KeyPool(size=4, generate=made)
+    await pool.take(P256)
+    wait_until(lambda: ready(pool, "ECDSA-256") == 4)
+    time.sleep(0.05)
+    assert made.count("ECDSA-256") == 5  # one for the caller, four ahead, and no more
+    (stats,) = pool.stats()
+    assert (stats.pooled, stats.on_demand) == (0, 1)
+    pool.close()
+
+
+async def test_each_key_taken_from_a_full_pool_is_replaced_once() -> None:
+    made = CountingGenerator()
+    pool = KeyPool(size=3, generate=made)
+    await pool.take(P256)
+    wait_until(lambda: ready(pool, "ECDSA-256") == 3)
+    for _ in range(3):
+        await pool.take(P256)
+    wait_until(lambda: ready(pool, "ECDSA-256") == 3)
+    time.sleep(0.05)
+    assert made.count("ECDSA-256") == 1 + 3 + 3
+    (stats,) = pool.stats()
+    assert (stats.pooled, stats.on_demand) == (3, 1)
+    pool.close()
+
+
+async def test_a_key_is_handed_out_once() -> None:
+    pool = KeyPool(size=8)
+    await pool.take(P256)
+    wait_until(lambda: ready(pool, "ECDSA-256") == 8)
+    keys = [await pool.take(P256) for _ in range(20)]  # pooled and made on demand, mixed
+    numbers = {key.private_numbers().private_value for key in keys}  # type: ignore[union-attr]
+    assert len(numbers) == 20
+    pool.close()
+
+
+async def test_types_join_on_first_use_and_the_least_recently_used_leaves_beyond_the_bound() -> None:
+    made = CountingGenerator()
+    pool = KeyPool(size=1, max_types=2, generate=made)
+    await pool.take(KeySpec("ECDSA", 384))
+    await pool.take(KeySpec("Ed25519"))
+    await pool.take(KeySpec("ECDSA", 521))
+    assert sorted(stats.key_type for stats in pool.stats()) == ["ECDSA-521", "Ed25519"]
+    pool.close()
+
+
+async def test_a_bad_spec_is_refused_with_the_rule_and_joins_nothing() -> None:
+    pool = KeyPool(size=2)
+    with pytest.raises(ValueError, match="RSA key size must be between 2048 and 8192, got 1024"):
+        await pool.take(KeySpec("RSA", 1024))
+    assert pool.stats() == []
+
+
+async def test_close_drops_every_key_and_stops_the_worker() -> None:
+    before = set(threading.enumerate())
+    made = CountingGenerator()
+    pool = KeyPool(size=2, generate=made)
+    await pool.take(P256)
+    wait_until(lambda: ready(pool, "ECDSA-256") == 2)
+    assert len(set(threading.enumerate()) - before) == 1  # the worker
+    pool.close()
+    assert pool.stats() == []
+    wait_until(lambda: set(threading.enumerate()) <= before)
+
+
+def test_the_size_is_bounded() -> None:
+    with pytest.raises(ValueError, match="size must be from 0 to 256"):
+        KeyPool(size=257)
