@@ -94,3 +94,10 @@ def test_spiffe_flags_follow_their_values() -> None:
 def test_no_configuration_renders_the_demo_only_unsafe_flag(chart: Chart, config: str) -> None:
     words = [word for obj in config_objects(chart, config) for word in all_strings(obj)]
     assert words and not [word for word in words if "unsafe" in word]
+
+
+@pytest.mark.parametrize(("chart", "kind", "name"), CONTAINERS[:2])
+def test_key_pool_size_only_when_set(chart: Chart, kind: str, name: str) -> None:
+    assert not [arg for arg in _args(chart, kind, name) if arg.startswith("--key-pool-size")]
+    assert _args(chart, kind, name, "app.driver.keyPoolSize=0")[-1] == "--key-pool-size=0"
+    assert _args(chart, kind, name, "app.driver.keyPoolSize=32")[-1] == "--key-pool-size=32"

@@ -34,6 +34,8 @@ def test_an_unknown_key_fails_naming_it(chart: Chart, assignment: str, where: st
         ("csi-driver", "app.livenessProbe.port=healthz", "at '/app/livenessProbe/port': got string, want integer"),
         ("csi-driver", "app.driver.useTokenRequest=yes", "at '/app/driver/useTokenRequest': got string, want boolean"),
         ("csi-driver", "app.logLevel=loud", "at '/app/logLevel': got string, want integer"),
+        ("csi-driver", "app.driver.keyPoolSize=257", "at '/app/driver/keyPoolSize': maximum: got 257, want 256"),
+        ("csi-driver-spiffe", "app.driver.keyPoolSize=-1", "at '/app/driver/keyPoolSize': minimum: got -1, want 0"),
         ("csi-driver", "nodeSelector.zone=1", "at '/nodeSelector/zone': got number, want string"),
         ("csi-driver-spiffe", "app.issuer=spiffe-ca", "at '/app/issuer': got string, want object"),
         (

@@ -33,7 +33,8 @@ async def test_the_tenth_similar_message_starts_one_combined_event_whose_count_g
 async def test_similar_messages_further_apart_than_the_interval_stay_apart() -> None:
     transport = ScriptedTransport()
     moments = iter(
-        datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=i * (AGGREGATE_INTERVAL_SECONDS / 5 + 1)) for i in range(40)
+        datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=i * (AGGREGATE_INTERVAL_SECONDS / 5 + 1))
+        for i in range(40)
     )
     rec = EventRecorder(transport, now=lambda: next(moments))
     for n in range(20):
