@@ -97,6 +97,11 @@ def _json_value(value: object) -> object:
 
 def _encoded(value: object) -> str:
     # Go's json.Encoder with SetEscapeHTML(false), which klogr uses for keys and values alike.
+    # Most keys and values need no escaping: quoting them directly costs a tenth of json.dumps.
+    if type(value) is str and '"' not in value and "\\" not in value and value.isprintable():
+        return f'"{value}"'
+    if type(value) is int:
+        return str(value)
     return json.dumps(_json_value(value), ensure_ascii=False)
 
 

@@ -1,6 +1,6 @@
 """Private keys made ahead, off the event loop: a small in-memory pool per key type in use.
 
-A type joins on first use; after each key taken, one worker thread tops that type up to `size`, so
+A type joins on first use; when keys taken bring it to half its size, one worker thread tops it up, so
 an idle node spends nothing and a burst of pods finds keys ready. A key is handed out once and is
 only ever in this process's memory: nothing is written, and a restart starts empty.
 """
@@ -85,7 +85,7 @@ class KeyPool:
                 entry.pooled += 1
             else:
                 entry.on_demand += 1
-            self._refill()
+            self._refill(entry)
         if key is not None:
             return key
         if kind.algorithm != "RSA":
@@ -118,8 +118,10 @@ class KeyPool:
             self._kinds.move_to_end(kind)
         return entry
 
-    def _refill(self) -> None:
-        if self._size == 0 or self._closed:
+    def _refill(self, entry: _Kind) -> None:
+        # Woken when a type falls to half its size, the worker refills it whole: one thread wake-up
+        # per size/2 keys, not one per key (a wake-up costs more CPU than a P-256 key).
+        if self._size == 0 or self._closed or len(entry.ready) > self._size // 2:
             return
         if self._worker is None:
             self._worker = threading.Thread(target=self._fill, name="certcsi-key-pool", daemon=True)

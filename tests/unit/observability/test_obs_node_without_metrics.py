@@ -29,7 +29,7 @@ class NoKube:
         yield  # pragma: no cover
 
     async def record_event(
-        self, *, involved: InvolvedObject, type: EventKind, reason: str, message: str, component: str
+        self, *, involved: InvolvedObject, type: EventKind, reason: str, message: str, component: str, count: int = 1
     ) -> None:
         raise AssertionError("not called")
 

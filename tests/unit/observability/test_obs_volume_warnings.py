@@ -26,7 +26,7 @@ class RecordingApi:
     recorded: list[tuple[str, str, str]] = field(default_factory=list)
 
     async def record_event(
-        self, *, involved: InvolvedObject, type: EventKind, reason: str, message: str, component: str
+        self, *, involved: InvolvedObject, type: EventKind, reason: str, message: str, component: str, count: int = 1
     ) -> None:
         self.recorded.append((type, reason, message))
 

@@ -1,4 +1,4 @@
-"""The key pool: empty and idle until a type is used, then topped up to its size after each key taken."""
+"""The key pool: empty and idle until a type is used; refilled to its size whenever keys taken bring it to half."""
 
 from __future__ import annotations
 
@@ -41,16 +41,31 @@ async def test_first_use_is_made_on_demand_then_the_type_fills_up_to_its_size() 
     pool.close()
 
 
-async def test_each_key_taken_from_a_full_pool_is_replaced_once() -> None:
+async def test_a_pool_still_above_half_is_left_alone() -> None:
     made = CountingGenerator()
-    pool = KeyPool(size=3, generate=made)
+    pool = KeyPool(size=4, generate=made)
     await pool.take(P256)
-    wait_until(lambda: ready(pool, "ECDSA-256") == 3)
+    wait_until(lambda: ready(pool, "ECDSA-256") == 4)
+    await pool.take(P256)  # 3 of 4 left: no wake-up, no key made
+    time.sleep(0.05)
+    assert made.count("ECDSA-256") == 5
+    assert ready(pool, "ECDSA-256") == 3
+    pool.close()
+
+
+async def test_at_half_the_worker_refills_every_key_taken_and_no_more() -> None:
+    made = CountingGenerator()
+    pool = KeyPool(size=4, generate=made)
+    await pool.take(P256)
+    wait_until(lambda: ready(pool, "ECDSA-256") == 4)
+    made.release.clear()  # the worker, once woken, waits here until all three are taken
     for _ in range(3):
         await pool.take(P256)
-    wait_until(lambda: ready(pool, "ECDSA-256") == 3)
+    assert ready(pool, "ECDSA-256") == 1
+    made.release.set()
+    wait_until(lambda: ready(pool, "ECDSA-256") == 4)
     time.sleep(0.05)
-    assert made.count("ECDSA-256") == 1 + 3 + 3
+    assert made.count("ECDSA-256") == 1 + 4 + 3
     (stats,) = pool.stats()
     assert (stats.pooled, stats.on_demand) == (3, 1)
     pool.close()
