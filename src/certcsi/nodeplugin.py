@@ -116,13 +116,22 @@ async def run_node_plugin(
         store.lock()
         store.check_root()
         await _serve(
-            driver=driver, options=options, stop=stop, hooks=hooks, observers=observers, mounter=mounter, store=store
+            driver=driver,
+            options=options,
+            stop=stop,
+            hooks=hooks,
+            observers=observers,
+            mounter=mounter,
+            store=store,
+            keys=keys,
         )
     except DataRootUnusable as err:
         log.error("refusing to start", extra={"data_root": str(options.data_root), "error": str(err)})
         raise SystemExit(1) from None
     finally:
         store.close()
+        if keys is not None:
+            keys.close()
 
 
 async def _serve(
@@ -134,6 +143,7 @@ async def _serve(
     observers: Sequence[IssuanceObserver],
     mounter: Mounter,
     store: Store,
+    keys: KeyPool | None,
 ) -> None:
     clock = SystemClock()
     # The flags budget issuance (creates); the client itself gets headroom for prunes and watches, so
@@ -206,5 +216,3 @@ async def _serve(
         await issuance.stop()
         await telemetry.stop()
         await kube.close()
-        if keys is not None:
-            keys.close()
