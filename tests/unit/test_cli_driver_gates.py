@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from node_commands import collect_runs
 
-from certcsi import nodeplugin
 from certcsi.cli import main
-from certcsi.cli import node as node_commands
 from certcsi.nodeplugin import NodeOptions
 from certcsi.volumes.gates import GateBackoff, PodAnnotationGate, PodIPGate
 
@@ -19,20 +16,7 @@ from certcsi.volumes.gates import GateBackoff, PodAnnotationGate, PodIPGate
 @pytest.fixture
 def started(monkeypatch: pytest.MonkeyPatch) -> list[NodeOptions]:
     """Run the command without starting anything; collect the options it would run with."""
-    seen: list[NodeOptions] = []
-
-    async def fake_run(*, driver: Any, options: NodeOptions, stop: asyncio.Event, **_: Any) -> None:
-        seen.append(options)
-
-    def run_once(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-        async def once() -> None:
-            await main(asyncio.Event())
-
-        asyncio.run(once())
-
-    monkeypatch.setattr(nodeplugin, "run_node_plugin", fake_run)
-    monkeypatch.setattr(node_commands, "run_until_signalled", run_once)
-    return seen
+    return collect_runs(monkeypatch, lambda run: run["options"])
 
 
 def invoke(*args: str) -> Any:

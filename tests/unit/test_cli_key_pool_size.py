@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from node_commands import collect_runs
 
-from certcsi import nodeplugin
 from certcsi.cli import main
-from certcsi.cli import node as node_commands
 from certcsi.pki.keypool import DEFAULT_POOL_SIZE, KeyPool
 
 COMMANDS = {"driver": ["driver"], "spiffe-driver": ["spiffe-driver", "--issuer-name", "ca"]}
@@ -20,20 +17,7 @@ COMMANDS = {"driver": ["driver"], "spiffe-driver": ["spiffe-driver", "--issuer-n
 @pytest.fixture
 def runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Run the command without starting anything; collect what it would run."""
-    seen: list[dict[str, Any]] = []
-
-    async def fake_run(**kwargs: Any) -> None:
-        seen.append(kwargs)
-
-    def run_once(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-        async def once() -> None:
-            await main(asyncio.Event())
-
-        asyncio.run(once())
-
-    monkeypatch.setattr(nodeplugin, "run_node_plugin", fake_run)
-    monkeypatch.setattr(node_commands, "run_until_signalled", run_once)
-    return seen
+    return collect_runs(monkeypatch, lambda run: run)
 
 
 @pytest.mark.parametrize("command", COMMANDS)

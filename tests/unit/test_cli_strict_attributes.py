@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from node_commands import collect_runs
 
-from certcsi import nodeplugin
 from certcsi.cli import main
-from certcsi.cli import node as node_commands
 from certcsi.errors import InvalidVolume, InvalidVolumeAttribute
 from certcsi.volumes.driver import Volume
 
@@ -26,20 +23,7 @@ POD = {
 @pytest.fixture
 def drivers(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Run the command without starting anything; collect the driver it would run."""
-    seen: list[Any] = []
-
-    async def fake_run(*, driver: Any, options: Any, stop: asyncio.Event, **_: Any) -> None:
-        seen.append(driver)
-
-    def run_once(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-        async def once() -> None:
-            await main(asyncio.Event())
-
-        asyncio.run(once())
-
-    monkeypatch.setattr(nodeplugin, "run_node_plugin", fake_run)
-    monkeypatch.setattr(node_commands, "run_until_signalled", run_once)
-    return seen
+    return collect_runs(monkeypatch, lambda run: run["driver"])
 
 
 def _volume(**attributes: str) -> Volume:

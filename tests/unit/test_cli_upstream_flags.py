@@ -121,9 +121,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
     """Run the commands without starting anything; collect the options each would run with."""
     seen: list[Any] = []
 
-    async def fake_node(
-        *, driver: Any, options: Any, stop: asyncio.Event, hooks: Any = (), observers: Any = ()
-    ) -> None:
+    async def fake_node(*, driver: Any, options: Any, stop: asyncio.Event, **_: Any) -> None:
         seen.append(options)
 
     async def fake_approver(settings: Any, *, stop: asyncio.Event) -> None:
@@ -219,7 +217,7 @@ def test_spiffe_driver_issuer_name_defaults_to_upstreams(monkeypatch: pytest.Mon
 
     built: list[Any] = []
     real = plugin.build_plugin
-    monkeypatch.setattr(plugin, "build_plugin", lambda options: built.append(options) or real(options))
+    monkeypatch.setattr(plugin, "build_plugin", lambda options, **kw: built.append(options) or real(options, **kw))
     monkeypatch.setattr(node_commands, "run_until_signalled", lambda main: None)
     assert invoke("spiffe-driver").exit_code == 0
     assert built[0].issuer.name == "my-spiffe-ca"

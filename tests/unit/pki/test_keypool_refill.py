@@ -19,6 +19,20 @@ def ready(pool: KeyPool, kind: str) -> int:
     return next((stats.ready for stats in pool.stats() if stats.key_type == kind), 0)
 
 
+def new_workers(before: set[threading.Thread]) -> list[threading.Thread]:
+    """Pool worker threads started since `before` was taken (other tests' threads come and go)."""
+    return [t for t in threading.enumerate() if t.name == "certcsi-key-pool" and t not in before]
+
+
+async def full_p256_pool(size: int) -> tuple[KeyPool, CountingGenerator]:
+    """A pool of `size` whose P-256 type has joined (one key taken) and filled up."""
+    made = CountingGenerator()
+    pool = KeyPool(size=size, generate=made)
+    await pool.take(P256)
+    wait_until(lambda: ready(pool, "ECDSA-256") == size)
+    return pool, made
+
+
 async def test_an_unused_pool_makes_nothing_and_starts_no_thread() -> None:
     before = set(threading.enumerate())
     made = CountingGenerator()
@@ -26,14 +40,11 @@ async def test_an_unused_pool_makes_nothing_and_starts_no_thread() -> None:
     time.sleep(0.05)
     assert made.made == []
     assert pool.stats() == []
-    assert set(threading.enumerate()) == before
+    assert new_workers(before) == []
 
 
 async def test_first_use_is_made_on_demand_then_the_type_fills_up_to_its_size() -> None:
-    made = CountingGenerator()
-    pool = KeyPool(size=4, generate=made)
-    await pool.take(P256)
-    wait_until(lambda: ready(pool, "ECDSA-256") == 4)
+    pool, made = await full_p256_pool(4)
     time.sleep(0.05)
     assert made.count("ECDSA-256") == 5  # one for the caller, four ahead, and no more
     (stats,) = pool.stats()
@@ -42,10 +53,7 @@ async def test_first_use_is_made_on_demand_then_the_type_fills_up_to_its_size() 
 
 
 async def test_a_pool_still_above_half_is_left_alone() -> None:
-    made = CountingGenerator()
-    pool = KeyPool(size=4, generate=made)
-    await pool.take(P256)
-    wait_until(lambda: ready(pool, "ECDSA-256") == 4)
+    pool, made = await full_p256_pool(4)
     await pool.take(P256)  # 3 of 4 left: no wake-up, no key made
     time.sleep(0.05)
     assert made.count("ECDSA-256") == 5
@@ -54,10 +62,7 @@ async def test_a_pool_still_above_half_is_left_alone() -> None:
 
 
 async def test_at_half_the_worker_refills_every_key_taken_and_no_more() -> None:
-    made = CountingGenerator()
-    pool = KeyPool(size=4, generate=made)
-    await pool.take(P256)
-    wait_until(lambda: ready(pool, "ECDSA-256") == 4)
+    pool, made = await full_p256_pool(4)
     made.release.clear()  # the worker, once woken, waits here until all three are taken
     for _ in range(3):
         await pool.take(P256)
@@ -104,10 +109,10 @@ async def test_close_drops_every_key_and_stops_the_worker() -> None:
     pool = KeyPool(size=2, generate=made)
     await pool.take(P256)
     wait_until(lambda: ready(pool, "ECDSA-256") == 2)
-    assert len(set(threading.enumerate()) - before) == 1  # the worker
+    assert len(new_workers(before)) == 1
     pool.close()
     assert pool.stats() == []
-    wait_until(lambda: set(threading.enumerate()) <= before)
+    wait_until(lambda: new_workers(before) == [])
 
 
 def test_the_size_is_bounded() -> None:
