@@ -61,8 +61,9 @@ _key_pool_size = click.option(
     type=GoInt(minimum=0, maximum=MAX_POOL_SIZE),
     default=DEFAULT_POOL_SIZE,
     show_default=True,
-    help="Private keys made ahead, in memory only, per key type in use (a type joins on first use; each key "
-    "taken is replaced in a background thread, so an idle node makes none); 0: every key is made when needed.",
+    help="Private keys made ahead, in memory only, per key type in use (a type joins on first use; once half "
+    "are taken a background thread makes it full again, so an idle node makes none); 0: every key is made when "
+    "needed.",
 )
 
 
