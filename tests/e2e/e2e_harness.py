@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import inspect
 import os
 import shutil
@@ -33,7 +32,9 @@ from mount_namespace import (
     mount_at,
     mounts_under,
     require_private_mount_namespace,
+    share_with_peer,
     unmount_everything_under,
+    write_fails_read_only,
 )
 from pod_files import CheckedPair, check_pair, key_matches_certificate, leaf_serial, read_snapshot
 
@@ -72,6 +73,7 @@ __all__ = [
     "publish_request",
     "read_snapshot",
     "require_private_mount_namespace",
+    "share_with_peer",
     "typical_attributes",
     "unmount_everything_under",
     "write_fails_read_only",
@@ -373,12 +375,3 @@ async def e2e_environment(*, signing_delay: float = 0.0, driver_args: Sequence[s
         if not left:
             shutil.rmtree(workdir, ignore_errors=True)
     assert not left, f"still mounted after the test: {[m.mount_point for m in left]}"
-
-
-def write_fails_read_only(directory: Path) -> bool:
-    """True when creating a file in `directory` fails with EROFS (root ignores modes, not ro mounts)."""
-    try:
-        (directory / "probe-write").write_bytes(b"x")
-    except OSError as exc:
-        return exc.errno == errno.EROFS
-    return False

@@ -30,7 +30,13 @@ from typing import Any
 import pytest
 from helm_charts import container, find, render, upstream_objects
 from image_support import BuiltImage, Container, running_container
-from mount_namespace import mount_at, mounts_under, require_private_mount_namespace, unmount_everything_under
+from mount_namespace import (
+    mount_at,
+    mounts_under,
+    require_private_mount_namespace,
+    unmount_everything_under,
+    write_fails_read_only,
+)
 from pod_containers import PodIdentity, podman_run_args
 from pod_files import check_pair
 
@@ -166,12 +172,13 @@ async def test_driver_container_publishes_verified_volumes(image: BuiltImage) ->
                 pair = check_pair(target)  # key matches certificate; openssl verify against the pod's ca.crt
                 assert pair.verify_output.endswith(": OK")
                 assert openssl_verify(ca, target / "tls.crt") == f"{target / 'tls.crt'}: OK"
-                # Made inside the container, seen on the host: the Bidirectional mounts propagated. (Not
-                # checked: read-only. The remount that makes the bind read-only changes the container's copy
-                # only; the pod's containers get the volume through kubelet's own read-only bind.)
+                # Made inside the container, seen on the host: the Bidirectional mounts propagated, and the
+                # host's copy is read-only too (made read-only before it was attached, so before it propagated).
                 bind = mount_at(target)
                 volume = volume_id(kubelet.pod_uid(NAMESPACE, pod), "tls")
                 assert bind is not None and (bind.fs_type, bind.root) == ("tmpfs", f"/{volume}/data"), bind
+                assert bind.options >= {"ro", "nosuid", "nodev", "noexec"}, bind
+                assert write_fails_read_only(target)
             assert (kubelet.pod_volume_path(NAMESPACE, pods[0], "tls") / "keystore.p12").stat().st_size > 0
             inmemfs = mount_at(data_dir / "inmemfs")
             assert inmemfs is not None and inmemfs.fs_type == "tmpfs", inmemfs

@@ -5,7 +5,9 @@ Shared by the end-to-end tests and the image test: both make real tmpfs and bind
 
 from __future__ import annotations
 
+import errno
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -62,7 +64,26 @@ def mount_at(path: Path) -> MountInfo | None:
     return found[-1] if found else None
 
 
+def share_with_peer(directory: Path, peer: Path) -> None:
+    """Make `directory` a shared mount and `peer` a second mount point of its peer group, as a node's
+    /var/lib/kubelet/pods and a driver container's Bidirectional (rshared) mount of it are: a mount made
+    beneath either appears beneath the other, as a copy. Both directories are created when missing."""
+    directory.mkdir(parents=True, exist_ok=True)
+    peer.mkdir(parents=True, exist_ok=True)
+    for command in (["--bind", directory, directory], ["--make-shared", directory], ["--bind", directory, peer]):
+        subprocess.run(["mount", *map(str, command)], check=True)
+
+
 def unmount_everything_under(path: Path) -> None:
     mounter = SyscallMounter()
     for entry in mounts_under(path):
         mounter.unmount(entry.mount_point)
+
+
+def write_fails_read_only(directory: Path) -> bool:
+    """True when creating a file in `directory` fails with EROFS (root ignores modes, not ro mounts)."""
+    try:
+        (directory / "probe-write").write_bytes(b"x")
+    except OSError as exc:
+        return exc.errno == errno.EROFS
+    return False

@@ -2,8 +2,10 @@
 
 Three implementations of `Mounter`:
 
-- `SyscallMounter`: the real thing. mount(2)/umount2(2) through ctypes (no process per mount: a
-  publish is on the hot path) and /proc/self/mountinfo for questions about what is mounted.
+- `SyscallMounter`: the real thing. Syscalls through ctypes (no process per mount: a publish is on the
+  hot path): a pod's bind is made read-only before it is attached (the new mount API, see _mount_api), so
+  every copy propagated from it is read-only too; mount(2)/umount2(2) for the rest, and
+  /proc/self/mountinfo for questions about what is mounted.
 - `FakeMounter`: an in-memory record for unit tests; creates the directories the real one would, so
   code that checks paths behaves the same, and can be told to fail the next call of an operation.
 - `DirectoryMounter`: the UNSAFE no-root mode (`--unsafe-no-mount`): no tmpfs (keys land on whatever
@@ -25,7 +27,16 @@ import logging
 import os
 import stat
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
+
+from certcsi.volumes._mount_api import (
+    MOUNT_ATTR_NODEV,
+    MOUNT_ATTR_NOEXEC,
+    MOUNT_ATTR_NOSUID,
+    MOUNT_ATTR_RDONLY,
+    MountApi,
+    MountApiUnavailable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +75,8 @@ class Mounter(Protocol):
         ...
 
     def is_bind_of(self, target: StrPath, source: StrPath) -> bool:
-        """True when the topmost mount at `target` (never followed when a symlink) shows the directory `source`."""
+        """True when the topmost mount at `target` (never followed when a symlink) shows the directory `source`
+        as `bind_readonly` leaves it: read-only, nosuid, nodev, noexec. A writable bind of `source` is not."""
         ...
 
     def check_target(self, source: StrPath, target: StrPath) -> None:
@@ -77,9 +89,13 @@ class Mounter(Protocol):
     def bind_readonly(self, source: StrPath, target: StrPath) -> None:
         """Make the directory `source` visible read-only (nosuid,nodev,noexec) at `target`.
 
-        Creates `target` when missing (its parent must exist). Idempotent: when `target` already
-        shows `source` it does nothing. Refuses (see `check_target`) a symlink, a file, a directory
-        that is not empty and another mount. On failure nothing stays mounted or created.
+        Read-only from the moment it exists, in every peer group it propagates to (the host's view of a
+        container's Bidirectional mount included), where the kernel allows it (see `SyscallMounter`).
+        Creates `target` when missing (its parent must exist). Idempotent: when `target` already shows
+        `source` it only makes sure that this bind is read-only (a crash between the bind and the
+        remount of an older certcsi, or of upstream's driver, leaves it writable). Refuses (see
+        `check_target`) a symlink, a file, a directory that is not empty and another mount. On failure
+        nothing stays mounted or created.
         """
         ...
 
@@ -260,6 +276,13 @@ MNT_DETACH = 0x2
 UMOUNT_NOFOLLOW = 0x8
 
 _HARDENED = MS_NOSUID | MS_NODEV | MS_NOEXEC
+_READ_ONLY_HARDENED_ATTRS = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC
+# The same four as statfs(2) reports them for the mount a descriptor is on.
+_READ_ONLY_HARDENED_FLAGS = os.ST_RDONLY | os.ST_NOSUID | os.ST_NODEV | os.ST_NOEXEC
+_LEGACY_BINDS = (
+    "the new mount API (open_tree, mount_setattr, move_mount) is unavailable; binds are made read-only by a "
+    "remount, which does not reach the copies propagated into peer mounts (the host's view stays writable)"
+)
 # Stacked mounts are unusual (a crash between two binds); more than this means something is wrong.
 _MAX_STACKED = 16
 
@@ -283,6 +306,11 @@ def _open_path(path: str) -> int:
     return os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
 
 
+def _is_read_only_hardened(fd: int) -> bool:
+    """Whether the mount the descriptor is on is read-only, nosuid, nodev and noexec (per mount, not per fs)."""
+    return os.fstatvfs(fd).f_flag & _READ_ONLY_HARDENED_FLAGS == _READ_ONLY_HARDENED_FLAGS
+
+
 def _fd_path(fd: int) -> str:
     # mount(2) and umount2(2) given this magic link act on exactly the object behind the descriptor:
     # whatever happens to the path meanwhile (a symlink swapped in) cannot redirect them.
@@ -290,15 +318,25 @@ def _fd_path(fd: int) -> str:
 
 
 class SyscallMounter:
-    """mount(2)/umount2(2) via ctypes on libc; answers from /proc/self/mountinfo.
+    """Syscalls via ctypes on libc; answers from /proc/self/mountinfo.
 
     Race-free against symlinks: a target is opened once with O_PATH|O_NOFOLLOW, checked through that
-    descriptor (fstat, its directory listing), and mounted on through /proc/self/fd/N, so the object
-    checked is the object mounted on (lstat-then-mount would leave a window to swap a symlink in).
-    An unmount first proves, on a descriptor of the mount's root, that it shows our source directory.
+    descriptor (fstat, its directory listing), and mounted on through that descriptor (move_mount, or
+    mount(2) on /proc/self/fd/N), so the object checked is the object mounted on (lstat-then-mount would
+    leave a window to swap a symlink in). An unmount first proves, on a descriptor of the mount's root,
+    that it shows our source directory.
+
+    Read-only everywhere: a pod's bind is cloned detached, made read-only, then attached (`MountApi`,
+    Linux 5.12+ on x86_64 and aarch64), so the copies the kernel propagates into peer mounts (the host's,
+    for a container with Bidirectional propagation) are read-only as well. Where that API is missing,
+    the bind is made with mount(2) and remounted read-only as upstream does: read-only in this mount
+    namespace only, its propagated copies stay writable (a warning says so, once). `mount_api`: "detect"
+    (the default), a `MountApi`, or None for mount(2) only.
     """
 
-    def __init__(self, *, mountinfo_path: str = "/proc/self/mountinfo") -> None:
+    def __init__(
+        self, *, mountinfo_path: str = "/proc/self/mountinfo", mount_api: MountApi | Literal["detect"] | None = "detect"
+    ) -> None:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         self._mount = libc.mount
         self._mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -307,6 +345,9 @@ class SyscallMounter:
         self._umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
         self._umount2.restype = ctypes.c_int
         self._mountinfo_path = mountinfo_path
+        self._mount_api = MountApi.detect() if mount_api == "detect" else mount_api
+        if self._mount_api is None and mount_api == "detect":
+            logger.warning("%s: unknown architecture %s", _LEGACY_BINDS, os.uname().machine)
 
     def _sys_mount(
         self, source: str, target: str, fs_type: str | None, flags: int, data: str | None, *, shown: str | None = None
@@ -392,7 +433,8 @@ class SyscallMounter:
         try:
             st = os.fstat(fd)
             # Same (device, inode) from another path: a mount of it, no need to read the mount table.
-            return stat.S_ISDIR(st.st_mode) and _identity(st) == _identity_of(s) and _real(t) != _real(s)
+            shows_source = stat.S_ISDIR(st.st_mode) and _identity(st) == _identity_of(s) and _real(t) != _real(s)
+            return shows_source and _is_read_only_hardened(fd)
         finally:
             os.close(fd)
 
@@ -445,16 +487,12 @@ class SyscallMounter:
             try:
                 st = os.fstat(fd)
                 if stat.S_ISDIR(st.st_mode) and _identity(st) == source_id:
+                    self._keep_read_only(fd, dst)
                     return
                 if (refusal := self._refusal(fd, st, dst, fresh=created)) is not None:
                     raise refusal
-                self._sys_mount(_fd_path(src_fd), _fd_path(fd), None, MS_BIND, None, shown=dst)
-                try:
-                    self._make_read_only(dst, source_id)
-                except BaseException:
-                    with contextlib.suppress(OSError):
-                        self._detach_top_bind(dst, src, source_id)
-                    raise
+                if not self._attach_read_only_clone(src_fd, fd, dst):
+                    self._bind_then_remount(src_fd, fd, dst, src, source_id)
             except BaseException:
                 if created:
                     with contextlib.suppress(OSError):
@@ -465,17 +503,53 @@ class SyscallMounter:
         finally:
             os.close(src_fd)
 
-    def _make_read_only(self, dst: str, source_id: tuple[int, int]) -> None:
+    def _attach_read_only_clone(self, src_fd: int, fd: int, dst: str) -> bool:
+        """The bind, read-only before it is attached; False (nothing done) when the kernel lacks the API."""
+        if self._mount_api is None:
+            return False
+        try:
+            self._mount_api.attach_clone(src_fd, fd, attributes=_READ_ONLY_HARDENED_ATTRS)
+        except MountApiUnavailable as missing:
+            logger.warning("%s: %s", _LEGACY_BINDS, missing)
+            self._mount_api = None  # the kernel will not grow the call: ask once
+            return False
+        except OSError as err:
+            raise OSError(err.errno, err.strerror, dst) from None
+        return True
+
+    def _bind_then_remount(self, src_fd: int, fd: int, dst: str, src: str, source_id: tuple[int, int]) -> None:
+        """Upstream's two steps: a bind (writable, and propagated so), then a read-only remount of it."""
+        self._sys_mount(_fd_path(src_fd), _fd_path(fd), None, MS_BIND, None, shown=dst)
+        try:
+            self._remount_read_only(dst, source_id)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self._detach_top_bind(dst, src, source_id)
+            raise
+
+    def _remount_read_only(self, dst: str, source_id: tuple[int, int]) -> None:
         # A bind mount ignores MS_RDONLY on creation; only a remount of the bind applies it. The
         # remount goes through a descriptor of the new mount's root, proven to show our source.
         fd = os.open(dst, os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             if _identity(os.fstat(fd)) != source_id:
                 raise OSError(errno.EBUSY, "the target changed while it was being mounted", dst)
-            flags = MS_BIND | MS_REMOUNT | MS_RDONLY | _HARDENED
-            self._sys_mount("none", _fd_path(fd), None, flags, None, shown=dst)
+            self._remount_fd_read_only(fd, dst)
         finally:
             os.close(fd)
+
+    def _remount_fd_read_only(self, fd: int, dst: str) -> None:
+        self._sys_mount("none", _fd_path(fd), None, MS_BIND | MS_REMOUNT | MS_RDONLY | _HARDENED, None, shown=dst)
+
+    def _keep_read_only(self, fd: int, dst: str) -> None:
+        """Republish of a bind already showing our source (open at `fd`): make it read-only if it is not.
+
+        Only this mount namespace's copy can be reached: copies propagated while it was writable stay so.
+        """
+        if _is_read_only_hardened(fd):
+            return
+        logger.warning("making a writable bind of the volume read-only: path=%s", dst)
+        self._remount_fd_read_only(fd, dst)
 
     def unbind(self, source: StrPath, target: StrPath) -> None:
         src, dst = os.fspath(source), os.fspath(target)
@@ -617,10 +691,13 @@ class FakeMounter:
         return None if mount is None else mount.kind
 
     def is_bind_of(self, target: StrPath, source: StrPath) -> bool:
-        if os.path.islink(target):
-            return False
+        bound = None if os.path.islink(target) else self._bind_at(target, source)
+        return bound is not None and bound.read_only
+
+    def _bind_at(self, target: StrPath, source: StrPath) -> FakeMount | None:
+        """The recorded bind of `source` at `target`, read-only or not."""
         mount = self.mounts.get(_real(target))
-        return mount is not None and mount.kind == "bind" and mount.source == _real(source)
+        return mount if mount is not None and mount.kind == "bind" and mount.source == _real(source) else None
 
     def check_target(self, source: StrPath, target: StrPath) -> None:
         dst = os.fspath(target)
@@ -628,7 +705,7 @@ class FakeMounter:
             return
         if (refusal := _kind_refusal(st, dst)) is not None:
             raise refusal
-        if self.is_bind_of(dst, source):
+        if self._bind_at(dst, source) is not None:
             return
         if _real(dst) in self.mounts:
             raise OSError(errno.EBUSY, _MOUNTED, dst)
@@ -641,7 +718,8 @@ class FakeMounter:
         if not os.path.isdir(src):
             raise OSError(errno.ENOTDIR, "bind source is not a directory", src)
         self.check_target(src, dst)
-        if self.is_bind_of(dst, src):
+        if (bound := self._bind_at(dst, src)) is not None:
+            self.mounts[_real(dst)] = dataclasses.replace(bound, read_only=True)
             return
         os.makedirs(dst, mode=0o750, exist_ok=True)
         self.mounts[_real(dst)] = FakeMount(kind="bind", source=src, read_only=True)
@@ -651,7 +729,7 @@ class FakeMounter:
         self._enter("unbind", _real(dst))
         if os.path.islink(dst) or not os.path.isdir(dst):
             return
-        if self.is_bind_of(dst, source):
+        if self._bind_at(dst, source) is not None:
             del self.mounts[_real(dst)]
         if _real(dst) in self.mounts:
             return  # someone else's mount

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -24,7 +24,7 @@ import pytest
 from _pytest.reports import TestReport
 from _pytest.runner import CallInfo
 
-from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.mount import FakeMounter, SyscallMounter, read_mountinfo
 from certcsi.volumes.store import Store
 
 REPO = Path(__file__).resolve().parents[3]
@@ -168,3 +168,24 @@ def store(tmp_path: Path, fake_mounter: FakeMounter) -> Store:
     s = Store(data_root=tmp_path / "csi-data-dir", mounter=fake_mounter)
     s.open()
     return s
+
+
+@pytest.fixture
+def mounter(tmp_path: Path) -> Iterator[SyscallMounter]:
+    """The real mounter (for `real_mounts` tests); everything mounted beneath tmp_path goes afterwards."""
+    m = SyscallMounter()
+    yield m
+    root = os.path.realpath(tmp_path)
+    for point in sorted({e.mount_point for e in read_mountinfo()}, key=len, reverse=True):
+        if point.startswith(root + "/"):
+            m.unmount(point)
+
+
+@pytest.fixture
+def fs(tmp_path: Path, mounter: SyscallMounter) -> Path:
+    """A small tmpfs holding a `src` directory with one file."""
+    path = tmp_path / "fs"
+    mounter.mount_tmpfs(path, size="1m")
+    (path / "src").mkdir()
+    (path / "src" / "tls.crt").write_bytes(b"CERT")
+    return path

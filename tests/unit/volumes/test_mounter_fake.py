@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.mount import FakeMount, FakeMounter
 
 
 def test_tmpfs_recorded_and_directory_made(tmp_path: Path) -> None:
@@ -103,3 +103,18 @@ def test_unbind_leaves_what_is_not_its_own(tmp_path: Path) -> None:
     m.unbind(tmp_path / "src", tmp_path / "ours")
     m.unbind(tmp_path / "src", tmp_path / "ours")
     assert not (tmp_path / "ours").exists() and not m.is_mount_point(tmp_path / "ours")
+
+
+def test_a_writable_bind_is_not_ours_until_bind_readonly_repairs_it(tmp_path: Path) -> None:
+    # As the real one: a writable bind of the source (a crash between bind and remount) is accepted as
+    # a target, is not what bind_readonly leaves, and bind_readonly makes it read-only in place.
+    m = FakeMounter()
+    (tmp_path / "a").mkdir()
+    target = tmp_path / "target"
+    target.mkdir()
+    m.mounts[str(target)] = FakeMount(kind="bind", source=str(tmp_path / "a"), read_only=False)
+    assert not m.is_bind_of(target, tmp_path / "a")
+    m.check_target(tmp_path / "a", target)
+    m.bind_readonly(tmp_path / "a", target)
+    assert m.mounts[str(target)].read_only
+    assert m.is_bind_of(target, tmp_path / "a")
