@@ -30,6 +30,7 @@ from certcsi.volumes.hooks import NodeHook, NodeServices
 from certcsi.volumes.issuance import Issuance
 from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import DEFAULT_TMPFS_SIZE, DirectoryMounter, Mounter, SyscallMounter
+from certcsi.volumes.owning import Owner
 from certcsi.volumes.reporting import IssuanceObserver, Observers
 from certcsi.volumes.schedule import RateBudget
 from certcsi.volumes.store import DataRootUnusable, Store
@@ -110,9 +111,12 @@ async def run_node_plugin(
             "into pods without read-only bind mounts; never use it on a real node"
         )
     mounter: Mounter = DirectoryMounter() if options.unsafe_no_mount else SyscallMounter()
-    store = Store(data_root=options.data_root, mounter=mounter, tmpfs_size=options.tmpfs_size)
+    store = Store(
+        data_root=options.data_root, mounter=mounter, owner=Owner.of(driver), tmpfs_size=options.tmpfs_size
+    )
     try:
-        # First of all, before a socket or a port is taken: a second driver on this data root stops here.
+        # First of all, before a socket or a port is taken: a second process of this driver stops here
+        # (another driver may share the data root).
         store.lock()
         store.check_root()
         await _serve(

@@ -35,8 +35,9 @@ def parse_group_id(text: str, *, minimum: int = 1) -> int:
 class Volume:
     """One CSI ephemeral volume as the engine knows it.
 
-    `attributes` is the volume context with every secret removed (no token, no password): it is what
-    metadata.json stores. Secrets travel only in memory, in `secrets`.
+    `attributes` is the volume context with every secret removed (no token, no password). Secrets
+    travel in `secrets`: the driver's secret attributes (a PKCS#12 password) are also kept in
+    metadata.json on the tmpfs, where csi-lib reads them on renewal; the token only in memory.
 
     `pod_ip` is set by the engine, never by the pod spec, and never stored: the pod's address (for
     `${POD_IP}`) when a pod-ip readiness gate guarantees one, else None. Before the pod has an
@@ -110,9 +111,17 @@ class Driver(Protocol):
     """csi-lib's callbacks: validate, key, request, files, renewal time."""
 
     name: str
-    # Volume-context keys whose values are secrets: kept in memory only, never in metadata.json.
-    # The engine always treats csi.storage.k8s.io/serviceAccount.tokens as secret as well.
+    # Volume-context keys whose values are secrets: never in a log line, an error or an event; kept in
+    # metadata.json (on the tmpfs, as csi-lib keeps them) so that a restarted driver can renew. The
+    # engine always treats csi.storage.k8s.io/serviceAccount.tokens as secret too, and never writes it.
     secret_attributes: frozenset[str]
+
+    def recognises(self, attributes: Mapping[str, str]) -> bool:
+        """True when a volume context is certainly this driver's, with no other record to tell.
+
+        Asked at start for a volume in a shared data root that has neither certcsi's driver record
+        nor kubelet's vol_data.json: True only for what no other driver's volume can carry.
+        """
 
     def validate(self, volume: Volume) -> Sequence[VolumeWarning]:
         """Raise InvalidVolume / InvalidVolumeAttribute naming the attribute and the rule; else the warnings."""

@@ -74,7 +74,7 @@ from certcsi.volumes.mount import Mounter
 from certcsi.volumes.reporting import IssuanceDone, IssuanceObserver, NullObserver, VolumeView
 from certcsi.volumes.schedule import NOT_READY_BACKOFF, Backoff, RateBudget, Scheduler, jittered
 from certcsi.volumes.status import VolumeStatus, read_status, write_status
-from certcsi.volumes.store import Metadata, Store
+from certcsi.volumes.store import NOT_ISSUED_YET, Metadata, Store
 
 log = logging.getLogger(__name__)
 
@@ -313,23 +313,29 @@ class Manager:
         Returns at once (CSI can be served); renewals already due fire once `_ready_to_issue`.
         """
         scan = self._store.open()
+        secret_keys = self._driver.secret_attributes | {TOKENS}
         for meta in scan.volumes:
+            context = meta.volume_context
+            # Taken over from the Go driver, whose metadata.json also holds the pod's token: kept in
+            # memory for a renewal due before kubelet's next republish, and taken off the disk below.
             volume = Volume(
                 volume_id=meta.volume_id,
                 target_path=meta.target_path,
-                attributes=_shared_strings(meta.volume_context),
+                attributes=_shared_strings({k: v for k, v in context.items() if k not in secret_keys}),
                 mount_group=int(meta.volume_mount_group) if meta.volume_mount_group else None,
-                secrets=self._store.read_secrets(meta.volume_id),
+                secrets={k: v for k, v in context.items() if k in secret_keys},
             )
+            issued_at = None if meta.next_issuance_time == NOT_ISSUED_YET else meta.next_issuance_time
             # Kept by the scan, so issued or mounted: never torn down by a failure from here on.
             self._states[meta.volume_id] = _State(
                 volume=volume,
-                next_issuance=meta.next_issuance_time,
+                next_issuance=issued_at,
                 live=True,
                 status=self._read_status(meta.volume_id),
             )
-            when = meta.next_issuance_time or self._clock.now()
-            self._scheduler.schedule(meta.volume_id, when)
+            if TOKENS in context:
+                self._write_metadata(volume, issued_at, live=True)
+            self._scheduler.schedule(meta.volume_id, issued_at or self._clock.now())
         self._pod_list_deadline = self._clock.monotonic() + POD_LIST_GRACE
         self._scheduler.start()
         self._started = True
@@ -488,10 +494,10 @@ class Manager:
         """Refresh in-memory secrets and the mount; a failure here is reported, never destructive."""
         if volume.target_path != state.volume.target_path:
             raise IncompatiblePublish(f"volume {volume.volume_id} is already published at another target path")
-        if volume.attributes != state.volume.attributes:
-            self._write_metadata(volume, state.next_issuance)
-        if self._kept_secrets(volume) != self._kept_secrets(state.volume):
-            self._store.write_secrets(volume.volume_id, self._kept_secrets(volume))
+        if volume.attributes != state.volume.attributes or self._kept_secrets(volume) != self._kept_secrets(
+            state.volume
+        ):
+            self._write_metadata(volume, state.next_issuance, live=True)
         state.volume = volume
         if not self._mounter.is_bind_of(volume.target_path, self._store.data_dir(volume.volume_id)):
             self._bind(volume)
@@ -509,10 +515,9 @@ class Manager:
         deadline = started + self._issue_timeout
         try:
             self._states[volume.volume_id] = state
-            self._write_metadata(volume, None)
+            self._write_metadata(volume, None, live=False)
             if (earlier := self._first_failures.get(volume.volume_id)) is not None:
                 self._set_status(state, earlier)
-            self._store.write_secrets(volume.volume_id, self._kept_secrets(volume))
             deferred, pod = await self._first_gates(state)
             if deferred:
                 return
@@ -574,6 +579,8 @@ class Manager:
             return False, verdict.pod
         self._bind(volume)
         state.live = True
+        # As csi-lib records it, so that a restarted driver (certcsi's or the Go one) resumes the volume.
+        self._write_metadata(volume, None, live=True)
         self._gates_unmet(state, verdict.reason)
         log.info(
             "volume published without a certificate yet (--continue-on-not-ready)",
@@ -619,7 +626,7 @@ class Manager:
                 fraction=self._jitter_fraction,
                 rng=self._rng,
             )
-            self._write_metadata(volume, renew_at)
+            self._write_metadata(volume, renew_at, live=True)
         except Exception as error:
             self._observer.failed(volume, error, request_name=name, first=first)
             raise
@@ -762,13 +769,17 @@ class Manager:
     def _kept_secrets(self, volume: Volume) -> dict[str, str]:
         return {k: v for k, v in volume.secrets.items() if k in self._driver.secret_attributes}
 
-    def _write_metadata(self, volume: Volume, next_issuance: datetime | None) -> None:
+    def _write_metadata(self, volume: Volume, next_issuance: datetime | None, *, live: bool) -> None:
+        """metadata.json as csi-lib reads it on renewal: the attributes and the driver's kept secrets (the
+        PKCS#12 password; never the token); a live volume without a certificate has Go's zero time."""
+        if next_issuance is None and live:
+            next_issuance = NOT_ISSUED_YET
         self._store.write_metadata(
             Metadata(
                 volume_id=volume.volume_id,
                 target_path=volume.target_path,
                 next_issuance_time=next_issuance,
-                volume_context=dict(volume.attributes),
+                volume_context={**volume.attributes, **self._kept_secrets(volume)},
                 volume_mount_group="" if volume.mount_group is None else str(volume.mount_group),
             )
         )

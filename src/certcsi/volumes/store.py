@@ -1,18 +1,25 @@
 """The data root on tmpfs: one directory per volume with its metadata and its published file set.
 
-Layout (csi-lib's, so a node can switch between the Go driver and certcsi):
+Layout (csi-lib's, so a node can switch between the Go drivers and certcsi):
 
-    <data-root>/certcsi.lock                flock held by the one driver process using this data root
+    <data-root>/certcsi-<driver>.lock       flock held by the one process of each driver using this data root
+    <data-root>/certcsi-mount.lock          flock held while a driver checks and mounts the tmpfs at start
     <data-root>/inmemfs/                    tmpfs (size-limited), mounted by `Store.open()` unless already mounted
-        <volume-id>/metadata.json           0600, written atomically, never holds a secret
+        <volume-id>/driver.json             the driver the volume belongs to (certcsi's; see `owning`)
+        <volume-id>/metadata.json           0600, csi-lib's format, written atomically
         <volume-id>/data/                   0550, group = fs group; bind-mounted into the pod
             ..2024_05_01_10_00_00.ab12cd/   the real files of one write (0440)
             ..data -> ..2024_05_01_...      swapped atomically by rename
             tls.crt -> ..data/tls.crt       one visible symlink per file
 
-All methods are synchronous filesystem calls on tmpfs (microseconds each). Between processes the
-data root is locked (one driver per data root); within the process the store does no locking: the
-caller serialises writes to one volume (the manager's per-volume lock).
+Drivers share a data root (both upstream charts default to the same one): each store works for one
+driver (`Owner`) and opens, lists, cleans and deletes only that driver's volumes; two processes of
+the same driver are refused. metadata.json holds the volume context csi-lib needs to renew, the
+PKCS#12 password included (it lives on the tmpfs beside the key it protects), but never the pod's
+service-account token: that stays in memory.
+
+All methods are synchronous filesystem calls on tmpfs (microseconds each). Within the process the
+store does no locking: the caller serialises writes to one volume (the manager's per-volume lock).
 """
 
 from __future__ import annotations
@@ -39,12 +46,12 @@ from certcsi.csi.volume_id import check_volume_id
 from certcsi.errors import InvalidVolume, StorageExhausted
 from certcsi.volumes.clock import require_aware
 from certcsi.volumes.mount import DEFAULT_TMPFS_SIZE, Mounter
+from certcsi.volumes.owning import OWNER_FILE, Owner, inferred_owner, owner_record, recorded_owner
 
 logger = logging.getLogger(__name__)
 
 INMEMFS = "inmemfs"
 METADATA_FILE = "metadata.json"
-SECRETS_FILE = "secrets.json"
 DATA_DIR = "data"
 DATA_LINK = "..data"
 _DATA_TMP_LINK = "..data_tmp"
@@ -53,7 +60,14 @@ _LINK_TMP = "..link_tmp"  # hidden, so a half-made link is never visible and is 
 TOKENS_ATTRIBUTE = "csi.storage.k8s.io/serviceAccount.tokens"
 MAX_FILE_NAME_BYTES = 255
 # Held (flock) for the driver's lifetime, beside inmemfs: the kernel drops it with the process, kill -9 too.
-LOCK_FILE = "certcsi.lock"
+LOCK_FILE_PATTERN = "certcsi-{driver}.lock"
+# Held only while one driver checks inmemfs and mounts the tmpfs: two drivers starting at once would
+# otherwise both find no mount and stack two tmpfs, each hiding the other's volumes.
+MOUNT_LOCK_FILE = "certcsi-mount.lock"
+MOUNT_LOCK_TIMEOUT = 30.0
+# Go's zero time.Time: csi-lib's nextIssuanceTime of a volume published before its first
+# certificate (--continue-on-not-ready), so that a restarted driver resumes it.
+NOT_ISSUED_YET = datetime(1, 1, 1, tzinfo=UTC)
 
 FILE_MODE = 0o440
 METADATA_MODE = 0o600  # what tempfile.mkstemp creates; the rename keeps it
@@ -90,7 +104,7 @@ class DataRootUnusable(RuntimeError):
 
 
 class DataRootInUse(DataRootUnusable):
-    """Another driver process holds the data root: two drivers would remove each other's volumes."""
+    """Another process of the same driver holds the data root: the two would remove each other's volumes."""
 
 
 # --- metadata --------------------------------------------------------------------------------------
@@ -101,7 +115,8 @@ _RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(
 def format_rfc3339(value: datetime) -> str:
     """Go's time.RFC3339Nano in UTC: `1970-01-03T00:00:00Z`, fraction only when non-zero."""
     utc = require_aware(value, name="time").astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    # Not strftime: its %Y drops the zero padding of years before 1000 (Go's zero time is year 1).
+    text = f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
     if utc.microsecond:
         text += "." + f"{utc.microsecond:06d}".rstrip("0")
     return text + "Z"
@@ -129,14 +144,15 @@ _GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u
 class Metadata:
     """What csi-lib keeps per volume in metadata.json; byte-compatible with the Go driver's file.
 
-    `volume_context` must already be stripped of secrets (the token, passwords); `Store` refuses
-    a context that still carries the service-account tokens.
+    `volume_context` may hold a driver's secret attribute (the PKCS#12 password, which csi-lib reads
+    from here on renewal), so it never shows in a repr; `Store` refuses a context that still carries
+    the service-account tokens.
     """
 
     volume_id: str
     target_path: str
     next_issuance_time: datetime | None = None
-    volume_context: Mapping[str, str] = field(default_factory=dict)
+    volume_context: Mapping[str, str] = field(default_factory=dict, repr=False)
     volume_mount_group: str = ""
 
     def __post_init__(self) -> None:
@@ -199,11 +215,24 @@ class RemovedVolume:
 
 
 @dataclass(frozen=True)
+class LeftAlone:
+    """An entry of the data root `Store.open()` neither resumed nor touched: not this driver's.
+
+    `driver` names its driver when a record says so; None when nobody can tell whose it is.
+    """
+
+    name: str
+    reason: str
+    driver: str | None = None
+
+
+@dataclass(frozen=True)
 class ScanResult:
-    """The data root as found at start: volumes to resume, and what was cleaned away."""
+    """The data root as found at start: volumes to resume, what was cleaned away, and what is not ours."""
 
     volumes: tuple[Metadata, ...]
     removed: tuple[RemovedVolume, ...]
+    left_alone: tuple[LeftAlone, ...] = ()
 
 
 # --- small filesystem helpers ----------------------------------------------------------------------
@@ -270,68 +299,91 @@ def _replace_symlink(path: Path, target: str, *, tmp_name: str) -> None:
 
 
 class Store:
-    """Volume state under `<data_root>/inmemfs`; see the module docstring for the layout."""
+    """One driver's volumes under `<data_root>/inmemfs`; see the module docstring for the layout."""
 
-    def __init__(self, *, data_root: Path, mounter: Mounter, tmpfs_size: str | None = DEFAULT_TMPFS_SIZE) -> None:
+    def __init__(
+        self, *, data_root: Path, mounter: Mounter, owner: Owner, tmpfs_size: str | None = DEFAULT_TMPFS_SIZE
+    ) -> None:
         self._data_root = Path(data_root)
         self._root = self._data_root / INMEMFS
         self._mounter = mounter
+        self._owner = owner
         self._tmpfs_size = tmpfs_size
         self._opened = False
         self._lock_fd: int | None = None
+        # This driver's volumes: found by the scan, created or adopted since, minus those removed.
+        self._owned: set[str] = set()
 
     @property
     def root(self) -> Path:
-        """`<data_root>/inmemfs`, the directory holding one subdirectory per volume."""
+        """`<data_root>/inmemfs`, the directory holding one subdirectory per volume (of every driver)."""
         return self._root
+
+    @property
+    def owner(self) -> Owner:
+        return self._owner
 
     # -- lifecycle --
 
     def open(self) -> ScanResult:
-        """Lock the data root, mount the tmpfs if needed, then scan: keep valid volumes, delete what cannot be resumed.
+        """Lock the data root for this driver, mount the tmpfs if needed, then scan this driver's volumes.
 
-        DataRootUnusable (DataRootInUse) when another process holds the data root, or `inmemfs` is a
-        symlink, not a directory, or a mount of something other than a tmpfs. A tmpfs mounted before
-        gets the size limit (kept as it is when it already holds more).
+        DataRootUnusable (DataRootInUse) when another process of this driver holds the data root, or
+        `inmemfs` is a symlink, not a directory, or a mount of something other than a tmpfs. A tmpfs
+        mounted before gets the size limit (kept as it is when it already holds more). The check and
+        the mount run under a lock shared by every certcsi driver of the data root.
 
-        Deleted (and reported in `removed`): entries that are not directories or not valid volume
-        ids, directories without metadata.json, metadata that does not parse or names another
-        volume, and volumes never issued (no next issuance time, no published files, and not mounted
-        at their target path; upstream leaves those forever). Call it once, before serving, while no publish runs.
+        Each entry's owner is decided first (`certcsi.volumes.owning`); what is not this driver's is
+        left alone (`left_alone`). Of this driver's volumes, deleted (and reported in `removed`):
+        names that are not valid volume ids, directories without metadata.json, metadata that does
+        not parse or names another volume, and volumes never issued (no next issuance time or Go's
+        zero time, no published files, and not mounted at their target path; upstream leaves those
+        forever, or resumes them). Call
+        it once, before serving, while no publish runs.
         """
         os.makedirs(self._data_root, mode=0o700, exist_ok=True)
         self.lock()
         try:
-            self.check_root()
-            fs_type = self._mounter.fs_type(self._root)
-            if fs_type is None:
-                self._mounter.mount_tmpfs(self._root, size=self._tmpfs_size, mode=0o700)
-            elif fs_type != "tmpfs":
-                raise DataRootUnusable(
-                    f"{self._root} is a {fs_type} mount, not a tmpfs: private keys must stay in memory; unmount it"
-                )
-            elif self._tmpfs_size is not None:
-                self._resize_tmpfs(self._tmpfs_size)
+            with _flocked(self._data_root / MOUNT_LOCK_FILE, timeout=MOUNT_LOCK_TIMEOUT):
+                self._mount_root()
         except BaseException:
             self.close()
             raise
         kept: list[Metadata] = []
         removed: list[RemovedVolume] = []
+        left: list[LeftAlone] = []
         for entry in sorted(os.listdir(self._root)):
             verdict = self._scan_one(entry)
             if isinstance(verdict, Metadata):
                 kept.append(verdict)
+            elif isinstance(verdict, LeftAlone):
+                left.append(verdict)
             else:
                 logger.warning(
                     "removing volume directory at start: volume_id=%s reason=%s", verdict.volume_id, verdict.reason
                 )
                 _rmtree_entry(self._root / entry)
                 removed.append(verdict)
+        _log_left_alone(left, owner=self._owner.name)
+        self._owned = {meta.volume_id for meta in kept}
         self._opened = True
-        return ScanResult(volumes=tuple(kept), removed=tuple(removed))
+        return ScanResult(volumes=tuple(kept), removed=tuple(removed), left_alone=tuple(left))
+
+    def _mount_root(self) -> None:
+        """Mount the tmpfs on inmemfs unless one is there (the caller holds the mount lock)."""
+        self.check_root()
+        fs_type = self._mounter.fs_type(self._root)
+        if fs_type is None:
+            self._mounter.mount_tmpfs(self._root, size=self._tmpfs_size, mode=0o700)
+        elif fs_type != "tmpfs":
+            raise DataRootUnusable(
+                f"{self._root} is a {fs_type} mount, not a tmpfs: private keys must stay in memory; unmount it"
+            )
+        elif self._tmpfs_size is not None:
+            self._resize_tmpfs(self._tmpfs_size)
 
     def _resize_tmpfs(self, size: str) -> None:
-        """Apply the size limit to a tmpfs mounted before (by an earlier run, or by the Go driver without one)."""
+        """Apply the size limit to a tmpfs mounted before (by an earlier run, another driver, or a Go driver)."""
         try:
             self._mounter.resize_tmpfs(self._root, size=size)
         except OSError as err:
@@ -341,14 +393,15 @@ class Store:
             )
 
     def lock(self) -> None:
-        """Take the data root for this process (idempotent); DataRootInUse while another process holds it.
+        """Take the data root for this driver's process (idempotent); DataRootInUse while another process of
+        the same driver holds it. Other drivers may share the data root.
 
-        An flock on `<data-root>/certcsi.lock`, kept until `close()` or the process ends however it ends.
+        An flock on `<data-root>/certcsi-<driver>.lock`, kept until `close()` or the process ends however it ends.
         """
         if self._lock_fd is not None:
             return
         os.makedirs(self._data_root, mode=0o700, exist_ok=True)
-        path = self._data_root / LOCK_FILE
+        path = self._data_root / LOCK_FILE_PATTERN.format(driver=self._owner.name)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -357,8 +410,9 @@ class Store:
             os.close(fd)
             by = f" (pid {holder})" if holder.isdigit() else ""
             raise DataRootInUse(
-                f"data root {self._data_root} is in use by another certcsi driver{by}: two drivers on one "
-                "data root would remove each other's volumes; give each driver its own --data-root"
+                f"data root {self._data_root} is in use by another {self._owner.name} driver{by}: two processes "
+                "of one driver would remove each other's volumes; give each its own --data-root (drivers with "
+                "different names may share one)"
             ) from None
         except BaseException:
             os.close(fd)
@@ -389,26 +443,38 @@ class Store:
         if not stat.S_ISDIR(st.st_mode):
             raise DataRootUnusable(f"{self._root} is not a directory: remove it so that the tmpfs can be mounted there")
 
-    def _scan_one(self, name: str) -> Metadata | RemovedVolume:
+    def _scan_one(self, name: str) -> Metadata | RemovedVolume | LeftAlone:
         path = self._root / name
+        if path.is_symlink() or not path.is_dir():
+            return LeftAlone(name, "not a volume directory")
+        recorded = recorded_owner(path)
+        if recorded is not None and recorded != self._owner.name:
+            return LeftAlone(name, f"a volume of {recorded}", recorded)
         try:
             check_volume_id(name)
         except InvalidVolume:
+            if recorded is None:
+                return LeftAlone(name, "not a valid volume id, and no driver record")
             return RemovedVolume(name, "not a valid volume id")
-        if path.is_symlink() or not path.is_dir():
-            return RemovedVolume(name, "not a directory")
+        meta, problem = _read_metadata_file(path)
+        if recorded is None:
+            if meta is None:
+                return LeftAlone(name, f"no driver record and {problem}")
+            owner = inferred_owner(
+                volume_id=name, target_path=meta.target_path, attributes=meta.volume_context, owner=self._owner
+            )
+            if owner.driver != self._owner.name:
+                why = f"a volume of {owner.driver} ({owner.source})" if owner.driver else "owner unknown"
+                return LeftAlone(name, why, owner.driver)
+            # Ours by kubelet's record or by its attributes: record it, so later scans need neither.
+            _write_atomic(path, OWNER_FILE, owner_record(self._owner.name))
         self._remove_stale_temp_files(path)
-        try:
-            raw = (path / METADATA_FILE).read_bytes()
-        except FileNotFoundError:
-            return RemovedVolume(name, "no metadata.json")
-        try:
-            meta = Metadata.from_json(raw)
-        except (ValueError, UnicodeDecodeError) as e:
-            return RemovedVolume(name, f"unreadable metadata.json: {e}")
+        if meta is None:
+            return RemovedVolume(name, problem)
         if meta.volume_id != name:
             return RemovedVolume(name, "metadata.json names another volume", meta)
-        if meta.next_issuance_time is None and not self._has_files(name) and not self._is_published(meta):
+        never_issued = meta.next_issuance_time in (None, NOT_ISSUED_YET)
+        if never_issued and not self._has_files(name) and not self._is_published(meta):
             return RemovedVolume(name, "never issued", meta)
         return meta
 
@@ -440,23 +506,13 @@ class Store:
         return self.volume_dir(volume_id) / DATA_DIR
 
     def list_volume_ids(self) -> list[str]:
-        """Volume directories present now, sorted (names that are not valid ids are ignored)."""
-        try:
-            names = os.listdir(self._root)
-        except FileNotFoundError:
-            return []
-        valid = []
-        for name in names:
-            try:
-                valid.append(check_volume_id(name))
-            except InvalidVolume:
-                continue
-        return sorted(valid)
+        """This driver's volumes, sorted: those the scan kept, and those written or adopted since."""
+        return sorted(self._owned)
 
     # -- metadata --
 
     def write_metadata(self, meta: Metadata) -> None:
-        """Create the volume's directories if needed and replace metadata.json atomically.
+        """Claim the volume for this driver if needed, create its directories and replace metadata.json atomically.
 
         Temp file in the same directory, fsync, rename, fsync the directory: a crash leaves the old
         or the new file, never a torn one. Raises ValueError if the context still holds the tokens.
@@ -465,35 +521,23 @@ class Store:
             raise ValueError(f"metadata volumeContext: {TOKENS_ATTRIBUTE} is a secret and must be removed")
         volume_dir = self.volume_dir(meta.volume_id)
         with self._space_for(meta.volume_id):
-            _ensure_dir(volume_dir, mode=0o700)
+            self._claim(meta.volume_id)
             _ensure_dir(volume_dir / DATA_DIR, mode=DATA_DIR_MODE)
             _write_atomic(volume_dir, METADATA_FILE, meta.to_json().encode("utf-8"))
 
-    def write_secrets(self, volume_id: str, secrets: Mapping[str, str]) -> None:
-        """Keep a driver's secret attributes (a PKCS#12 password) for restarts, on the tmpfs only.
+    def _claim(self, volume_id: str) -> None:
+        """Make the volume's directory this driver's: driver.json goes in before anything else of it.
 
-        metadata.json never holds a secret; this separate 0600 file lives in memory-backed storage
-        like the private keys, so a restarted driver can still renew volumes kubelet never
-        republishes. Service-account tokens are not kept: they expire, and republish brings new ones.
+        So another certcsi driver's scan never finds metadata.json of ours without the record. A
+        volume kubelet publishes through this driver is its own, whatever an older record said.
         """
-        if TOKENS_ATTRIBUTE in secrets:
-            raise ValueError(f"secrets: {TOKENS_ATTRIBUTE} is not kept across restarts")
-        path = self.volume_dir(volume_id) / SECRETS_FILE
-        if not secrets:
-            path.unlink(missing_ok=True)
+        if volume_id in self._owned:
             return
-        with self._space_for(volume_id):
-            _write_atomic(path.parent, SECRETS_FILE, json.dumps(dict(secrets), sort_keys=True).encode("utf-8"))
-
-    def read_secrets(self, volume_id: str) -> dict[str, str]:
-        try:
-            raw = (self.volume_dir(volume_id) / SECRETS_FILE).read_bytes()
-        except FileNotFoundError:
-            return {}
-        value = json.loads(raw)
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise ValueError(f"{SECRETS_FILE}: not a string map")
-        return {str(k): v for k, v in value.items()}
+        volume_dir = self.volume_dir(volume_id)
+        _ensure_dir(volume_dir, mode=0o700)
+        if recorded_owner(volume_dir) != self._owner.name:
+            _write_atomic(volume_dir, OWNER_FILE, owner_record(self._owner.name))
+        self._owned.add(volume_id)
 
     def read_metadata(self, volume_id: str) -> Metadata | None:
         """The volume's metadata; None when it has none. ValueError if the file does not parse."""
@@ -609,9 +653,58 @@ class Store:
     def remove_volume(self, volume_id: str) -> None:
         """Delete the volume's directory and everything in it; idempotent.
 
-        Unmount the pod's bind mount first: the data directory's files would vanish under it.
+        Only for a volume of this driver (kubelet unpublishes it through this driver, or its first
+        publish failed). Unmount the pod's bind mount first: the data directory's files would vanish under it.
         """
         _rmtree(self.volume_dir(volume_id))
+        self._owned.discard(volume_id)
+
+
+def _read_metadata_file(volume_dir: Path) -> tuple[Metadata | None, str]:
+    """The volume's metadata, or None and what is wrong with it."""
+    try:
+        raw = (volume_dir / METADATA_FILE).read_bytes()
+    except FileNotFoundError:
+        return None, "no metadata.json"
+    try:
+        return Metadata.from_json(raw), ""
+    except (ValueError, UnicodeDecodeError) as e:
+        return None, f"unreadable metadata.json: {e}"
+
+
+def _log_left_alone(entries: list[LeftAlone], *, owner: str) -> None:
+    """Other drivers' volumes in one line (a node may hold thousands); entries nobody can place, each."""
+    others: dict[str, int] = {}
+    for entry in entries:
+        if entry.driver is not None:
+            others[entry.driver] = others.get(entry.driver, 0) + 1
+        else:
+            logger.warning("leaving an entry of the data root alone: name=%s reason=%s", entry.name, entry.reason)
+    if others:
+        counts = ",".join(f"{name}:{count}" for name, count in sorted(others.items()))
+        logger.info("volumes of other drivers share the data root; left alone: driver=%s volumes=%s", owner, counts)
+
+
+@contextlib.contextmanager
+def _flocked(path: Path, *, timeout: float) -> Iterator[None]:
+    """Hold an exclusive flock on `path` (created if needed) for the block; DataRootUnusable after `timeout` s."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise DataRootUnusable(
+                        f"{path} stayed locked for {timeout:g} s: another driver is stuck mounting the tmpfs"
+                    ) from None
+                # Held for a mount(2) call by another driver starting now: milliseconds.
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_atomically(directory: Path, name: str, content: bytes) -> None:

@@ -30,8 +30,11 @@ from certcsi.volumes.clock import Clock, SystemClock
 from certcsi.volumes.issuance import Issuance
 from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.owning import Owner
 from certcsi.volumes.schedule import RateBudget
 from certcsi.volumes.store import Store
+
+CSI_OWNER = Owner("csi.cert-manager.io")
 
 NODE_ID = "node-1"
 NAMESPACE = "team-a"
@@ -199,7 +202,7 @@ async def observed_node(
             )
             issuance = Issuance(kube=telemetry.requests, node_id=NODE_ID, timeout=issue_timeout)
             mounter = FakeMounter()
-            store = Store(data_root=tmp_path / "data", mounter=mounter)
+            store = Store(data_root=tmp_path / "data", mounter=mounter, owner=CSI_OWNER)
             manager = Manager(
                 driver=CertManagerDriver(),
                 store=store,

@@ -19,9 +19,12 @@ from certcsi.volumes.clock import FakeClock
 from certcsi.volumes.driver import Issued, RequestPlan, Volume, VolumeWarning
 from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.owning import Owner
 from certcsi.volumes.reporting import IssuanceDone, IssuanceObserver
 from certcsi.volumes.schedule import RateBudget
 from certcsi.volumes.store import Store
+
+CSI_OWNER = Owner("csi.cert-manager.io")
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 CA_KEY, CA_CERT = create_ca(common_name="observability test CA", now=START - timedelta(days=1))
@@ -115,7 +118,7 @@ class Engine:
         return str(path)
 
     def restarted(self) -> Engine:
-        store = Store(data_root=self.root / "data", mounter=self.mounter)
+        store = Store(data_root=self.root / "data", mounter=self.mounter, owner=CSI_OWNER)
         observer = RecordingObserver()
         manager = build_manager(store, self.mounter, self.issuance, self.clock, observer)
         return Engine(manager, self.issuance, observer, store, self.mounter, self.clock, self.root)
@@ -139,7 +142,7 @@ def build_manager(
 def new_engine(root: Path) -> Engine:
     clock = FakeClock(START)
     mounter = FakeMounter()
-    store = Store(data_root=root / "data", mounter=mounter)
+    store = Store(data_root=root / "data", mounter=mounter, owner=CSI_OWNER)
     issuance = SigningIssuance(clock)
     observer = RecordingObserver()
     return Engine(

@@ -25,7 +25,10 @@ from _pytest.reports import TestReport
 from _pytest.runner import CallInfo
 
 from certcsi.volumes.mount import FakeMounter, SyscallMounter, read_mountinfo
+from certcsi.volumes.owning import Owner
 from certcsi.volumes.store import Store
+
+CSI_OWNER = Owner("csi.cert-manager.io")
 
 REPO = Path(__file__).resolve().parents[3]
 _ENV = "CERTCSI_IN_MOUNT_NS"
@@ -165,7 +168,7 @@ def fake_mounter() -> FakeMounter:
 @pytest.fixture
 def store(tmp_path: Path, fake_mounter: FakeMounter) -> Store:
     """An opened store on a plain directory, with an in-memory mount table."""
-    s = Store(data_root=tmp_path / "csi-data-dir", mounter=fake_mounter)
+    s = Store(data_root=tmp_path / "csi-data-dir", mounter=fake_mounter, owner=CSI_OWNER)
     s.open()
     return s
 

@@ -14,8 +14,11 @@ from certcsi.volumes.clock import FakeClock
 from certcsi.volumes.driver import Issued, RequestPlan, Volume
 from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.owning import Owner
 from certcsi.volumes.schedule import RateBudget
 from certcsi.volumes.store import Store
+
+CSI_OWNER = Owner("csi.cert-manager.io")
 
 
 class ForgetfulDriver(CertManagerDriver):
@@ -48,7 +51,7 @@ async def test_a_failed_first_publish_and_an_unpublish_make_the_driver_forget(tm
     driver = ForgetfulDriver()
     manager = Manager(
         driver=driver,
-        store=Store(data_root=tmp_path / "data", mounter=mounter),
+        store=Store(data_root=tmp_path / "data", mounter=mounter, owner=CSI_OWNER),
         mounter=mounter,
         issuance=HangingIssuance(),
         clock=clock,

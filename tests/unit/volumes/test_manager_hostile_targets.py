@@ -21,7 +21,10 @@ from test_manager_lifecycle import START, FakeIssuance, Req, Rig, context, make_
 from certcsi.errors import CertcsiError, InvalidVolume, UnusableTarget
 from certcsi.volumes.clock import FakeClock
 from certcsi.volumes.mount import MountInfo, SyscallMounter, read_mountinfo
+from certcsi.volumes.owning import Owner
 from certcsi.volumes.store import Store
+
+CSI_OWNER = Owner("csi.cert-manager.io")
 
 pytestmark = pytest.mark.real_mounts
 
@@ -62,7 +65,7 @@ async def real_rig(root: Path, *, tmpfs_size: str = "4m") -> AsyncIterator[RealR
     """A started engine on a real tmpfs of `tmpfs_size` under `root`; unmounts everything beneath `root` after."""
     clock = FakeClock(START)
     mounter = SyscallMounter()
-    store = Store(data_root=root / "data", mounter=mounter, tmpfs_size=tmpfs_size)
+    store = Store(data_root=root / "data", mounter=mounter, owner=CSI_OWNER, tmpfs_size=tmpfs_size)
     issuance = FakeIssuance(clock)
     manager = make_manager(store, mounter, issuance, clock)
     await manager.start()
@@ -175,7 +178,7 @@ async def test_refused_volume_is_not_resumed_after_a_restart(rig: RealRig) -> No
     target.write_text("a file")
     await refused(rig, target)
     await rig.manager.stop()
-    restarted = Store(data_root=rig.root / "data", mounter=rig.mounter)
+    restarted = Store(data_root=rig.root / "data", mounter=rig.mounter, owner=CSI_OWNER)
     assert restarted.open().volumes == ()
     restarted.close()
 

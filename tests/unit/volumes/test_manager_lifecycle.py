@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import os
 import random
+import stat
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,8 +25,11 @@ from certcsi.volumes.clock import FakeClock
 from certcsi.volumes.driver import Issued, RequestPlan, Volume
 from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import FakeMounter, Mounter
+from certcsi.volumes.owning import Owner
 from certcsi.volumes.schedule import RateBudget
 from certcsi.volumes.store import Store
+
+CSI_OWNER = Owner("csi.cert-manager.io")
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 CA_KEY, CA_CERT = create_ca(common_name="test CA", now=START - timedelta(days=1))
@@ -103,7 +110,7 @@ class Rig:
         return str(path)
 
     def restart(self) -> Rig:
-        store = Store(data_root=self.root / "data", mounter=self.mounter)
+        store = Store(data_root=self.root / "data", mounter=self.mounter, owner=CSI_OWNER)
         manager = make_manager(store, self.mounter, self.issuance, self.clock)
         return Rig(manager, self.issuance, self.mounter, store, self.clock, self.root)
 
@@ -124,7 +131,7 @@ def make_manager(store: Store, mounter: Mounter, issuance: FakeIssuance, clock: 
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     clock = FakeClock(START)
     mounter = FakeMounter()
-    store = Store(data_root=tmp_path / "data", mounter=mounter)
+    store = Store(data_root=tmp_path / "data", mounter=mounter, owner=CSI_OWNER)
     issuance = FakeIssuance(clock)
     manager = make_manager(store, mounter, issuance, clock)
     await manager.start()
@@ -249,12 +256,23 @@ async def test_restart_resumes_without_reissuing_a_valid_certificate(rig: Rig) -
         await restarted.manager.stop()
 
 
-async def test_pkcs12_password_never_reaches_metadata(rig: Rig) -> None:
+async def test_pkcs12_password_is_kept_only_where_csi_lib_reads_it(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    """metadata.json's volume context, as csi-lib keeps it: the Go driver renews the keystore after a switch back."""
+    caplog.set_level(logging.DEBUG)
     ctx = context(pkcs12_enable="true", pkcs12_password="s3cret-pw")
     await rig.manager.publish(Req("vol-1", rig.target(), ctx))
-    raw = (rig.store.volume_dir("vol-1") / "metadata.json").read_text()
-    assert "s3cret-pw" not in raw
+    volume_dir = rig.store.volume_dir("vol-1")
+    holding = sorted(
+        str(p.relative_to(volume_dir)) for p in volume_dir.rglob("*") if p.is_file() and b"s3cret-pw" in p.read_bytes()
+    )
+    assert holding == ["metadata.json"]
+    assert (
+        json.loads((volume_dir / "metadata.json").read_text())["volumeContext"]["csi.cert-manager.io/pkcs12-password"]
+        == "s3cret-pw"
+    )
+    assert stat.S_IMODE(os.stat(volume_dir / "metadata.json").st_mode) == 0o600
     assert rig.store.read_file("vol-1", "keystore.p12")
+    assert "s3cret-pw" not in caplog.text
 
 
 async def test_pkcs12_volume_renews_after_a_restart(rig: Rig) -> None:

@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 
 from certcsi.volumes.mount import DirectoryMounter
+from certcsi.volumes.owning import Owner
 from certcsi.volumes.store import Metadata, Store
+
+CSI_OWNER = Owner("csi.cert-manager.io")
 
 
 def test_store_works_on_plain_directories(tmp_path: Path) -> None:
     m = DirectoryMounter()
-    store = Store(data_root=tmp_path / "root", mounter=m)
+    store = Store(data_root=tmp_path / "root", mounter=m, owner=CSI_OWNER)
     store.open()
     assert store.ready() is None
     store.write_metadata(Metadata(volume_id="v", target_path=str(tmp_path / "target")))
@@ -25,7 +28,10 @@ def test_store_works_on_plain_directories(tmp_path: Path) -> None:
     assert m.is_bind_of(tmp_path / "target", store.data_dir("v"))
     # A restarted driver finds its volumes again.
     store.close()
-    assert [v.volume_id for v in Store(data_root=tmp_path / "root", mounter=DirectoryMounter()).open().volumes] == ["v"]
+    assert [
+        v.volume_id
+        for v in Store(data_root=tmp_path / "root", mounter=DirectoryMounter(), owner=CSI_OWNER).open().volumes
+    ] == ["v"]
 
 
 def test_bind_replaces_an_empty_target_directory(tmp_path: Path) -> None:

@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.owning import Owner
 from certcsi.volumes.store import DataRootInUse, DataRootUnusable, Store
+
+CSI_OWNER = Owner("csi.cert-manager.io")
 
 
 def test_symlinked_inmemfs_is_refused_and_nothing_is_mounted(tmp_path: Path, fake_mounter: FakeMounter) -> None:
@@ -21,7 +24,7 @@ def test_symlinked_inmemfs_is_refused_and_nothing_is_mounted(tmp_path: Path, fak
     data_root = tmp_path / "data"
     data_root.mkdir()
     (data_root / "inmemfs").symlink_to(elsewhere)
-    store = Store(data_root=data_root, mounter=fake_mounter)
+    store = Store(data_root=data_root, mounter=fake_mounter, owner=CSI_OWNER)
     with pytest.raises(DataRootUnusable, match=r"inmemfs.*symbolic link"):
         store.open()
     assert fake_mounter.calls == []
@@ -34,14 +37,14 @@ def test_inmemfs_that_is_a_file_is_refused(tmp_path: Path, fake_mounter: FakeMou
     data_root.mkdir()
     (data_root / "inmemfs").write_text("x")
     with pytest.raises(DataRootUnusable, match="not a directory"):
-        Store(data_root=data_root, mounter=fake_mounter).open()
+        Store(data_root=data_root, mounter=fake_mounter, owner=CSI_OWNER).open()
     assert fake_mounter.calls == []
 
 
 def test_a_second_store_on_the_same_data_root_is_refused(tmp_path: Path, fake_mounter: FakeMounter) -> None:
-    first = Store(data_root=tmp_path / "data", mounter=fake_mounter)
+    first = Store(data_root=tmp_path / "data", mounter=fake_mounter, owner=CSI_OWNER)
     first.open()
-    second = Store(data_root=tmp_path / "data", mounter=FakeMounter())
+    second = Store(data_root=tmp_path / "data", mounter=FakeMounter(), owner=CSI_OWNER)
     with pytest.raises(DataRootInUse) as caught:
         second.open()
     message = str(caught.value)
@@ -59,8 +62,9 @@ def test_the_lock_dies_with_its_process(tmp_path: Path) -> None:
         import sys, time
         from pathlib import Path
         from certcsi.volumes.mount import FakeMounter
+        from certcsi.volumes.owning import Owner
         from certcsi.volumes.store import Store
-        Store(data_root=Path({str(data_root)!r}), mounter=FakeMounter()).open()
+        Store(data_root=Path({str(data_root)!r}), mounter=FakeMounter(), owner=Owner("csi.cert-manager.io")).open()
         print("locked", flush=True)
         time.sleep(600)
         """
@@ -69,10 +73,10 @@ def test_the_lock_dies_with_its_process(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
         with pytest.raises(DataRootInUse, match=f"pid {proc.pid}"):
-            Store(data_root=data_root, mounter=FakeMounter()).open()
+            Store(data_root=data_root, mounter=FakeMounter(), owner=CSI_OWNER).open()
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    store = Store(data_root=data_root, mounter=FakeMounter())
+    store = Store(data_root=data_root, mounter=FakeMounter(), owner=CSI_OWNER)
     store.open()
     store.close()

@@ -9,12 +9,15 @@ from pathlib import Path
 
 from certcsi.volumes.driver import Volume
 from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.owning import Owner
 from certcsi.volumes.rewrite import rewrite_file
 from certcsi.volumes.store import DATA_LINK, Metadata, Store
 
+CSI_OWNER = Owner("csi.cert-manager.io")
+
 
 def _store_with_volume(tmp_path: Path) -> Store:
-    store = Store(data_root=tmp_path / "root", mounter=FakeMounter())
+    store = Store(data_root=tmp_path / "root", mounter=FakeMounter(), owner=CSI_OWNER)
     store.open()
     store.write_metadata(Metadata(volume_id="vol", target_path="/t"))
     store.write_files("vol", {"tls.crt": b"CERT", "tls.key": b"KEY"}, fs_group=None)

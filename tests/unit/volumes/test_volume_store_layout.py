@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from datetime import UTC, datetime
@@ -28,7 +29,8 @@ def test_write_metadata_lays_out_volume(store: Store) -> None:
     assert _mode(vdir / "metadata.json") == 0o600
     assert _mode(vdir / "data") == 0o550
     assert store.data_dir("vol-1") == vdir / "data"
-    assert sorted(os.listdir(vdir)) == ["data", "metadata.json"]  # no temp file left behind
+    assert sorted(os.listdir(vdir)) == ["data", "driver.json", "metadata.json"]  # no temp file left behind
+    assert json.loads((vdir / "driver.json").read_text()) == {"driverName": "csi.cert-manager.io"}
 
 
 def test_rewrite_replaces_whole_file(store: Store) -> None:
@@ -36,7 +38,7 @@ def test_rewrite_replaces_whole_file(store: Store) -> None:
     later = _meta(next_issuance_time=datetime(2030, 1, 1, tzinfo=UTC))
     store.write_metadata(later)
     assert store.read_metadata("vol-1") == later
-    assert sorted(os.listdir(store.root / "vol-1")) == ["data", "metadata.json"]
+    assert sorted(os.listdir(store.root / "vol-1")) == ["data", "driver.json", "metadata.json"]
 
 
 def test_rewrite_is_a_rename_not_an_overwrite(store: Store) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.owning import Owner
 from certcsi.volumes.store import Metadata, Store
+
+CSI_OWNER = Owner("csi.cert-manager.io")
 
 
 def test_a_mounted_volume_without_a_certificate_yet_survives_a_restart(tmp_path: Path) -> None:
     mounter = FakeMounter()
-    store = Store(data_root=tmp_path / "root", mounter=mounter)
+    store = Store(data_root=tmp_path / "root", mounter=mounter, owner=CSI_OWNER)
     store.open()
     for volume_id in ("waiting", "leftover", "elsewhere"):
         store.write_metadata(Metadata(volume_id=volume_id, target_path=str(tmp_path / volume_id)))
@@ -19,7 +22,7 @@ def test_a_mounted_volume_without_a_certificate_yet_survives_a_restart(tmp_path:
     mounter.bind_readonly(store.data_dir("waiting"), tmp_path / "elsewhere")
     store.close()
 
-    scan = Store(data_root=tmp_path / "root", mounter=mounter).open()
+    scan = Store(data_root=tmp_path / "root", mounter=mounter, owner=CSI_OWNER).open()
 
     assert [m.volume_id for m in scan.volumes] == ["waiting"]
     assert sorted((r.volume_id, r.reason) for r in scan.removed) == [

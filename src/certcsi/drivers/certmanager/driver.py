@@ -13,6 +13,7 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from certcsi.drivers.certmanager.attributes import (
+    ISSUER_NAME,
     KNOWN_ATTRIBUTES,
     PKCS12_PASSWORD,
     CertAttributes,
@@ -70,6 +71,10 @@ class CertManagerDriver:
         context = dict(volume.attributes)
         context.update((k, v) for k, v in volume.secrets.items() if k in self.secret_attributes)
         return self._parsed.get(volume.volume_id, (tuple(sorted(context.items())), volume.pod_ip))
+
+    def recognises(self, attributes: Mapping[str, str]) -> bool:
+        """Every csi.cert-manager.io volume names its issuer; a SPIFFE volume never carries the attribute."""
+        return ISSUER_NAME in attributes
 
     def validate(self, volume: Volume) -> tuple[VolumeWarning, ...]:
         attrs = self.attributes(volume)

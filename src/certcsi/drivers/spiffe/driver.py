@@ -91,6 +91,11 @@ class SpiffeDriver:
         """The CA file name when a bundle source is configured (the bundle rewriter needs it), else None."""
         return self._ca_file if self._ca_bundle is not None else None
 
+    def recognises(self, attributes: Mapping[str, str]) -> bool:
+        """Never: a SPIFFE volume needs no attribute at all, and any it has, another driver's volume may carry
+        too (as a CertificateRequest annotation). Without a record, a SPIFFE volume is left alone."""
+        return False
+
     def validate(self, volume: Volume) -> tuple[VolumeWarning, ...]:
         unknown = [key for key in volume.attributes if key.startswith(ATTRIBUTE_PREFIX) and key not in _KNOWN]
         if unknown and self._strict:

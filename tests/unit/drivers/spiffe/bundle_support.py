@@ -12,7 +12,10 @@ from certcsi.pki.certs import certificate_pem
 from certcsi.pki.signing import create_ca
 from certcsi.volumes.driver import Volume
 from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.owning import Owner
 from certcsi.volumes.store import Metadata, Store
+
+SPIFFE_OWNER = Owner("spiffe.csi.cert-manager.io")
 
 BUNDLE_A = certificate_pem(create_ca(common_name="bundle A")[1])
 BUNDLE_B = certificate_pem(create_ca(common_name="bundle B")[1])
@@ -55,7 +58,7 @@ class SecretDir:
 
 def open_store(tmp_path: Path) -> Store:
     """An opened store on a plain directory (the tmpfs mount is only recorded)."""
-    store = Store(data_root=tmp_path / "csi-data-dir", mounter=FakeMounter())
+    store = Store(data_root=tmp_path / "csi-data-dir", mounter=FakeMounter(), owner=SPIFFE_OWNER)
     store.open()
     return store
 

@@ -23,13 +23,16 @@ from certcsi.drivers.spiffe.workload.serving import svid_response
 from certcsi.pki.certs import certificate_pem
 from certcsi.pki.signing import create_ca
 from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.owning import Owner
 from certcsi.volumes.store import Metadata, Store
+
+SPIFFE_OWNER = Owner("spiffe.csi.cert-manager.io")
 
 OPERATOR_CA = create_ca(common_name="operator")[1]
 
 
 def _volume(tmp_path: Path, files: dict[str, bytes]) -> Store:
-    store = Store(data_root=tmp_path / "root", mounter=FakeMounter())
+    store = Store(data_root=tmp_path / "root", mounter=FakeMounter(), owner=SPIFFE_OWNER)
     store.open()
     store.write_metadata(Metadata(volume_id="vol", target_path="/t"))
     store.write_files("vol", files, fs_group=None)
@@ -83,7 +86,7 @@ def test_no_bundle_means_no_svid_is_sent_and_the_flag_is_named(tmp_path: Path) -
 
 
 def test_a_volume_without_files_has_no_identity(tmp_path: Path) -> None:
-    store = Store(data_root=tmp_path / "root", mounter=FakeMounter())
+    store = Store(data_root=tmp_path / "root", mounter=FakeMounter(), owner=SPIFFE_OWNER)
     store.open()
     store.write_metadata(Metadata(volume_id="vol", target_path="/t"))
     credentials = _credentials(store)

@@ -16,11 +16,14 @@ from workload_support import HEADER, OPTED_IN, spiffe_id, status_of, workload_no
 
 from certcsi.drivers.spiffe.workload._gen import workload_pb2 as pb
 from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.owning import Owner
 from certcsi.volumes.store import Metadata, Store
+
+SPIFFE_OWNER = Owner("spiffe.csi.cert-manager.io")
 
 
 def _mounted_volume_without_files(base: Path, mounter: FakeMounter) -> None:
-    store = Store(data_root=base / "root", mounter=mounter)
+    store = Store(data_root=base / "root", mounter=mounter, owner=SPIFFE_OWNER)
     store.open()
     store.write_metadata(Metadata(volume_id="vol-1", target_path="/pods/p/mount", volume_context=OPTED_IN))
     mounter.bind_readonly(store.data_dir("vol-1"), "/pods/p/mount")

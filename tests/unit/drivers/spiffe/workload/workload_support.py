@@ -40,8 +40,11 @@ from certcsi.pki.signing import create_ca, sign_csr
 from certcsi.volumes.driver import Issued, Volume
 from certcsi.volumes.hooks import NodeServices
 from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.owning import Owner
 from certcsi.volumes.reporting import IssuanceDone
 from certcsi.volumes.store import Metadata, Store
+
+SPIFFE_OWNER = Owner("spiffe.csi.cert-manager.io")
 
 TRUST_DOMAIN = "cluster.local"
 HEADER = {"workload.spiffe.io": "true"}
@@ -173,7 +176,7 @@ async def workload_node(
     # Under /tmp: the test's socket paths must stay short enough for a client to connect.
     base = Path(tempfile.mkdtemp(prefix="wl-", dir="/tmp")) if root is None else root
     try:
-        store = Store(data_root=base / "root", mounter=mounter or FakeMounter())
+        store = Store(data_root=base / "root", mounter=mounter or FakeMounter(), owner=SPIFFE_OWNER)
         store.open()
         api = WorkloadApi(
             options=WorkloadApiOptions(default_enabled=default_enabled, limits=limits or Limits()),
