@@ -9,9 +9,7 @@ request as it is created, on the test's clock.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,82 +30,28 @@ from cryptography.x509.oid import NameOID
 from csi_lib_format import GO_ZERO_TIME, PKCS12_PASSWORD, TOKENS, go_time, write_go_volume, write_vol_data
 from publish_requests import Req
 from signing_kube import CA_CERT, CA_KEY, START, SigningKube
+from takeover_support import (
+    CSI,
+    NS,
+    PASSWORD,
+    SPIFFE,
+    Node,
+    csi_context,
+    pod_context,
+    settle,
+    spiffe_driver,
+    tokens,
+)
 
 from certcsi.drivers.certmanager import CertManagerDriver
-from certcsi.drivers.spiffe import RuntimeIssuer, SpiffeDriver
-from certcsi.sandbox.apiserver.authn import PODS, SERVICEACCOUNTS, TokenAuthority
 from certcsi.volumes.clock import FakeClock
-from certcsi.volumes.driver import Driver, IssuerRef
-from certcsi.volumes.issuance import Issuance
 from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import FakeMounter
-from certcsi.volumes.owning import Owner
-from certcsi.volumes.schedule import RateBudget
-from certcsi.volumes.store import Store
 
-CSI = "csi.cert-manager.io"
-SPIFFE = "spiffe.csi.cert-manager.io"
-NS = "team"
 CSI_VOLUME = "csi-" + "a" * 64
 SPIFFE_VOLUME = "csi-" + "b" * 64
 WAITING_VOLUME = "csi-" + "c" * 64
-PASSWORD = "p12-secret-4f7e"
 LIFETIME = timedelta(hours=24)
-
-
-class _Objects:
-    """The pods and service accounts the token authority checks bound tokens against."""
-
-    def __init__(self) -> None:
-        self.objects: dict[tuple[str, str | None, str], dict[str, object]] = {}
-
-    def add_pod(self, name: str, uid: str, account: str) -> None:
-        self.objects[(SERVICEACCOUNTS, NS, account)] = {"metadata": {"name": account, "namespace": NS, "uid": "sa"}}
-        self.objects[(PODS, NS, name)] = {
-            "metadata": {"name": name, "namespace": NS, "uid": uid},
-            "spec": {"serviceAccountName": account},
-        }
-
-    def get(self, resource: str, namespace: str | None, name: str) -> dict[str, object] | None:
-        return self.objects.get((resource, namespace, name))
-
-    def list(self, resource: str, namespace: str | None) -> list[dict[str, object]]:
-        return [o for (r, ns, _), o in self.objects.items() if r == resource and namespace in (None, ns)]
-
-
-_OBJECTS = _Objects()
-_OBJECTS.add_pod("web-0", "uid-web", "web")
-_OBJECTS.add_pod("mesh-0", "uid-mesh", "mesh")
-_OBJECTS.add_pod("late-0", "uid-late", "web")
-_AUTHORITY = TokenAuthority(reader=_OBJECTS)
-
-
-def _tokens(pod: str, uid: str, account: str, *, at: datetime) -> str:
-    token, _ = _AUTHORITY.mint(namespace=NS, service_account=account, audiences=None, bound_pod=(pod, uid))
-    return json.dumps({"": {"token": token, "expirationTimestamp": go_time(at + timedelta(hours=1))}})
-
-
-def _pod_context(pod: str, uid: str, account: str) -> dict[str, str]:
-    return {
-        "csi.storage.k8s.io/ephemeral": "true",
-        "csi.storage.k8s.io/pod.name": pod,
-        "csi.storage.k8s.io/pod.namespace": NS,
-        "csi.storage.k8s.io/pod.uid": uid,
-        "csi.storage.k8s.io/serviceAccount.name": account,
-    }
-
-
-def _csi_context() -> dict[str, str]:
-    return {
-        **_pod_context("web-0", "uid-web", "web"),
-        f"{CSI}/issuer-name": "ca",
-        f"{CSI}/issuer-kind": "ClusterIssuer",
-        f"{CSI}/dns-names": "web-0.team.svc",
-        f"{CSI}/duration": "24h",
-        f"{CSI}/key-algorithm": "ECDSA",
-        f"{CSI}/pkcs12-enable": "true",
-        PKCS12_PASSWORD: PASSWORD,
-    }
 
 
 def _leaf(key: ec.EllipticCurvePrivateKey, *, dns: str | None = None, uri: str | None = None) -> x509.Certificate:
@@ -158,97 +102,71 @@ class GoVolume:
     def republish(self, *, at: datetime) -> Req:
         """kubelet's periodic NodePublishVolume (requiresRepublish) with a fresh token."""
         context = {k: v for k, v in self.context.items() if k != TOKENS}
-        context[TOKENS] = _tokens(*self.pod, at=at)
+        context[TOKENS] = tokens(*self.pod, at=at)
         return Req(self.volume_id, self.target, context)
 
 
 @dataclass
-class Node:
-    root: Path
-    clock: FakeClock
-    kube: SigningKube
-    mounter: FakeMounter
+class GoNode:
+    """The node after the Go drivers ran: certcsi's `node` about to start, and the volumes they left."""
+
+    node: Node
     volumes: dict[str, GoVolume] = field(default_factory=dict)
-    running: list[tuple[Issuance, Manager]] = field(default_factory=list)
 
-    @property
-    def inmemfs(self) -> Path:
-        return self.root / "data" / "inmemfs"
-
-    def go_volume(self, volume: GoVolume) -> None:
-        """What the Go driver left: the volume's directory, kubelet's vol_data.json, the pod's bind mount."""
-        when = None if volume.next_issuance is None else go_time(volume.next_issuance)
-        if volume.next_issuance is not None and volume.next_issuance.year == 1:
-            when = GO_ZERO_TIME
-        write_go_volume(
-            self.inmemfs,
-            volume_id=volume.volume_id,
-            target_path=volume.target,
-            next_issuance_time=when,
-            volume_context=volume.context,
-            files=volume.files,
-            written_at=START - timedelta(hours=1),
-        )
-        write_vol_data(volume.target, volume_id=volume.volume_id, driver_name=volume.driver)
-        self.mounter.bind_readonly(self.inmemfs / volume.volume_id / "data", volume.target)
+    def leave(self, volume: GoVolume) -> None:
+        leave_go_volume(self.node, volume)
         self.volumes[volume.volume_id] = volume
 
-    async def start(self, driver: Driver) -> Manager:
-        issuance = Issuance(kube=self.kube, node_id="node-1", clock=self.clock)
-        manager = Manager(
-            driver=driver,
-            store=Store(data_root=self.root / "data", mounter=self.mounter, owner=Owner.of(driver)),
-            mounter=self.mounter,
-            issuance=issuance,
-            clock=self.clock,
-            rate=RateBudget(qps=1000, burst=1000, clock=self.clock),
-            use_token_request=driver.name == CSI,
-            rng=random.Random(3),
-        )
-        await issuance.start(wait_synced=False)
-        await manager.start()
-        self.running.append((issuance, manager))
-        return manager
-
-    def creates_for(self, pod: str) -> int:
-        return sum(body["metadata"]["ownerReferences"][0]["name"] == pod for body, _ in self.kube.created)
-
-    def metadata(self, volume_id: str) -> dict[str, object]:
-        loaded = json.loads((self.inmemfs / volume_id / "metadata.json").read_bytes())
-        assert isinstance(loaded, dict)
-        return loaded
+    def next_issuance(self, volume_id: str) -> datetime:
+        when = self.volumes[volume_id].next_issuance
+        assert when is not None
+        return when
 
 
-async def settle() -> None:
-    for _ in range(40):
-        await asyncio.sleep(0)
+def leave_go_volume(node: Node, volume: GoVolume) -> None:
+    """What the Go driver left: the volume's directory, kubelet's vol_data.json, the pod's bind mount."""
+    when = None if volume.next_issuance is None else go_time(volume.next_issuance)
+    if volume.next_issuance is not None and volume.next_issuance.year == 1:
+        when = GO_ZERO_TIME
+    write_go_volume(
+        node.inmemfs,
+        volume_id=volume.volume_id,
+        target_path=volume.target,
+        next_issuance_time=when,
+        volume_context=volume.context,
+        files=volume.files,
+        written_at=START - timedelta(hours=1),
+    )
+    write_vol_data(volume.target, volume_id=volume.volume_id, driver_name=volume.driver)
+    node.mounter.bind_readonly(node.inmemfs / volume.volume_id / "data", volume.target)
 
 
 @pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[Node]:
+async def go(tmp_path: Path) -> AsyncIterator[GoNode]:
     clock = FakeClock(START)
     mounter = FakeMounter()
     node = Node(tmp_path, clock, SigningKube(clock), mounter)
+    go = GoNode(node)
     mounter.mount_tmpfs(node.inmemfs)  # the Go driver mounted it
     web_key, mesh_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     web_leaf = _leaf(web_key, dns="web-0.team.svc")
     mesh_leaf = _leaf(mesh_key, uri=f"spiffe://cluster.local/ns/{NS}/sa/mesh")
     pods = tmp_path / "kubelet" / "pods"
-    csi_context = {**_csi_context(), TOKENS: _tokens("web-0", "uid-web", "web", at=START - timedelta(minutes=1))}
-    node.go_volume(
+    context = {**csi_context(), TOKENS: tokens("web-0", "uid-web", "web", at=START - timedelta(minutes=1))}
+    go.leave(
         GoVolume(
             volume_id=CSI_VOLUME,
             driver=CSI,
             target=str(pods / "uid-web/volumes/kubernetes.io~csi/tls/mount"),
-            context=csi_context,
+            context=context,
             pod=("web-0", "uid-web", "web"),
             next_issuance=_renewal_point(web_leaf),
             files=_go_files(web_key, web_leaf, password=PASSWORD),
         )
     )
-    spiffe_context = {**_pod_context("mesh-0", "uid-mesh", "mesh")}
-    spiffe_context[TOKENS] = _tokens("mesh-0", "uid-mesh", "mesh", at=START - timedelta(minutes=1))
-    node.go_volume(
+    spiffe_context = {**pod_context("mesh-0", "uid-mesh", "mesh")}
+    spiffe_context[TOKENS] = tokens("mesh-0", "uid-mesh", "mesh", at=START - timedelta(minutes=1))
+    go.leave(
         GoVolume(
             volume_id=SPIFFE_VOLUME,
             driver=SPIFFE,
@@ -259,68 +177,59 @@ async def node(tmp_path: Path) -> AsyncIterator[Node]:
             files=_go_files(mesh_key, mesh_leaf, password=None),
         )
     )
-    yield node
-    while node.running:
-        issuance, manager = node.running.pop()
-        await manager.stop()
-        await issuance.stop()
-
-
-def _spiffe_driver() -> SpiffeDriver:
-    return SpiffeDriver(issuer=RuntimeIssuer(IssuerRef(name="spiffe-ca", kind="ClusterIssuer")))
+    yield go
+    await node.stop_all()
 
 
 async def _both(node: Node) -> tuple[Manager, Manager]:
     csi = await node.start(CertManagerDriver())
-    spiffe = await node.start(_spiffe_driver())
+    spiffe = await node.start(spiffe_driver())
     await settle()
     return csi, spiffe
 
 
-async def test_each_driver_resumes_only_its_own_go_volume_and_issues_nothing(node: Node) -> None:
+async def test_each_driver_resumes_only_its_own_go_volume_and_issues_nothing(go: GoNode) -> None:
+    node = go.node
     csi, spiffe = await _both(node)
     assert [v.volume.volume_id for v in csi.snapshot()] == [CSI_VOLUME]
     assert [v.volume.volume_id for v in spiffe.snapshot()] == [SPIFFE_VOLUME]
-    assert [v.next_issuance for v in csi.snapshot()] == [node.volumes[CSI_VOLUME].next_issuance]
+    assert [v.next_issuance for v in csi.snapshot()] == [go.volumes[CSI_VOLUME].next_issuance]
     assert node.kube.created == []
 
 
-async def test_republishes_take_over_without_a_request_or_a_failure(node: Node) -> None:
+async def test_republishes_take_over_without_a_request_or_a_failure(go: GoNode) -> None:
+    node = go.node
     csi, spiffe = await _both(node)
     for _ in range(3):  # kubelet republishes every minute or two
         node.clock.advance(90)
-        await csi.publish(node.volumes[CSI_VOLUME].republish(at=node.clock.now()))
-        await spiffe.publish(node.volumes[SPIFFE_VOLUME].republish(at=node.clock.now()))
+        await csi.publish(go.volumes[CSI_VOLUME].republish(at=node.clock.now()))
+        await spiffe.publish(go.volumes[SPIFFE_VOLUME].republish(at=node.clock.now()))
         await settle()
     assert node.kube.created == []
     assert all(view.status.failures == 0 and view.status.last_error is None for view in csi.snapshot())
     assert all(view.status.failures == 0 and view.status.last_error is None for view in spiffe.snapshot())
 
 
-async def test_the_token_leaves_the_disk_and_the_password_stays_where_csi_lib_reads_it(node: Node) -> None:
+async def test_the_token_leaves_the_disk_and_the_password_stays_where_csi_lib_reads_it(go: GoNode) -> None:
+    node = go.node
     csi, _ = await _both(node)
-    await csi.publish(node.volumes[CSI_VOLUME].republish(at=node.clock.now()))
+    await csi.publish(go.volumes[CSI_VOLUME].republish(at=node.clock.now()))
     for volume_id in (CSI_VOLUME, SPIFFE_VOLUME):
         context = node.metadata(volume_id)["volumeContext"]
         assert isinstance(context, dict) and TOKENS not in context
-        assert node.metadata(volume_id)["nextIssuanceTime"] == go_time(_expected_time(node, volume_id))
+        assert node.metadata(volume_id)["nextIssuanceTime"] == go_time(go.next_issuance(volume_id))
     context = node.metadata(CSI_VOLUME)["volumeContext"]
     assert isinstance(context, dict) and context[PKCS12_PASSWORD] == PASSWORD
 
 
-def _expected_time(node: Node, volume_id: str) -> datetime:
-    when = node.volumes[volume_id].next_issuance
-    assert when is not None
-    return when
-
-
-async def test_each_volume_is_renewed_once_when_due_with_the_pods_fresh_token(node: Node) -> None:
+async def test_each_volume_is_renewed_once_when_due_with_the_pods_fresh_token(go: GoNode) -> None:
+    node = go.node
     csi, spiffe = await _both(node)
-    due = max(_expected_time(node, v) for v in (CSI_VOLUME, SPIFFE_VOLUME))
+    due = max(go.next_issuance(v) for v in (CSI_VOLUME, SPIFFE_VOLUME))
     node.clock.advance(60)
-    fresh = node.volumes[CSI_VOLUME].republish(at=node.clock.now())
+    fresh = go.volumes[CSI_VOLUME].republish(at=node.clock.now())
     await csi.publish(fresh)
-    await spiffe.publish(node.volumes[SPIFFE_VOLUME].republish(at=node.clock.now()))
+    await spiffe.publish(go.volumes[SPIFFE_VOLUME].republish(at=node.clock.now()))
     node.clock.advance((due - node.clock.now()).total_seconds() + 3600)
     await settle()
     assert (node.creates_for("web-0"), node.creates_for("mesh-0")) == (1, 1)
@@ -331,17 +240,18 @@ async def test_each_volume_is_renewed_once_when_due_with_the_pods_fresh_token(no
     assert all(view.status.failures == 0 for view in [*csi.snapshot(), *spiffe.snapshot()])
 
 
-async def test_a_volume_published_before_its_first_certificate_is_issued_once(node: Node) -> None:
+async def test_a_volume_published_before_its_first_certificate_is_issued_once(go: GoNode) -> None:
     """--continue-on-not-ready: the Go driver wrote Go's zero time; certcsi resumes it like csi-lib does."""
-    node.go_volume(
+    node = go.node
+    go.leave(
         GoVolume(
             volume_id=WAITING_VOLUME,
             driver=CSI,
             target=str(node.root / "kubelet/pods/uid-late/volumes/kubernetes.io~csi/tls/mount"),
             context={
-                **{k: v for k, v in _csi_context().items() if "pkcs12" not in k},
-                **_pod_context("late-0", "uid-late", "web"),
-                TOKENS: _tokens("late-0", "uid-late", "web", at=START),
+                **{k: v for k, v in csi_context().items() if "pkcs12" not in k},
+                **pod_context("late-0", "uid-late", "web"),
+                TOKENS: tokens("late-0", "uid-late", "web", at=START),
             },
             pod=("late-0", "uid-late", "web"),
             next_issuance=datetime.min.replace(tzinfo=START.tzinfo),
