@@ -1,4 +1,5 @@
-"""PKCS#12: Java's keytool opens the keystore with the password, which lives only in the tmpfs secrets.json."""
+"""PKCS#12: Java's keytool opens the keystore with the password, which lives only in the tmpfs metadata.json
+(where csi-lib reads it on renewal, so the Go driver can take the volume back)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from e2e_harness import E2E, NAMESPACE, P, check_pair, eventually, mount_at, pod_manifest, typical_attributes
 
 from certcsi.sandbox.kubelet import volume_id
-from certcsi.volumes.store import METADATA_FILE, SECRETS_FILE
+from certcsi.volumes.store import METADATA_FILE
 
 pytestmark = pytest.mark.e2e
 
@@ -56,10 +57,10 @@ async def test_keytool_lists_the_private_key_and_the_password_stays_in_the_tmpfs
     volume = volume_id(env.kubelet.pod_uid(NAMESPACE, "java-app"), "tls")
     volume_dir = env.inmemfs / volume
     # The one place allowed to hold it, found by the same search that must find nothing elsewhere.
-    assert files_containing(env.workdir, password.encode()) == [volume_dir / SECRETS_FILE]
+    assert files_containing(env.workdir, password.encode()) == [volume_dir / METADATA_FILE]
     inmemfs = mount_at(env.inmemfs)
     assert inmemfs is not None and inmemfs.fs_type == "tmpfs"
-    assert password.encode() not in (volume_dir / METADATA_FILE).read_bytes()
+    assert stat.S_IMODE((volume_dir / METADATA_FILE).stat().st_mode) == 0o600
 
     log = env.driver.logs()
     published = (b'"method"="/csi.v1.Node/NodePublishVolume"', f'"volume_id"="{volume}"'.encode(), b'"code"="OK"')
