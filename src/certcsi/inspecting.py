@@ -5,7 +5,9 @@ For each `<data-root>/inmemfs/<volume-id>/`:
   path, and the next renewal (`nextIssuanceTime`);
 - status.json (certcsi's, see `certcsi.volumes.status`): last error, consecutive failures,
   the request and issuer of the current certificate, and the file name the driver wrote it under;
-- the certificate itself, parsed from `data/<file>`: identity, SANs, validity.
+- the certificate itself, parsed from `data/<file>`: identity, SANs, validity;
+- the driver: from certcsi's `driver.json`, else kubelet's `vol_data.json` beside the target
+  (both drivers may share one data root), else guessed from the volume context.
 
 The certificate's file name comes from status.json when certcsi wrote the volume (exact, whatever
 the driver's flags). Without it (a volume written by the Go driver, or before its first
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +37,7 @@ from typing import Any, TextIO
 from cryptography import x509
 
 from certcsi.pki.certs import parse_pem_chain
+from certcsi.volumes.owning import kubelet_driver, recorded_owner
 from certcsi.volumes.status import VolumeStatus, read_status
 from certcsi.volumes.store import DATA_DIR, INMEMFS, METADATA_FILE, Metadata, format_rfc3339
 
@@ -185,7 +188,7 @@ def _volume(path: Path) -> VolumeReport:
     try:
         meta = Metadata.from_json((path / METADATA_FILE).read_bytes())
     except FileNotFoundError:
-        return VolumeReport(volume_id=name, problems=("no metadata.json (the driver removes this directory at start)",))
+        return VolumeReport(volume_id=name, problems=("no metadata.json (its driver removes this directory at start)",))
     except PermissionError:
         return VolumeReport(volume_id=name, problems=("permission denied reading metadata.json",))
     except (OSError, ValueError) as err:
@@ -208,7 +211,7 @@ def _volume(path: Path) -> VolumeReport:
         namespace=context.get(f"{POD_PREFIX}namespace", ""),
         pod=context.get(f"{POD_PREFIX}name", ""),
         pod_uid=context.get(f"{POD_PREFIX}uid", ""),
-        driver=_driver_of(context),
+        driver=_driver_of(path, meta),
         target_path=meta.target_path,
         certificate_file=cert_file,
         certificate=certificate,
@@ -232,8 +235,12 @@ def _certificate(path: Path, *, expected: bool, problems: list[str]) -> Certific
     return None
 
 
-def _driver_of(context: Mapping[str, str]) -> str:
-    keys = list(context)
+def _driver_of(path: Path, meta: Metadata) -> str:
+    """The driver's own record (certcsi's driver.json, kubelet's vol_data.json), else a guess from the context."""
+    recorded = recorded_owner(path) or kubelet_driver(meta.target_path, meta.volume_id)
+    if recorded is not None:
+        return recorded
+    keys = list(meta.volume_context)
     if any(k.startswith(SPIFFE_PREFIX) for k in keys):
         return "spiffe.csi.cert-manager.io"
     if any(k.startswith(CSI_DRIVER_PREFIX) for k in keys):

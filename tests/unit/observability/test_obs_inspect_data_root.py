@@ -145,3 +145,35 @@ async def test_a_volume_waiting_for_its_first_certificate_is_not_a_problem(engin
     (engine.store.volume_dir("vol-1") / STATUS_FILE).unlink()
     (row,) = scan(engine.root / "data")
     assert row.certificate is None and row.problems == () and row.next_renewal is None
+
+
+def test_the_driver_column_comes_from_the_volume_s_records_before_its_attributes(tmp_path: Path) -> None:
+    """In a shared data root certcsi's driver.json, else kubelet's vol_data.json, names the driver."""
+    inmemfs = tmp_path / "inmemfs"
+    pod = {"csi.storage.k8s.io/pod.namespace": "team", "csi.storage.k8s.io/pod.name": "p"}
+    # A SPIFFE volume carrying a csi.cert-manager.io key (passed on as an annotation): the guess is wrong.
+    shaped_like_csi = {**pod, "csi.cert-manager.io/issuer-name": "x"}
+    target = tmp_path / "kubelet/pods/u/volumes/kubernetes.io~csi/spiffe/mount"
+    for name, record, vol_data in (
+        ("recorded", "spiffe.csi.cert-manager.io", None),
+        ("kubelet", None, "spiffe.csi.cert-manager.io"),
+        ("guessed", None, None),
+    ):
+        volume = inmemfs / name
+        volume.mkdir(parents=True)
+        path = str(target).replace("/u/", f"/{name}/")
+        (volume / "metadata.json").write_text(
+            Metadata(volume_id=name, target_path=path, volume_context=shaped_like_csi).to_json()
+        )
+        if record:
+            (volume / "driver.json").write_text(json.dumps({"driverName": record}))
+        if vol_data:
+            Path(path).parent.mkdir(parents=True)
+            vol = {"volumeHandle": name, "driverName": vol_data}
+            (Path(path).parent / "vol_data.json").write_text(json.dumps(vol))
+    drivers = {report.volume_id: report.driver for report in scan(tmp_path)}
+    assert drivers == {
+        "recorded": "spiffe.csi.cert-manager.io",
+        "kubelet": "spiffe.csi.cert-manager.io",
+        "guessed": "csi.cert-manager.io",
+    }
