@@ -262,3 +262,16 @@ async def test_a_volume_published_before_its_first_certificate_is_issued_once(go
     assert (node.creates_for("late-0"), node.creates_for("web-0"), node.creates_for("mesh-0")) == (1, 0, 0)
     assert (node.inmemfs / WAITING_VOLUME / "data" / "tls.crt").exists()
     assert {v.volume.volume_id for v in csi.snapshot()} == {CSI_VOLUME, WAITING_VOLUME}
+
+
+async def test_a_renewal_due_before_kubelet_republishes_uses_the_token_csi_lib_left(go: GoNode) -> None:
+    """The token csi-lib wrote is off the disk but kept in memory: a renewal due at start goes through at once."""
+    node = go.node
+    node.clock.advance((go.next_issuance(CSI_VOLUME) - node.clock.now()).total_seconds() + 60)
+    csi = await node.start(CertManagerDriver())
+    await settle()
+    assert TOKENS not in (context := node.metadata(CSI_VOLUME)["volumeContext"]) and isinstance(context, dict)
+    [(body, bearer)] = node.kube.created
+    assert bearer == json.loads(go.volumes[CSI_VOLUME].context[TOKENS])[""]["token"]
+    assert body["metadata"]["ownerReferences"][0]["name"] == "web-0"
+    assert [view.status.failures for view in csi.snapshot()] == [0]
