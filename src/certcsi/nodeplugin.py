@@ -111,9 +111,12 @@ async def run_node_plugin(
             "into pods without read-only bind mounts; never use it on a real node"
         )
     mounter: Mounter = DirectoryMounter() if options.unsafe_no_mount else SyscallMounter()
-    store = Store(
-        data_root=options.data_root, mounter=mounter, owner=Owner.of(driver), tmpfs_size=options.tmpfs_size
-    )
+    try:
+        owner = Owner.of(driver)
+    except ValueError as err:
+        log.error("refusing to start", extra={"error": str(err)})
+        raise SystemExit(1) from None
+    store = Store(data_root=options.data_root, mounter=mounter, owner=owner, tmpfs_size=options.tmpfs_size)
     try:
         # First of all, before a socket or a port is taken: a second process of this driver stops here
         # (another driver may share the data root).

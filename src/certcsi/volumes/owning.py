@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,9 +55,13 @@ class Owner:
     recognises: Callable[[Mapping[str, str]], bool] = field(default=_recognises_nothing, compare=False)
 
     def __post_init__(self) -> None:
-        # The name becomes part of a lock file's name beside the data root.
-        if not self.name or not self.name.isascii() or not all(c.isalnum() or c in "-._" for c in self.name):
-            raise ValueError(f"driver name {self.name!r}: must be letters, digits, '-', '.' or '_'")
+        if not self.name:
+            raise ValueError("driver name: must not be empty")
+
+    @property
+    def file_name(self) -> str:
+        """The name as one safe file-name component (CSI names are domain names: unchanged)."""
+        return urllib.parse.quote(self.name, safe="")
 
     @classmethod
     def of(cls, driver: Recognising) -> Owner:

@@ -401,7 +401,7 @@ class Store:
         if self._lock_fd is not None:
             return
         os.makedirs(self._data_root, mode=0o700, exist_ok=True)
-        path = self._data_root / LOCK_FILE_PATTERN.format(driver=self._owner.name)
+        path = self._data_root / LOCK_FILE_PATTERN.format(driver=self._owner.file_name)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -185,3 +185,16 @@ def test_a_volume_kubelet_publishes_through_a_driver_is_that_driver_s(tmp_path: 
     assert store.list_volume_ids() == ["go-spiffe"]
     store.close()
     assert [m.volume_id for m in _store(tmp_path / "data", mounter, SPIFFE).open().volumes] == ["go-spiffe"]
+
+
+def test_a_driver_name_is_one_file_name_in_the_lock_s_name(tmp_path: Path) -> None:
+    """A name with a slash (no valid CSI name has one) cannot reach outside the data root."""
+    store = _store(tmp_path / "data", FakeMounter(), Owner("../escape/x"))
+    store.open()
+    assert sorted(p.name for p in (tmp_path / "data").glob("*.lock")) == [
+        "certcsi-..%2Fescape%2Fx.lock",
+        "certcsi-mount.lock",
+    ]
+    assert not (tmp_path / "escape").exists()
+    with pytest.raises(ValueError, match="must not be empty"):
+        Owner("")
