@@ -21,7 +21,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,7 @@ __all__ = [
     "publish_request",
     "read_snapshot",
     "require_private_mount_namespace",
+    "scratch_directory",
     "share_with_peer",
     "typical_attributes",
     "unmount_everything_under",
@@ -342,12 +343,25 @@ class E2E:
         await asyncio.gather(*(self.kubelet.wait_ready(NAMESPACE, name, timeout=timeout) for name in names))
 
 
+@contextlib.contextmanager
+def scratch_directory(prefix: str) -> Iterator[Path]:
+    """A fresh directory in /tmp (not pytest's tmp_path: socket paths must stay under 108 bytes); on the
+    way out everything mounted beneath it is unmounted and it is removed, and anything left mounted fails."""
+    require_private_mount_namespace()
+    workdir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    try:
+        yield workdir
+    finally:
+        unmount_everything_under(workdir)
+        left = mounts_under(workdir)
+        if not left:
+            shutil.rmtree(workdir, ignore_errors=True)
+    assert not left, f"still mounted after the test: {[m.mount_point for m in left]}"
+
+
 @contextlib.asynccontextmanager
 async def e2e_environment(*, signing_delay: float = 0.0, driver_args: Sequence[str] = ()) -> AsyncIterator[E2E]:
-    require_private_mount_namespace()
-    # Not pytest's tmp_path: the socket path must stay under 108 bytes.
-    workdir = Path(tempfile.mkdtemp(prefix="e2e-", dir="/tmp"))
-    try:
+    with scratch_directory("e2e-") as workdir:
         async with contextlib.AsyncExitStack() as stack:
             cluster = await stack.enter_async_context(Sandbox(signing_delay=signing_delay))
             kubeconfig = workdir / "kubeconfig"
@@ -369,9 +383,3 @@ async def e2e_environment(*, signing_delay: float = 0.0, driver_args: Sequence[s
             await kubelet.apply([namespace])
             await kubelet.apply(CSIDRIVER_YAML)
             yield E2E(workdir=workdir, cluster=cluster, kubeconfig=kubeconfig, driver=driver, kubelet=kubelet, api=api)
-    finally:
-        unmount_everything_under(workdir)
-        left = mounts_under(workdir)
-        if not left:
-            shutil.rmtree(workdir, ignore_errors=True)
-    assert not left, f"still mounted after the test: {[m.mount_point for m in left]}"

@@ -13,23 +13,13 @@ import contextlib
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_harness import (
-    NAMESPACE,
-    check_pair,
-    eventually,
-    mounts_under,
-    pod_manifest,
-    require_private_mount_namespace,
-    typical_attributes,
-    unmount_everything_under,
-)
+from e2e_harness import NAMESPACE, check_pair, eventually, pod_manifest, scratch_directory, typical_attributes
 from spiffe_node_support import ACCOUNT, CLUSTER_OBJECTS, ca_certificate, pod_yaml
 from spiffe_node_support import DRIVER as SPIFFE
 from spiffe_node_support import NAMESPACE as SPIFFE_NAMESPACE
@@ -63,12 +53,13 @@ class SharedNode:
     running: dict[str, RunningDriver] = field(default_factory=dict)
 
     @property
-    def data_root(self) -> Path:
-        return self.workdir / "shared-data-root"
+    def inmemfs(self) -> Path:
+        """Under the data root both drivers are given instead of one each in their own work directory."""
+        return self.data_root / INMEMFS
 
     @property
-    def inmemfs(self) -> Path:
-        return self.data_root / INMEMFS
+    def data_root(self) -> Path:
+        return self.workdir / "shared-data-root"
 
     @property
     def bundle(self) -> Path:
@@ -126,9 +117,7 @@ class SharedNode:
 
 @contextlib.asynccontextmanager
 async def shared_node() -> AsyncIterator[SharedNode]:
-    require_private_mount_namespace()
-    workdir = Path(tempfile.mkdtemp(prefix="e2e-shared-", dir="/tmp"))
-    try:
+    with scratch_directory("e2e-shared-") as workdir:
         async with Sandbox(approve=True) as cluster:
             node = SharedNode(workdir=workdir, cluster=cluster, kubeconfig=workdir / "kubeconfig")
             cluster.write_kubeconfig(node.kubeconfig)
@@ -154,12 +143,6 @@ async def shared_node() -> AsyncIterator[SharedNode]:
             finally:
                 for stack in node.stacks.values():
                     await stack.aclose()
-    finally:
-        unmount_everything_under(workdir)
-        left = mounts_under(workdir)
-        if not left:
-            shutil.rmtree(workdir, ignore_errors=True)
-    assert not left, f"still mounted after the test: {[m.mount_point for m in left]}"
 
 
 async def _refused(node: SharedNode, name: str) -> str:

@@ -1,11 +1,15 @@
-"""A pretend cert-manager on the test's clock over the in-memory API (shared by the restart and take-over tests)."""
+"""A pretend cert-manager on the test's clock over the in-memory API, and one driver process over it
+(shared by the restart and take-over tests)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import random
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -16,6 +20,13 @@ from certcsi.errors import KubernetesError
 from certcsi.pki.csr import load_csr
 from certcsi.pki.signing import create_ca, sign_csr
 from certcsi.volumes.clock import FakeClock
+from certcsi.volumes.driver import Driver
+from certcsi.volumes.issuance import Issuance
+from certcsi.volumes.manager import Manager
+from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.owning import Owner
+from certcsi.volumes.schedule import RateBudget
+from certcsi.volumes.store import Store
 
 START = datetime(2026, 2, 1, tzinfo=UTC)
 CA_KEY, CA_CERT = create_ca(common_name="restart test CA", now=START - timedelta(days=1))
@@ -62,3 +73,42 @@ class SigningKube(FakeKube):
             certificate=base64.b64encode(cert.public_bytes(Encoding.PEM)).decode(),
             ca=CA_B64,
         )
+
+
+@dataclass
+class Processes:
+    """Driver processes of one node over `<root>/data`, which outlives them; started and stopped as a test needs."""
+
+    root: Path
+    clock: FakeClock
+    kube: SigningKube
+    mounter: FakeMounter
+    running: list[tuple[Issuance, Manager]] = field(default_factory=list)
+
+    async def start_driver(self, driver: Driver, *, use_token_request: bool, seed: int) -> Manager:
+        """One driver process as the node plugin starts it: the watch does not hold up serving CSI."""
+        issuance = Issuance(kube=self.kube, node_id="node-1", clock=self.clock)
+        manager = Manager(
+            driver=driver,
+            store=Store(data_root=self.root / "data", mounter=self.mounter, owner=Owner.of(driver)),
+            mounter=self.mounter,
+            issuance=issuance,
+            clock=self.clock,
+            rate=RateBudget(qps=1000, burst=1000, clock=self.clock),
+            use_token_request=use_token_request,
+            rng=random.Random(seed),
+        )
+        await issuance.start(wait_synced=False)
+        await manager.start()
+        self.running.append((issuance, manager))
+        return manager
+
+    async def kill(self) -> None:
+        """Stop the process started last."""
+        issuance, manager = self.running.pop()
+        await manager.stop()
+        await issuance.stop()
+
+    async def stop_all(self) -> None:
+        while self.running:
+            await self.kill()

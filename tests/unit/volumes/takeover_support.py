@@ -5,24 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from csi_lib_format import PKCS12_PASSWORD, go_time
-from signing_kube import SigningKube
+from signing_kube import Processes
 
 from certcsi.drivers.spiffe import RuntimeIssuer, SpiffeDriver
 from certcsi.sandbox.apiserver.authn import PODS, SERVICEACCOUNTS, TokenAuthority
-from certcsi.volumes.clock import FakeClock
 from certcsi.volumes.driver import Driver, IssuerRef
-from certcsi.volumes.issuance import Issuance
 from certcsi.volumes.manager import Manager
-from certcsi.volumes.mount import FakeMounter
-from certcsi.volumes.owning import Owner
-from certcsi.volumes.schedule import RateBudget
-from certcsi.volumes.store import Store
 
 CSI = "csi.cert-manager.io"
 SPIFFE = "spiffe.csi.cert-manager.io"
@@ -85,15 +77,8 @@ def csi_context() -> dict[str, str]:
     }
 
 
-@dataclass
-class Node:
+class Node(Processes):
     """certcsi's driver processes on one node: `start` one per driver, all over `<root>/data`."""
-
-    root: Path
-    clock: FakeClock
-    kube: SigningKube
-    mounter: FakeMounter
-    running: list[tuple[Issuance, Manager]] = field(default_factory=list)
 
     @property
     def inmemfs(self) -> Path:
@@ -101,27 +86,7 @@ class Node:
 
     async def start(self, driver: Driver, *, token_request: bool = True) -> Manager:
         """One driver process; csi.cert-manager.io with --use-token-request unless `token_request` is False."""
-        issuance = Issuance(kube=self.kube, node_id="node-1", clock=self.clock)
-        manager = Manager(
-            driver=driver,
-            store=Store(data_root=self.root / "data", mounter=self.mounter, owner=Owner.of(driver)),
-            mounter=self.mounter,
-            issuance=issuance,
-            clock=self.clock,
-            rate=RateBudget(qps=1000, burst=1000, clock=self.clock),
-            use_token_request=token_request and driver.name == CSI,
-            rng=random.Random(3),
-        )
-        await issuance.start(wait_synced=False)
-        await manager.start()
-        self.running.append((issuance, manager))
-        return manager
-
-    async def stop_all(self) -> None:
-        while self.running:
-            issuance, manager = self.running.pop()
-            await manager.stop()
-            await issuance.stop()
+        return await self.start_driver(driver, use_token_request=token_request and driver.name == CSI, seed=3)
 
     def creates_for(self, pod: str) -> int:
         return sum(body["metadata"]["ownerReferences"][0]["name"] == pod for body, _ in self.kube.created)

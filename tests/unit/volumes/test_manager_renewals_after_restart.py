@@ -8,59 +8,28 @@ every request as it is created, on the test's clock.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from publish_requests import Req, volume_context
-from signing_kube import START, UNREACHABLE, SigningKube
+from signing_kube import START, UNREACHABLE, Processes, SigningKube
 
 from certcsi.drivers.certmanager import CertManagerDriver
 from certcsi.volumes.clock import FakeClock
-from certcsi.volumes.issuance import Issuance
 from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import FakeMounter
 from certcsi.volumes.owning import Owner
-from certcsi.volumes.schedule import RateBudget
 from certcsi.volumes.status import VolumeStatus, read_status, write_status
-from certcsi.volumes.store import Store
 
 CSI_OWNER = Owner("csi.cert-manager.io")
 
 
-@dataclass
-class Node:
-    """One driver process: its issuance and manager, over a data root that outlives it."""
-
-    root: Path
-    clock: FakeClock
-    kube: SigningKube
-    mounter: FakeMounter
-    running: list[tuple[Issuance, Manager]] = field(default_factory=list)
+class Node(Processes):
+    """One csi.cert-manager.io driver process at a time, over a data root that outlives it."""
 
     async def start(self) -> Manager:
-        issuance = Issuance(kube=self.kube, node_id="node-1", clock=self.clock)
-        manager = Manager(
-            driver=CertManagerDriver(),
-            store=Store(data_root=self.root / "data", mounter=self.mounter, owner=CSI_OWNER),
-            mounter=self.mounter,
-            issuance=issuance,
-            clock=self.clock,
-            rate=RateBudget(qps=1000, burst=1000, clock=self.clock),
-            rng=random.Random(7),
-        )
-        # As the node plugin starts them: the watch does not hold up serving CSI.
-        await issuance.start(wait_synced=False)
-        await manager.start()
-        self.running.append((issuance, manager))
-        return manager
-
-    async def kill(self) -> None:
-        issuance, manager = self.running.pop()
-        await manager.stop()
-        await issuance.stop()
+        return await self.start_driver(CertManagerDriver(), use_token_request=False, seed=7)
 
     def target(self) -> str:
         path = self.root / "pods" / "app-0" / "mount"

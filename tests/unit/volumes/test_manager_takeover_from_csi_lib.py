@@ -148,35 +148,36 @@ async def go(tmp_path: Path) -> AsyncIterator[GoNode]:
     node = Node(tmp_path, clock, SigningKube(clock), mounter)
     go = GoNode(node)
     mounter.mount_tmpfs(node.inmemfs)  # the Go driver mounted it
-    web_key, mesh_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    web_leaf = _leaf(web_key, dns="web-0.team.svc")
-    mesh_leaf = _leaf(mesh_key, uri=f"spiffe://cluster.local/ns/{NS}/sa/mesh")
     pods = tmp_path / "kubelet" / "pods"
-    context = {**csi_context(), TOKENS: tokens("web-0", "uid-web", "web", at=START - timedelta(minutes=1))}
-    go.leave(
-        GoVolume(
-            volume_id=CSI_VOLUME,
-            driver=CSI,
-            target=str(pods / "uid-web/volumes/kubernetes.io~csi/tls/mount"),
-            context=context,
-            pod=("web-0", "uid-web", "web"),
-            next_issuance=_renewal_point(web_leaf),
-            files=_go_files(web_key, web_leaf, password=PASSWORD),
+    issued = [
+        (CSI_VOLUME, CSI, ("web-0", "uid-web", "web"), "tls", csi_context(), PASSWORD),
+        (
+            SPIFFE_VOLUME,
+            SPIFFE,
+            ("mesh-0", "uid-mesh", "mesh"),
+            "spiffe",
+            pod_context("mesh-0", "uid-mesh", "mesh"),
+            None,
+        ),
+    ]
+    for volume_id, driver, pod, volume_name, context, password in issued:
+        key = ec.generate_private_key(ec.SECP256R1())
+        leaf = (
+            _leaf(key, dns="web-0.team.svc")
+            if driver == CSI
+            else _leaf(key, uri=f"spiffe://cluster.local/ns/{NS}/sa/mesh")
         )
-    )
-    spiffe_context = {**pod_context("mesh-0", "uid-mesh", "mesh")}
-    spiffe_context[TOKENS] = tokens("mesh-0", "uid-mesh", "mesh", at=START - timedelta(minutes=1))
-    go.leave(
-        GoVolume(
-            volume_id=SPIFFE_VOLUME,
-            driver=SPIFFE,
-            target=str(pods / "uid-mesh/volumes/kubernetes.io~csi/spiffe/mount"),
-            context=spiffe_context,
-            pod=("mesh-0", "uid-mesh", "mesh"),
-            next_issuance=_renewal_point(mesh_leaf),
-            files=_go_files(mesh_key, mesh_leaf, password=None),
+        go.leave(
+            GoVolume(
+                volume_id=volume_id,
+                driver=driver,
+                target=str(pods / pod[1] / "volumes/kubernetes.io~csi" / volume_name / "mount"),
+                context={**context, TOKENS: tokens(*pod, at=START - timedelta(minutes=1))},
+                pod=pod,
+                next_issuance=_renewal_point(leaf),
+                files=_go_files(key, leaf, password=password),
+            )
         )
-    )
     yield go
     await node.stop_all()
 

@@ -37,6 +37,15 @@ def _store(root: Path, mounter: FakeMounter, owner: Owner) -> Store:
     return Store(data_root=root, mounter=mounter, owner=owner)
 
 
+def _both_open(data_root: Path) -> tuple[FakeMounter, Store, Store]:
+    """Both drivers' stores opened on one data root, as a node running both charts has them."""
+    mounter = FakeMounter()
+    csi, spiffe = _store(data_root, mounter, CSI), _store(data_root, mounter, SPIFFE)
+    csi.open()
+    spiffe.open()
+    return mounter, csi, spiffe
+
+
 def _tree(root: Path) -> dict[str, bytes | str]:
     """Every file, link and directory under `root` with its content (a link: its target)."""
     found: dict[str, bytes | str] = {}
@@ -62,10 +71,7 @@ def _volume(store: Store, volume_id: str, context: Mapping[str, str], *, issued:
 
 
 def test_two_drivers_open_the_same_data_root_and_a_second_of_one_driver_is_refused(tmp_path: Path) -> None:
-    mounter = FakeMounter()
-    csi, spiffe = _store(tmp_path / "data", mounter, CSI), _store(tmp_path / "data", mounter, SPIFFE)
-    csi.open()
-    spiffe.open()
+    mounter, _csi, _spiffe = _both_open(tmp_path / "data")
     with pytest.raises(DataRootInUse, match=r"in use by another spiffe\.csi\.cert-manager\.io driver"):
         _store(tmp_path / "data", mounter, SPIFFE).open()
     assert [c for c in mounter.calls if c[0] == "mount_tmpfs"] == [("mount_tmpfs", str(tmp_path / "data/inmemfs"))]
@@ -77,10 +83,7 @@ def test_two_drivers_open_the_same_data_root_and_a_second_of_one_driver_is_refus
 
 
 def test_each_store_keeps_only_its_volumes_and_never_cleans_the_others(tmp_path: Path) -> None:
-    mounter = FakeMounter()
-    csi, spiffe = _store(tmp_path / "data", mounter, CSI), _store(tmp_path / "data", mounter, SPIFFE)
-    csi.open()
-    spiffe.open()
+    mounter, csi, spiffe = _both_open(tmp_path / "data")
     _volume(csi, "csi-issued", CSI_ATTRIBUTES)
     _volume(csi, "csi-never-issued", CSI_ATTRIBUTES, issued=False)
     _volume(spiffe, "spiffe-issued", POD)
@@ -104,10 +107,7 @@ def test_each_store_keeps_only_its_volumes_and_never_cleans_the_others(tmp_path:
 
 
 def test_a_ca_bundle_rewrite_reaches_only_the_spiffe_driver_s_volumes(tmp_path: Path) -> None:
-    mounter = FakeMounter()
-    csi, spiffe = _store(tmp_path / "data", mounter, CSI), _store(tmp_path / "data", mounter, SPIFFE)
-    csi.open()
-    spiffe.open()
+    _mounter, csi, spiffe = _both_open(tmp_path / "data")
     _volume(csi, "csi-1", CSI_ATTRIBUTES)
     _volume(spiffe, "spiffe-1", POD)
     report = rewrite_file(spiffe, name="ca.crt", content=b"BUNDLE", fs_group=lambda _v: None)
