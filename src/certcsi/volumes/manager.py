@@ -308,7 +308,11 @@ class Manager:
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the data root and resume every volume it holds; nothing still valid is re-issued.
+        """Open the data root and resume every volume of this driver it holds; nothing still valid is re-issued.
+
+        Volumes a Go driver wrote are taken over as they are: its renewal time is kept, the secrets in
+        the volume context are split from the attributes, and the pod's token, which csi-lib keeps in
+        metadata.json, stays in memory only (for a renewal due before kubelet's next republish).
 
         Returns at once (CSI can be served); renewals already due fire once `_ready_to_issue`.
         """
@@ -334,7 +338,7 @@ class Manager:
                 status=self._read_status(meta.volume_id),
             )
             if TOKENS in context:
-                self._write_metadata(volume, issued_at, live=True)
+                self._token_off_the_disk(volume, issued_at)
             self._scheduler.schedule(meta.volume_id, issued_at or self._clock.now())
         self._pod_list_deadline = self._clock.monotonic() + POD_LIST_GRACE
         self._scheduler.start()
@@ -494,9 +498,8 @@ class Manager:
         """Refresh in-memory secrets and the mount; a failure here is reported, never destructive."""
         if volume.target_path != state.volume.target_path:
             raise IncompatiblePublish(f"volume {volume.volume_id} is already published at another target path")
-        if volume.attributes != state.volume.attributes or self._kept_secrets(volume) != self._kept_secrets(
-            state.volume
-        ):
+        kept = self._kept_secrets(volume)
+        if volume.attributes != state.volume.attributes or kept != self._kept_secrets(state.volume):
             self._write_metadata(volume, state.next_issuance, live=True)
         state.volume = volume
         if not self._mounter.is_bind_of(volume.target_path, self._store.data_dir(volume.volume_id)):
@@ -765,6 +768,14 @@ class Manager:
         return replace(volume, pod_ip=pod_ip)
 
     # -- helpers ----------------------------------------------------------------------------------
+
+    def _token_off_the_disk(self, volume: Volume, next_issuance: datetime | None) -> None:
+        """Rewrite a Go driver's metadata.json without the pod's token (certcsi keeps it in memory only)."""
+        try:
+            self._write_metadata(volume, next_issuance, live=True)
+        except (OSError, CertcsiError) as err:
+            # The volume is still served and renewed; the next metadata write leaves the token out too.
+            log.warning("could not rewrite metadata.json", extra={"volume_id": volume.volume_id, "error": str(err)})
 
     def _kept_secrets(self, volume: Volume) -> dict[str, str]:
         return {k: v for k, v in volume.secrets.items() if k in self._driver.secret_attributes}

@@ -338,8 +338,7 @@ class Store:
         names that are not valid volume ids, directories without metadata.json, metadata that does
         not parse or names another volume, and volumes never issued (no next issuance time or Go's
         zero time, no published files, and not mounted at their target path; upstream leaves those
-        forever, or resumes them). Call
-        it once, before serving, while no publish runs.
+        forever, or resumes them). Call it once, before serving, while no publish runs.
         """
         os.makedirs(self._data_root, mode=0o700, exist_ok=True)
         self.lock()
@@ -467,7 +466,10 @@ class Store:
                 why = f"a volume of {owner.driver} ({owner.source})" if owner.driver else "owner unknown"
                 return LeftAlone(name, why, owner.driver)
             # Ours by kubelet's record or by its attributes: record it, so later scans need neither.
-            _write_atomic(path, OWNER_FILE, owner_record(self._owner.name))
+            try:
+                _write_atomic(path, OWNER_FILE, owner_record(self._owner.name))
+            except OSError as err:  # a full tmpfs: ours all the same, and decided the same way next time
+                logger.warning("could not record a volume's driver: volume_id=%s error=%s", name, err.strerror or err)
         self._remove_stale_temp_files(path)
         if meta is None:
             return RemovedVolume(name, problem)
