@@ -1,4 +1,4 @@
-"""The data root is one driver's: a second driver or a symlinked inmemfs stops at start; a full tmpfs fails cleanly."""
+"""A second process of one driver on its data root, or a symlinked inmemfs, stops at start; a full tmpfs fails."""
 
 from __future__ import annotations
 

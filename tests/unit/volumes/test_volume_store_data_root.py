@@ -1,4 +1,4 @@
-"""The data root is the driver's alone: a symlinked inmemfs is refused, and a lock keeps a second driver out."""
+"""A symlinked inmemfs is refused, and a lock per driver keeps a second process of the same driver out."""
 
 from __future__ import annotations
 
