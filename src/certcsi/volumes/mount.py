@@ -74,9 +74,14 @@ class Mounter(Protocol):
         """The type of the filesystem mounted exactly at `path` (the topmost); None when nothing is."""
         ...
 
+    def shows(self, target: StrPath, source: StrPath) -> bool:
+        """True when the topmost mount at `target` (never followed when a symlink) shows the directory `source`,
+        whatever its flags: a bind another driver (upstream's) or a crash left writable still holds the volume."""
+        ...
+
     def is_bind_of(self, target: StrPath, source: StrPath) -> bool:
-        """True when the topmost mount at `target` (never followed when a symlink) shows the directory `source`
-        as `bind_readonly` leaves it: read-only, nosuid, nodev, noexec. A writable bind of `source` is not."""
+        """True when `target` shows `source` (see `shows`) as `bind_readonly` leaves it: read-only, nosuid,
+        nodev, noexec. A writable bind of `source` is not."""
         ...
 
     def check_target(self, source: StrPath, target: StrPath) -> None:
@@ -424,7 +429,13 @@ class SyscallMounter:
             return True
         return topmost_mount(read_mountinfo(self._mountinfo_path), _real(path)) is not None
 
+    def shows(self, target: StrPath, source: StrPath) -> bool:
+        return self._shows(target, source, hardened=False)
+
     def is_bind_of(self, target: StrPath, source: StrPath) -> bool:
+        return self._shows(target, source, hardened=True)
+
+    def _shows(self, target: StrPath, source: StrPath, *, hardened: bool) -> bool:
         t, s = os.fspath(target), os.fspath(source)
         try:
             fd = _open_path(t)
@@ -434,7 +445,7 @@ class SyscallMounter:
             st = os.fstat(fd)
             # Same (device, inode) from another path: a mount of it, no need to read the mount table.
             shows_source = stat.S_ISDIR(st.st_mode) and _identity(st) == _identity_of(s) and _real(t) != _real(s)
-            return shows_source and _is_read_only_hardened(fd)
+            return shows_source and (not hardened or _is_read_only_hardened(fd))
         finally:
             os.close(fd)
 
@@ -690,6 +701,9 @@ class FakeMounter:
         mount = self.mounts.get(_real(path)) if not os.path.islink(path) else None
         return None if mount is None else mount.kind
 
+    def shows(self, target: StrPath, source: StrPath) -> bool:
+        return not os.path.islink(target) and self._bind_at(target, source) is not None
+
     def is_bind_of(self, target: StrPath, source: StrPath) -> bool:
         bound = None if os.path.islink(target) else self._bind_at(target, source)
         return bound is not None and bound.read_only
@@ -782,9 +796,12 @@ class DirectoryMounter:
         # Pretends, as mount_tmpfs does: the directory it made stands for the tmpfs.
         return "tmpfs" if _real(path) in self._tmpfs else None
 
-    def is_bind_of(self, target: StrPath, source: StrPath) -> bool:
+    def shows(self, target: StrPath, source: StrPath) -> bool:
         t = os.fspath(target)
         return os.path.islink(t) and os.readlink(t) == _real(source)
+
+    def is_bind_of(self, target: StrPath, source: StrPath) -> bool:
+        return self.shows(target, source)
 
     def check_target(self, source: StrPath, target: StrPath) -> None:
         dst = os.fspath(target)

@@ -482,8 +482,9 @@ class Store:
 
     def _is_published(self, meta: Metadata) -> bool:
         """Whether the pod already has the volume: with --continue-on-not-ready a volume is mounted
-        before its first certificate, so "never issued" is then no reason to remove it."""
-        return bool(meta.target_path) and self._mounter.is_bind_of(meta.target_path, self.data_dir(meta.volume_id))
+        before its first certificate, so "never issued" is then no reason to remove it. Any bind counts,
+        a writable one upstream's driver left too."""
+        return bool(meta.target_path) and self._mounter.shows(meta.target_path, self.data_dir(meta.volume_id))
 
     @staticmethod
     def _remove_stale_temp_files(volume_dir: Path) -> None:

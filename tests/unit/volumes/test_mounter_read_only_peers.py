@@ -126,6 +126,7 @@ def test_a_writable_bind_is_not_ours_until_republish_makes_it_read_only(
     [before] = _at(target)
     assert "rw" in before.options
     assert not mounter.is_bind_of(target, fs / "src")
+    assert mounter.shows(target, fs / "src") and not mounter.shows(target, fs)
     mounter.check_target(fs / "src", target)  # still accepted: it shows our source
 
     mounter.bind_readonly(fs / "src", target)

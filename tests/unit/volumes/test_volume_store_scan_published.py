@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from certcsi.volumes.mount import FakeMounter
+from certcsi.volumes.mount import FakeMount, FakeMounter
 from certcsi.volumes.owning import Owner
 from certcsi.volumes.store import Metadata, Store
 
@@ -29,3 +29,22 @@ def test_a_mounted_volume_without_a_certificate_yet_survives_a_restart(tmp_path:
         ("elsewhere", "never issued"),
         ("leftover", "never issued"),
     ]
+
+
+def test_a_writable_bind_left_by_upstreams_driver_keeps_the_volume(tmp_path: Path) -> None:
+    # csi-lib's bind is not nosuid/nodev/noexec, and a crash can leave one writable: the pod has the
+    # volume all the same, so the scan must not delete what it shows (republish hardens the bind later).
+    mounter = FakeMounter()
+    store = Store(data_root=tmp_path / "root", mounter=mounter, owner=CSI_OWNER)
+    store.open()
+    store.write_metadata(Metadata(volume_id="go-published", target_path=str(tmp_path / "target")))
+    (tmp_path / "target").mkdir()
+    mounter.mounts[str(tmp_path / "target")] = FakeMount(
+        kind="bind", source=str(store.data_dir("go-published")), read_only=False
+    )
+    store.close()
+
+    scan = Store(data_root=tmp_path / "root", mounter=mounter, owner=CSI_OWNER).open()
+
+    assert [m.volume_id for m in scan.volumes] == ["go-published"]
+    assert not scan.removed
