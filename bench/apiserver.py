@@ -1,7 +1,8 @@
-"""Sandbox API server benchmark: create-to-Issued throughput and watch delivery latency.
+"""Sandbox API server benchmark: create-to-Issued throughput, watch delivery latency, CPU per request.
 
     .venv/bin/python bench/apiserver.py [--requests 1000] [--concurrency 50]
                                         [--watchers 100] [--writes 200] [--interval-ms 10] [--in-process]
+                                        [--lifecycle-volumes 1000] [--lifecycle-concurrency 50] [--profile FILE]
 
 (a) throughput: N CertificateRequests (ECDSA P-256 CSRs made before the clock starts) are created over
     HTTPS with certcsi.kube (its aiohttp transport, plain dicts) by `--concurrency` workers, with
@@ -10,9 +11,14 @@
 (b) watch latency: `--watchers` concurrent watches (each its own HTTP connection) on one ConfigMap;
     then `--writes` merge-patches, one every `--interval-ms`, each stamped with its send time; every
     watcher records receipt time minus send time. p50 / p99 / max over all deliveries.
+(c) lifecycle: `--lifecycle-volumes` driver-shaped CertificateRequests at `--lifecycle-concurrency`,
+    each created with its pod's bound token, awaited on the node's label-filtered watch (as the
+    driver's ServiceAccount) and deleted as unpublish does (see _lifecycle.py); the sandbox's CPU
+    (utime + stime from /proc/<pid>/stat) per volume. `--profile FILE` records the sandbox with
+    py-spy meanwhile (raw collapsed stacks; the CPU figure of such a run includes py-spy's reads).
 
 The sandbox runs as its own process (`certcsi sandbox up`) unless --in-process: see bench/README.md.
-Prints numbers and the issue-2 floors next to them; it asserts nothing.
+Prints numbers and the issue-2 and issue-11 floors next to them; it asserts nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Any
 import aiohttp
 from _common import (
     MERGE_PATCH,
+    SandboxProcess,
     api_client,
     call,
     create_namespace,
@@ -45,6 +52,7 @@ from _common import (
     sandbox,
     send,
 )
+from _lifecycle import measure_lifecycle
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -66,6 +74,7 @@ FLOOR_REQUESTS = 1000
 FLOOR_SECONDS = 5.0
 FLOOR_WATCHERS = 100
 FLOOR_P99 = 0.050
+FLOOR_CPU_MS = 2.0  # issue 11: sandbox CPU per ECDSA volume
 
 
 def csr_pem(index: int) -> bytes:
@@ -317,6 +326,36 @@ async def main_async(args: argparse.Namespace) -> None:
                     met=p99 < FLOOR_P99 and got == watch.expected,
                     comparable=args.watchers >= FLOOR_WATCHERS,
                 )
+            if not args.skip_lifecycle:
+                await lifecycle_section(args, cluster)
+
+
+async def lifecycle_section(args: argparse.Namespace, cluster: SandboxProcess) -> None:
+    heading(
+        f"(c) lifecycle: {args.lifecycle_volumes} driver-shaped ECDSA requests at concurrency "
+        f"{args.lifecycle_concurrency} (pod token create, node watch, delete)"
+    )
+    if cluster.pid is None:
+        report("sandbox CPU per volume", "not measured: --in-process shares this process's CPU")
+        return
+    result = await measure_lifecycle(
+        cluster.kubeconfig,
+        pid=cluster.pid,
+        count=args.lifecycle_volumes,
+        concurrency=args.lifecycle_concurrency,
+        profile=args.profile,
+    )
+    done = result.volumes - len(result.errors)
+    report("issued and deleted", f"{done} in {result.seconds:.2f} s ({done / result.seconds:.0f} volumes/s)")
+    if result.errors:
+        report("  errors", f"{len(result.errors)}; first: {result.errors[0][:200]}")
+    report(
+        "sandbox CPU per volume",
+        f"{result.cpu_ms_per_volume:.2f} ms (idle before: {result.idle_cpu_rate * 100:.1f} % CPU, subtracted)",
+        floor=f"<= {FLOOR_CPU_MS:g} ms per ECDSA volume",
+        met=result.cpu_ms_per_volume <= FLOOR_CPU_MS and not result.errors,
+        comparable=args.lifecycle_volumes >= FLOOR_REQUESTS and args.profile is None,
+    )
 
 
 def main() -> None:
@@ -329,6 +368,10 @@ def main() -> None:
     parser.add_argument("--in-process", action="store_true", help="run the sandbox inside this process")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-watch", action="store_true")
+    parser.add_argument("--lifecycle-volumes", type=int, default=1000)
+    parser.add_argument("--lifecycle-concurrency", type=int, default=50)
+    parser.add_argument("--skip-lifecycle", action="store_true")
+    parser.add_argument("--profile", type=Path, help="py-spy record the sandbox during (c) to this file")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import jwt
 import pytest
+from authn_support import NOW, NS, POD, SA, Clock, Store, mint, token_store
 
 from certcsi.sandbox.apiserver.authn import (
     DEFAULT_ISSUER,
@@ -23,44 +24,10 @@ from certcsi.sandbox.apiserver.authn import (
     UserInfo,
 )
 
-NOW = 1_700_000_000.0
-NS, SA, POD = "app", "runner", "web-0"
-
-
-class Store:
-    """A dict-backed ObjectReader; tests delete and recreate objects in it."""
-
-    def __init__(self) -> None:
-        self.objects: dict[tuple[str, str | None, str], dict[str, Any]] = {}
-
-    def put(self, resource: str, name: str, uid: str, **extra: Any) -> None:
-        metadata = {"name": name, "namespace": NS, "uid": uid, **extra.pop("metadata", {})}
-        self.objects[(resource, NS, name)] = {"metadata": metadata, **extra}
-
-    def delete(self, resource: str, name: str) -> None:
-        del self.objects[(resource, NS, name)]
-
-    def get(self, resource: str, namespace: str | None, name: str) -> dict[str, Any] | None:
-        return self.objects.get((resource, namespace, name))
-
-    def list(self, resource: str, namespace: str | None) -> list[dict[str, Any]]:
-        return [o for (r, ns, _), o in self.objects.items() if r == resource and namespace in (None, ns)]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
 
 @pytest.fixture
 def store() -> Store:
-    s = Store()
-    s.put(SERVICEACCOUNTS, SA, "sa-uid-1")
-    s.put(PODS, POD, "pod-uid-1", spec={"serviceAccountName": SA})
-    return s
+    return token_store()
 
 
 @pytest.fixture
@@ -71,12 +38,6 @@ def clock() -> Clock:
 @pytest.fixture
 def authority(store: Store, clock: Clock) -> TokenAuthority:
     return TokenAuthority(reader=store, clock=clock)
-
-
-def _mint(authority: TokenAuthority, *, bound: bool = False, **kw: Any) -> str:
-    kw.setdefault("audiences", None)
-    token, _ = authority.mint(namespace=NS, service_account=SA, bound_pod=(POD, "pod-uid-1") if bound else None, **kw)
-    return token
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -112,37 +73,37 @@ def test_minted_claims_are_those_of_a_projected_token(authority: TokenAuthority)
 
 
 def test_header_names_rs256_and_the_authority_key(authority: TokenAuthority) -> None:
-    header = jwt.get_unverified_header(_mint(authority))
+    header = jwt.get_unverified_header(mint(authority))
     assert header["alg"] == "RS256"
     assert header["kid"] == authority.key_id
 
 
 def test_unbound_token_has_no_pod_claim(authority: TokenAuthority) -> None:
-    assert "pod" not in _claims(_mint(authority))["kubernetes.io"]
+    assert "pod" not in _claims(mint(authority))["kubernetes.io"]
 
 
 def test_each_token_has_its_own_jti(authority: TokenAuthority) -> None:
-    assert _claims(_mint(authority))["jti"] != _claims(_mint(authority))["jti"]
+    assert _claims(mint(authority))["jti"] != _claims(mint(authority))["jti"]
 
 
 @pytest.mark.parametrize("audiences", [None, []])
 def test_no_audiences_means_the_api_audiences(store: Store, audiences: list[str] | None) -> None:
     authority = TokenAuthority(reader=store, api_audiences=("api-a", "api-b"))
-    assert _claims(_mint(authority, audiences=audiences))["aud"] == ["api-a", "api-b"]
+    assert _claims(mint(authority, audiences=audiences))["aud"] == ["api-a", "api-b"]
 
 
 def test_requested_audiences_are_kept(authority: TokenAuthority) -> None:
-    assert _claims(_mint(authority, audiences=["vault", "spire"]))["aud"] == ["vault", "spire"]
+    assert _claims(mint(authority, audiences=["vault", "spire"]))["aud"] == ["vault", "spire"]
 
 
 @pytest.mark.parametrize("seconds", [0, 599, (1 << 32) + 1])
 def test_expiration_outside_the_kubernetes_bounds_is_refused(authority: TokenAuthority, seconds: int) -> None:
     with pytest.raises(ValueError, match=r"spec\.expirationSeconds"):
-        _mint(authority, expiration_seconds=seconds)
+        mint(authority, expiration_seconds=seconds)
 
 
 def test_ten_minutes_is_the_shortest_expiration(authority: TokenAuthority) -> None:
-    assert _claims(_mint(authority, expiration_seconds=600))["exp"] == int(NOW) + 600
+    assert _claims(mint(authority, expiration_seconds=600))["exp"] == int(NOW) + 600
 
 
 def test_missing_service_account_cannot_get_a_token(authority: TokenAuthority) -> None:
@@ -183,7 +144,7 @@ def test_admin_tokens_differ_between_authorities(store: Store) -> None:
 
 
 def test_service_account_token_authenticates_the_service_account(authority: TokenAuthority) -> None:
-    token = _mint(authority)
+    token = mint(authority)
     user = authority.authenticate(token)
     assert user.username == "system:serviceaccount:app:runner"
     assert user.uid == "sa-uid-1"
@@ -192,7 +153,7 @@ def test_service_account_token_authenticates_the_service_account(authority: Toke
 
 
 def test_pod_bound_token_carries_the_pod_in_extra(authority: TokenAuthority) -> None:
-    token = _mint(authority, bound=True)
+    token = mint(authority, bound=True)
     extra = authority.authenticate(token).extra
     assert extra["authentication.kubernetes.io/pod-name"] == (POD,)
     assert extra["authentication.kubernetes.io/pod-uid"] == ("pod-uid-1",)
@@ -200,13 +161,13 @@ def test_pod_bound_token_carries_the_pod_in_extra(authority: TokenAuthority) -> 
 
 
 def test_token_is_valid_until_expiry_plus_leeway(authority: TokenAuthority, clock: Clock) -> None:
-    token = _mint(authority, expiration_seconds=600)
+    token = mint(authority, expiration_seconds=600)
     clock.now = NOW + 600 + LEEWAY_SECONDS
     assert authority.authenticate(token).username.endswith(":runner")
 
 
 def test_expired_token_is_refused(authority: TokenAuthority, clock: Clock) -> None:
-    token = _mint(authority, expiration_seconds=600)
+    token = mint(authority, expiration_seconds=600)
     clock.now = NOW + 600 + LEEWAY_SECONDS + 1
     with pytest.raises(Unauthorized, match="expired"):
         authority.authenticate(token)
@@ -214,20 +175,20 @@ def test_expired_token_is_refused(authority: TokenAuthority, clock: Clock) -> No
 
 def test_token_from_the_future_is_refused(authority: TokenAuthority, clock: Clock) -> None:
     clock.now = NOW + 3600
-    token = _mint(authority)
+    token = mint(authority)
     clock.now = NOW
     with pytest.raises(Unauthorized, match="not valid yet"):
         authority.authenticate(token)
 
 
 def test_token_of_another_authority_is_refused(authority: TokenAuthority, store: Store) -> None:
-    foreign = _mint(TokenAuthority(reader=store))
+    foreign = mint(TokenAuthority(reader=store))
     with pytest.raises(Unauthorized, match="signature"):
         authority.authenticate(foreign)
 
 
 def test_token_with_altered_claims_is_refused(authority: TokenAuthority) -> None:
-    header, payload, signature = _mint(authority).split(".")
+    header, payload, signature = mint(authority).split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims["kubernetes.io"]["serviceaccount"]["name"] = "admin"
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
@@ -237,7 +198,7 @@ def test_token_with_altered_claims_is_refused(authority: TokenAuthority) -> None
 
 @pytest.mark.parametrize("algorithm", ["none", "HS256"])
 def test_unsigned_or_symmetric_tokens_are_refused(authority: TokenAuthority, algorithm: str) -> None:
-    claims = _claims(_mint(authority))
+    claims = _claims(mint(authority))
     key = "" if algorithm == "none" else "a-shared-secret-of-sufficient-length!"
     with pytest.raises(Unauthorized):
         authority.authenticate(jwt.encode(claims, key, algorithm=algorithm))
@@ -245,62 +206,62 @@ def test_unsigned_or_symmetric_tokens_are_refused(authority: TokenAuthority, alg
 
 def test_token_for_another_audience_is_refused(authority: TokenAuthority) -> None:
     with pytest.raises(Unauthorized, match="audience"):
-        authority.authenticate(_mint(authority, audiences=["vault"]))
+        authority.authenticate(mint(authority, audiences=["vault"]))
 
 
 def test_token_needs_only_one_api_audience(authority: TokenAuthority) -> None:
-    token = _mint(authority, audiences=["vault", DEFAULT_ISSUER])
+    token = mint(authority, audiences=["vault", DEFAULT_ISSUER])
     assert authority.authenticate(token).uid == "sa-uid-1"
 
 
 def test_token_of_another_issuer_is_refused(authority: TokenAuthority) -> None:
-    claims = {**_claims(_mint(authority)), "iss": "https://elsewhere.example"}
+    claims = {**_claims(mint(authority)), "iss": "https://elsewhere.example"}
     with pytest.raises(Unauthorized, match="issuer"):
         authority.authenticate(_sign(authority, claims))
 
 
 def test_subject_must_match_the_private_claims(authority: TokenAuthority) -> None:
-    claims = {**_claims(_mint(authority)), "sub": "system:serviceaccount:app:admin"}
+    claims = {**_claims(mint(authority)), "sub": "system:serviceaccount:app:admin"}
     with pytest.raises(Unauthorized, match="subject"):
         authority.authenticate(_sign(authority, claims))
 
 
 def test_token_without_service_account_claims_is_refused(authority: TokenAuthority) -> None:
-    claims = {k: v for k, v in _claims(_mint(authority)).items() if k != "kubernetes.io"}
+    claims = {k: v for k, v in _claims(mint(authority)).items() if k != "kubernetes.io"}
     with pytest.raises(Unauthorized, match="claims"):
         authority.authenticate(_sign(authority, claims))
 
 
 def test_deleted_service_account_invalidates_its_tokens(authority: TokenAuthority, store: Store) -> None:
-    token = _mint(authority)
+    token = mint(authority)
     store.delete(SERVICEACCOUNTS, SA)
     with pytest.raises(Unauthorized, match="deleted"):
         authority.authenticate(token)
 
 
 def test_recreated_service_account_does_not_inherit_old_tokens(authority: TokenAuthority, store: Store) -> None:
-    token = _mint(authority)
+    token = mint(authority)
     store.put(SERVICEACCOUNTS, SA, "sa-uid-2")
     with pytest.raises(Unauthorized, match="UID"):
         authority.authenticate(token)
 
 
 def test_deleted_bound_pod_invalidates_its_tokens(authority: TokenAuthority, store: Store) -> None:
-    token = _mint(authority, bound=True)
+    token = mint(authority, bound=True)
     store.delete(PODS, POD)
     with pytest.raises(Unauthorized, match="deleted"):
         authority.authenticate(token)
 
 
 def test_recreated_bound_pod_does_not_inherit_old_tokens(authority: TokenAuthority, store: Store) -> None:
-    token = _mint(authority, bound=True)
+    token = mint(authority, bound=True)
     store.put(PODS, POD, "pod-uid-2", spec={"serviceAccountName": SA})
     with pytest.raises(Unauthorized, match="UID"):
         authority.authenticate(token)
 
 
 def test_unbound_token_survives_pod_deletion(authority: TokenAuthority, store: Store) -> None:
-    token = _mint(authority)
+    token = mint(authority)
     store.delete(PODS, POD)
     assert authority.authenticate(token).uid == "sa-uid-1"
 
@@ -314,7 +275,7 @@ def _terminating_since(seconds_ago: float) -> dict[str, str]:
 def test_terminating_owner_keeps_tokens_for_a_grace_minute(
     authority: TokenAuthority, store: Store, resource: str, name: str, uid: str
 ) -> None:
-    token = _mint(authority, bound=True)
+    token = mint(authority, bound=True)
     kept = {k: v for k, v in store.objects[(resource, NS, name)].items() if k != "metadata"}
     store.put(resource, name, uid, metadata=_terminating_since(30), **kept)
     assert authority.authenticate(token).extra["authentication.kubernetes.io/pod-name"] == (POD,)
@@ -327,8 +288,8 @@ def _failing_tokens(authority: TokenAuthority, store: Store) -> Iterator[str]:
     yield "garbage"
     yield "a.b.c"
     yield authority.admin_token + "x"
-    yield _mint(authority, audiences=["vault"])
-    bound = _mint(authority, bound=True)
+    yield mint(authority, audiences=["vault"])
+    bound = mint(authority, bound=True)
     store.delete(PODS, POD)
     yield bound
 

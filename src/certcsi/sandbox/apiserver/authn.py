@@ -10,6 +10,12 @@ No HTTP here. The server maps the errors like kube-apiserver:
 
 kube-apiserver answers every authentication failure with the bare message "Unauthorized"; the
 messages here say why (for the server's log) and never contain the token.
+
+An RS256 verification costs more than the rest of a request, so a token's verified claims are kept
+(bounded, least recently used first out, until the token expires), as kube-apiserver's token cache
+does: keyed by a keyed hash of the token, never the token itself. Only the signature, issuer and
+audience checks are skipped for a known token; its times and whether its ServiceAccount and pod
+still exist are checked on every request, so the cache never lets through what a fresh check refuses.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import hmac
 import secrets
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,6 +64,8 @@ LEEWAY_SECONDS = 60
 # kube-apiserver still honours a token for this long after its ServiceAccount or pod got a
 # deletionTimestamp, so that graceful termination can finish its API calls.
 DELETION_GRACE_SECONDS = 60
+# Verified tokens kept: a node's worth of pods, each token about a kilobyte.
+DEFAULT_TOKEN_CACHE_SIZE = 4096
 
 EXTRA_POD_NAME = "authentication.kubernetes.io/pod-name"
 EXTRA_POD_UID = "authentication.kubernetes.io/pod-uid"
@@ -111,6 +120,15 @@ def _check_expiration(expiration_seconds: int) -> None:
 
 
 @dataclass(frozen=True)
+class _Verified:
+    """A token whose signature, issuer and audience checked out: what it claims, and who that is."""
+
+    claimed: _Claimed
+    user: UserInfo
+    times: Mapping[str, Any]  # exp, nbf, iat as the token has them
+
+
+@dataclass(frozen=True)
 class _Claimed:
     """The identity a verified token claims, before it is checked against the stored objects."""
 
@@ -134,6 +152,7 @@ class TokenAuthority:
         issuer: str = DEFAULT_ISSUER,
         api_audiences: tuple[str, ...] = (DEFAULT_ISSUER,),
         clock: Callable[[], float] = time.time,
+        token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
     ) -> None:
         if not api_audiences:
             raise ValueError("api_audiences: must name at least one audience")
@@ -146,6 +165,9 @@ class TokenAuthority:
         self._public_key = self._private_key.public_key()
         self._kid = _key_id(self._public_key)
         self._admin_token = secrets.token_urlsafe(32)
+        self._verified: OrderedDict[bytes, _Verified] = OrderedDict()
+        self._cache_size = token_cache_size
+        self._cache_key = secrets.token_bytes(32)  # tokens are cached under a keyed hash, never as text
 
     @property
     def admin_token(self) -> str:
@@ -234,32 +256,40 @@ class TokenAuthority:
         """The user a bearer token stands for; Unauthorized for anything else."""
         if hmac.compare_digest(token.encode("utf-8", "surrogatepass"), self._admin_token.encode()):
             return ADMIN
-        claimed = self._verify(token)
-        self._check_still_bound(claimed)
-        extra: dict[str, tuple[str, ...]] = {}
-        if claimed.pod_name:
-            extra[EXTRA_POD_NAME] = (claimed.pod_name,)
-            extra[EXTRA_POD_UID] = (claimed.pod_uid,)
-        if claimed.node_name:
-            extra[EXTRA_NODE_NAME] = (claimed.node_name,)
-            if claimed.node_uid:
-                extra[EXTRA_NODE_UID] = (claimed.node_uid,)
-        if claimed.jti:
-            extra[EXTRA_CREDENTIAL_ID] = (f"JTI={claimed.jti}",)
-        return UserInfo(
-            username=service_account_username(claimed.namespace, claimed.sa_name),
-            uid=claimed.sa_uid,
-            groups=(
-                "system:serviceaccounts",
-                f"system:serviceaccounts:{claimed.namespace}",
-                "system:authenticated",
-            ),
-            extra=extra,
-        )
+        verified = self._verify_cached(token)
+        self._check_times(verified.times)
+        self._check_still_bound(verified.claimed)
+        return verified.user
 
-    def _verify(self, token: str) -> _Claimed:
+    @property
+    def cached_tokens(self) -> int:
+        """How many verified tokens are kept."""
+        return len(self._verified)
+
+    def _verify_cached(self, token: str) -> _Verified:
+        """The token's verified claims: kept from an earlier request, or verified now and kept."""
+        key = hashlib.blake2b(token.encode("utf-8", "surrogatepass"), key=self._cache_key, digest_size=16).digest()
+        verified = self._verified.get(key)
+        if verified is not None:
+            if self._clock() <= verified.times["exp"] + LEEWAY_SECONDS:
+                self._verified.move_to_end(key)
+                return verified
+            del self._verified[key]  # expired: verified afresh below, which refuses it
+        claims = self._verify(token)
+        self._check_times(claims)
+        claimed = _claimed_identity(claims)
+        times = {name: claims.get(name) for name in ("exp", "nbf", "iat")}
+        verified = _Verified(claimed=claimed, user=_user_of(claimed), times=times)
+        if self._cache_size > 0:
+            self._verified[key] = verified
+            if len(self._verified) > self._cache_size:
+                self._verified.popitem(last=False)
+        return verified
+
+    def _verify(self, token: str) -> Mapping[str, Any]:
+        """The claims of a token this server signed for one of its audiences (times not checked)."""
         try:
-            claims = jwt.decode(
+            claims: Mapping[str, Any] = jwt.decode(
                 token,
                 self._public_key,
                 algorithms=[_ALGORITHM],
@@ -276,8 +306,7 @@ class TokenAuthority:
         audiences = [audiences] if isinstance(audiences, str) else audiences
         if not isinstance(audiences, list) or not set(self._audiences).intersection(audiences):
             raise Unauthorized("token audiences are invalid for this API server")
-        self._check_times(claims)
-        return _claimed_identity(claims)
+        return claims
 
     def _check_times(self, claims: Mapping[str, Any]) -> None:
         now = self._clock()
@@ -305,6 +334,30 @@ class TokenAuthority:
             raise Unauthorized(f"pod {claimed.namespace}/{claimed.pod_name} has been deleted")
         if _uid(pod) != claimed.pod_uid:
             raise Unauthorized("pod UID does not match the token's claim")
+
+
+def _user_of(claimed: _Claimed) -> UserInfo:
+    """The ServiceAccount user a token's claims name, with kube-apiserver's extra fields."""
+    extra: dict[str, tuple[str, ...]] = {}
+    if claimed.pod_name:
+        extra[EXTRA_POD_NAME] = (claimed.pod_name,)
+        extra[EXTRA_POD_UID] = (claimed.pod_uid,)
+    if claimed.node_name:
+        extra[EXTRA_NODE_NAME] = (claimed.node_name,)
+        if claimed.node_uid:
+            extra[EXTRA_NODE_UID] = (claimed.node_uid,)
+    if claimed.jti:
+        extra[EXTRA_CREDENTIAL_ID] = (f"JTI={claimed.jti}",)
+    return UserInfo(
+        username=service_account_username(claimed.namespace, claimed.sa_name),
+        uid=claimed.sa_uid,
+        groups=(
+            "system:serviceaccounts",
+            f"system:serviceaccounts:{claimed.namespace}",
+            "system:authenticated",
+        ),
+        extra=extra,
+    )
 
 
 def _str_at(claims: Mapping[str, Any], *path: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 SA_USER_PREFIX = "system:serviceaccount:"
 ANONYMOUS = "system:anonymous"
@@ -48,3 +48,12 @@ class ObjectReader(Protocol):
     def get(self, resource: str, namespace: str | None, name: str) -> dict[str, Any] | None: ...
 
     def list(self, resource: str, namespace: str | None) -> list[dict[str, Any]]: ...
+
+
+@runtime_checkable
+class CountsChanges(Protocol):
+    """A reader that can tell whether objects of some types changed: what lets a reader's user cache."""
+
+    def changes(self, *resources: str) -> int:
+        """A number that grows with every write or removal of an object of these types."""
+        ...

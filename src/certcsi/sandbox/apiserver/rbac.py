@@ -8,6 +8,10 @@ reason=decision.reason).
 Semantics follow kube-apiserver's RBAC authorizer: ClusterRoleBindings grant everywhere,
 RoleBindings in the request's namespace grant there only, a binding whose role is missing grants
 nothing (its lookup error becomes the denial reason), and system:masters may do anything.
+
+Decisions are kept per (user, groups, verb, resource, namespace) while no Role, ClusterRole or
+binding changes (when the reader can tell, see `CountsChanges`), and per object name as well
+only when a rule with `resourceNames` took part in the decision.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from certcsi.sandbox.apiserver.identity import ObjectReader, UserInfo
+from certcsi.sandbox.apiserver.identity import CountsChanges, ObjectReader, UserInfo
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 ROLES = f"{RBAC_GROUP}/roles"
@@ -24,7 +28,9 @@ ROLE_BINDINGS = f"{RBAC_GROUP}/rolebindings"
 CLUSTER_ROLES = f"{RBAC_GROUP}/clusterroles"
 CLUSTER_ROLE_BINDINGS = f"{RBAC_GROUP}/clusterrolebindings"
 SYSTEM_MASTERS = "system:masters"
+RBAC_RESOURCES = (ROLES, ROLE_BINDINGS, CLUSTER_ROLES, CLUSTER_ROLE_BINDINGS)
 _ALL = "*"
+_CACHE_LIMIT = 4096  # decisions kept; all are dropped together past it (a cache, not a record)
 
 
 @dataclass(frozen=True)
@@ -84,23 +90,53 @@ class Authorizer:
     def __init__(self, reader: ObjectReader, *, audit: AuditHook | None = None) -> None:
         self._reader = reader
         self.audit = audit
+        self._counter = reader if isinstance(reader, CountsChanges) else None
+        self._seen_changes = -1
+        # Decisions that hold for any object name, and those that depend on it (resourceNames).
+        self._any_name: dict[tuple[Any, ...], Decision] = {}
+        self._by_name: dict[tuple[Any, ...], Decision] = {}
 
     def authorize(self, user: UserInfo, attrs: RequestAttributes) -> Decision:
-        decision = self._decide(user, attrs)
+        decision = self._cached_decision(user, attrs)
         if self.audit is not None:
             self.audit(user, attrs, decision)
         return decision
 
-    def _decide(self, user: UserInfo, attrs: RequestAttributes) -> Decision:
+    def _cached_decision(self, user: UserInfo, attrs: RequestAttributes) -> Decision:
+        if self._counter is None:
+            return self._decide(user, attrs)[0]
+        changes = self._counter.changes(*RBAC_RESOURCES)
+        if changes != self._seen_changes or len(self._any_name) + len(self._by_name) > _CACHE_LIMIT:
+            self._any_name.clear()
+            self._by_name.clear()
+            self._seen_changes = changes
+        # `extra` never counts in RBAC: pods of one ServiceAccount share their decisions.
+        key: tuple[Any, ...] = (user.username, user.groups, attrs.verb, attrs.api_group, attrs.resource)
+        key += (attrs.subresource, attrs.namespace, attrs.path)
+        decision = self._any_name.get(key) or self._by_name.get((*key, attrs.name))
+        if decision is None:
+            decision, by_name = self._decide(user, attrs)
+            if by_name:
+                self._by_name[(*key, attrs.name)] = decision
+            else:
+                self._any_name[key] = decision
+        return decision
+
+    def _decide(self, user: UserInfo, attrs: RequestAttributes) -> tuple[Decision, bool]:
+        """The decision, and whether a rule naming resources (so the object's name) took part in it."""
         if SYSTEM_MASTERS in user.groups:
-            return Decision(True, f"allowed by group {_go_quote(SYSTEM_MASTERS)}")
+            return Decision(True, f"allowed by group {_go_quote(SYSTEM_MASTERS)}"), False
         errors: list[str] = []
+        by_name = False
         for grant in _Resolver(self._reader).grants(user, attrs.namespace):
             if grant.error:
                 errors.append(grant.error)
-            elif any(rule_allows(rule, attrs) for rule in grant.rules):
-                return Decision(True, f"RBAC: allowed by {grant.source}")
-        return Decision(False, f"RBAC: {_aggregate(errors)}" if errors else "")
+                continue
+            for rule in grant.rules:
+                by_name = by_name or bool(rule.get("resourceNames"))
+                if rule_allows(rule, attrs):
+                    return Decision(True, f"RBAC: allowed by {grant.source}"), by_name
+        return Decision(False, f"RBAC: {_aggregate(errors)}" if errors else ""), by_name
 
 
 def rules_for(reader: ObjectReader, user: UserInfo, namespace: str) -> tuple[list[Mapping[str, Any]], list[str]]:

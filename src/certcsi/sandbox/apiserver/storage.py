@@ -78,6 +78,7 @@ class Store:
         self._compacted_rv = 0  # changes at or below this version are no longer retained
         self._owned: dict[str, set[tuple[str, str, str]]] = {}  # owner uid -> dependents (key, ns, name)
         self._foreground: dict[str, tuple[str, str, str]] = {}  # owners deleted in the foreground, by uid
+        self._changes: dict[str, int] = {}  # writes and removals so far, by type (caches built on a type check it)
         self.resource_version = 0
         self.admission: list[Admission] = []
         self._clock = clock
@@ -589,7 +590,12 @@ class Store:
         self._record(Change(self.resource_version, rt.key, kind, obj, old))
         return obj
 
+    def changes(self, key: str) -> int:
+        """How many times objects of type `key` were written or removed: equal counts, same objects."""
+        return self._changes.get(key, 0)
+
     def _record(self, change: Change) -> None:
+        self._changes[change.key] = self._changes.get(change.key, 0) + 1
         self._history.append(change)
         self._history_rvs.append(change.rv)
         if len(self._history) > self._history_limit:
@@ -698,3 +704,7 @@ class StoreReader:
     def list(self, resource: str, namespace: str | None) -> ObjList:
         rt = self._store.catalog.by_key(resource) or BY_KEY[resource]
         return self._store.list(rt, namespace)[0]
+
+    def changes(self, *resources: str) -> int:
+        """Writes and removals of these types so far: while it stays the same, so do their objects."""
+        return sum(self._store.changes(resource) for resource in resources)
