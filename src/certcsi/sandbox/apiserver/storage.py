@@ -152,8 +152,11 @@ class Store:
         namespace: str | None = None,
         user: Any | None = None,
         dry_run: bool = False,
+        owned: bool = False,
     ) -> Obj:
-        obj = copy_obj(obj)
+        """Store a new object; `owned` says `obj` is the caller's to give (no copy is made of it)."""
+        if not owned:
+            obj = copy_obj(obj)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise errors.bad_request("metadata must be an object")
@@ -338,8 +341,17 @@ class Store:
         user: Any | None = None,
         dry_run: bool = False,
     ) -> Obj:
-        """Read-modify-write of the current object (the basis of PATCH); `change` edits a copy."""
-        current = copy_obj(self.get(rt, namespace, name))
+        """Read-modify-write of the current object (the basis of PATCH); `change` edits a copy.
+
+        A /status write keeps nothing but the status of what `change` made, so only the status (and
+        the top level of metadata) is copied for it: `change` must leave the rest as it is."""
+        stored = self.get(rt, namespace, name)
+        if subresource == "status":
+            current = {**stored, "metadata": dict(stored["metadata"]), "status": copy_obj(stored.get("status"))}
+            if current["status"] is None:
+                del current["status"]
+        else:
+            current = copy_obj(stored)
         rv = current["metadata"]["resourceVersion"]
         change(current)
         current.setdefault("metadata", {})
@@ -413,9 +425,9 @@ class Store:
 
     def _remove(self, rt: ResourceType, ns: str, name: str, old: Obj) -> Obj:
         del self._table(rt.key)[(ns, name)]
-        gone: Obj = copy_obj(old)
         self.resource_version += 1
-        gone["metadata"]["resourceVersion"] = str(self.resource_version)
+        # Stored objects are never changed in place: the last state shares all but its metadata.
+        gone: Obj = {**old, "metadata": {**old["metadata"], "resourceVersion": str(self.resource_version)}}
         self._unindex_owners(rt.key, ns, name, old)
         self._record(Change(self.resource_version, rt.key, "DELETED", gone, old))
         self._collect_dependents(old, propagation="Background")

@@ -148,7 +148,10 @@ def _create_object(write: Write, obj: Obj, *, manager: str, dry_run: bool, recor
     if record:
         obj.get("metadata", {}).pop("managedFields", None)
         fieldmanager.record_update(rt, None, obj, manager=manager, subresource="", now=write.now())
-    created = write.store.create(rt, obj, namespace=write.namespace or None, user=write.user, dry_run=dry_run)
+    # Decoded from the request or merged afresh by apply: the store need not copy it again.
+    created = write.store.create(
+        rt, obj, namespace=write.namespace or None, user=write.user, dry_run=dry_run, owned=True
+    )
     return 201, created
 
 
