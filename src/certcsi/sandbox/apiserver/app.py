@@ -11,7 +11,6 @@ without detail, and the server keeps serving.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +22,7 @@ from aiohttp import web
 from certcsi.sandbox.apiserver import decoding, impersonation, reading, reviews, tokenrequests, writing
 from certcsi.sandbox.apiserver.authn import TokenAuthority, Unauthorized
 from certcsi.sandbox.apiserver.discovery import AGGREGATED_GROUP, Discovery
+from certcsi.sandbox.apiserver.encoding import encode
 from certcsi.sandbox.apiserver.errors import ApiError, bad_request
 from certcsi.sandbox.apiserver.identity import ANONYMOUS_USER, UserInfo
 from certcsi.sandbox.apiserver.negotiation import YAML, Output, negotiate
@@ -52,16 +52,12 @@ _HEALTH = frozenset({"/healthz", "/livez", "/readyz"})
 _AGGREGATED_MEDIA = f"application/json;g={AGGREGATED_GROUP};v={{version}};as=APIGroupDiscoveryList"
 
 
-def _encode(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
-
-
 def _respond(status: int, body: bytes, content_type: str = JSON) -> web.Response:
     return web.Response(status=status, body=body, headers={"Content-Type": content_type})
 
 
 def _status_response(error: ApiError) -> web.Response:
-    return _respond(error.code, _encode(error.status()))
+    return _respond(error.code, encode(error.status()))
 
 
 class PageNotFound(Exception):
@@ -184,7 +180,7 @@ def _body_response(status: int, obj: Any, output: Output, warnings: list[str] | 
         body = yaml.safe_dump(obj, sort_keys=False).encode()
         response = _respond(status, body, YAML)
     else:
-        response = _respond(status, _encode(obj))
+        response = _respond(status, encode(obj))
     for name, value in _warning_headers(warnings or []):
         response.headers.add(name, value)
     return response
@@ -443,7 +439,7 @@ class ApiHandler:
         answer = reviews.review(
             rt, body, caller=user, namespace=target.namespace, authorizer=self.authorizer, reader=self._reader
         )
-        return _respond(201, _encode(answer))
+        return _respond(201, encode(answer))
 
     async def _token(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:
         body = decoding.check_kind(
@@ -461,7 +457,7 @@ class ApiHandler:
             "token minted",
             extra={"namespace": target.namespace, "serviceaccount": target.name, "by": user.username},
         )
-        return _respond(201, _encode(answer))
+        return _respond(201, encode(answer))
 
 
 def _aggregated_version(accept: str | None) -> str | None:

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Mapping
 
 from certcsi.sandbox.apiserver import tables
+from certcsi.sandbox.apiserver.encoding import encode
 from certcsi.sandbox.apiserver.errors import ApiError, bad_request, gone
 from certcsi.sandbox.apiserver.negotiation import Output
 from certcsi.sandbox.apiserver.objects import Obj
@@ -137,6 +138,6 @@ def event_converter(rt: ResourceType, output: Output, query: Mapping[str, str]) 
             obj = tables.table(rt, [event.object], list_meta=meta, include=include, version=output.version)
         else:
             obj = tables.partial_metadata(event.object, output.version)
-        return json.dumps({"type": event.type, "object": obj}, separators=(",", ":")).encode() + b"\n"
+        return encode({"type": event.type, "object": obj}) + b"\n"
 
     return convert

@@ -4,11 +4,11 @@ selector watches, only to those whose label the object carries), events serialis
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from certcsi.sandbox.apiserver.encoding import encode
 from certcsi.sandbox.apiserver.labelselectors import Requirement
 from certcsi.sandbox.apiserver.objects import Obj
 from certcsi.sandbox.apiserver.resources import ResourceType
@@ -31,8 +31,7 @@ class WatchEvent:
     def line(self) -> bytes:
         """The event as one JSON line, serialised once however many watchers receive it."""
         if self._line is None:
-            self._line = json.dumps({"type": self.type, "object": self.object}, separators=(",", ":")).encode()
-            self._line += b"\n"
+            self._line = encode({"type": self.type, "object": self.object}) + b"\n"
         return self._line
 
 
