@@ -14,7 +14,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -140,10 +140,10 @@ class StructuralSchema:
         draft4 = _for_validator(self._root)
         self._validator = jsonschema.Draft4Validator(draft4, format_checker=_format_checker())
         # The common case is a valid object: a compiled check answers it many times faster.
-        self._valid = fastjsonschema.compile(
-            {**draft4, "$schema": "http://json-schema.org/draft-04/schema#"},
-            formats={"byte": _is_byte, "date-time": _is_date_time},
-        )
+        self._valid = _compiled(draft4)
+        # An update is checked only where it changed something (ratcheting), so one check per field.
+        self._required = tuple(r for r in draft4.get("required") or () if isinstance(r, str))
+        self._field_valid = {key: _compiled(sub) for key, sub in (draft4.get("properties") or {}).items()}
 
     # -- pruning and defaulting -------------------------------------------------------------------
 
@@ -245,8 +245,9 @@ class StructuralSchema:
         """
         unchanged = {k for k in obj.keys() | (old or {}).keys() if old is not None and old.get(k) == obj.get(k)}
         causes: list[Cause] = []
-        if self._is_valid(obj):
-            return [c for c in _list_type_violations(obj, self._root, []) if c.field.split(".", 1)[0] not in unchanged]
+        if self._is_valid(obj) if old is None else self._changes_valid(obj, unchanged):
+            changed = {k: v for k, v in obj.items() if k not in unchanged}
+            return list(_list_type_violations(changed, self._root, []))
         seen: set[Cause] = set()
         for error in self._validator.iter_errors(obj):
             for cause in _causes_of(error):
@@ -265,6 +266,26 @@ class StructuralSchema:
         except fastjsonschema.JsonSchemaException:
             return False
         return True
+
+    def _changes_valid(self, obj: Obj, unchanged: set[str]) -> bool:
+        """Whether the fields an update changed are valid (the rest is ratcheted): each against its own
+        schema, and no required one removed. A structural schema constrains nothing else at its root."""
+        if any(key not in obj and key not in unchanged for key in self._required):
+            return False
+        try:
+            for key, value in obj.items():
+                if key not in unchanged and (check := self._field_valid.get(key)) is not None:
+                    check(value)
+        except fastjsonschema.JsonSchemaException:
+            return False
+        return True
+
+
+def _compiled(schema: Obj) -> Callable[[Any], Any]:
+    return fastjsonschema.compile(
+        {**schema, "$schema": "http://json-schema.org/draft-04/schema#"},
+        formats={"byte": _is_byte, "date-time": _is_date_time},
+    )
 
 
 def _causes_of(error: jsonschema.ValidationError) -> Iterator[Cause]:
@@ -373,7 +394,8 @@ def _list_type_violations(value: Any, schema: Obj, parts: list[str | int]) -> It
     items = schema.get("items")
     list_type = schema.get("x-kubernetes-list-type")
     keys: list[str] = list(schema.get("x-kubernetes-list-map-keys") or [])
-    seen: set[str] = set()
+    seen: set[Any] = set()
+    walk_items: Obj | None = items if isinstance(items, dict) and _needs_walk(items) else None
     for i, item in enumerate(value):
         if list_type == "map" and isinstance(item, dict):
             identity: Any = {k: item.get(k) for k in keys}
@@ -382,9 +404,22 @@ def _list_type_violations(value: Any, schema: Obj, parts: list[str | int]) -> It
         else:
             identity = None
         if identity is not None:
-            rendered = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-            if rendered in seen:
+            key = _identity_key(identity)
+            if key in seen:
+                rendered = json.dumps(identity, sort_keys=True, separators=(",", ":"))
                 yield Cause("FieldValueDuplicate", field_path([*parts, i]), f"Duplicate value: {rendered}")
-            seen.add(rendered)
-        if isinstance(items, dict):
-            yield from _list_type_violations(item, items, [*parts, i])
+            seen.add(key)
+        if walk_items is not None:
+            yield from _list_type_violations(item, walk_items, [*parts, i])
+
+
+def _identity_key(identity: Any) -> Any:
+    """Equal for two list items exactly when their identities' JSON is: strings, integers, booleans
+    and null by type and value (rendering JSON for each item costs more than the rest of the walk),
+    anything else by its JSON."""
+    values = identity.values() if isinstance(identity, dict) else (identity,)
+    if all(v is None or type(v) in (str, int, bool) for v in values):
+        if isinstance(identity, dict):
+            return tuple(sorted((k, type(v).__name__, v) for k, v in identity.items()))
+        return (type(identity).__name__, identity)
+    return json.dumps(identity, sort_keys=True, separators=(",", ":"))
