@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,7 +24,13 @@ def copy_obj(value: T) -> T:
 
 def rfc3339(moment: float) -> str:
     """A Unix time as metav1.Time writes it: seconds, UTC, `Z`."""
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _second_rfc3339(math.floor(moment))
+
+
+@functools.lru_cache(maxsize=8)
+def _second_rfc3339(second: int) -> str:
+    # Every write stamps the time, several in the same second: formatting costs more than the lookup.
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def micro_rfc3339(moment: float) -> str:
