@@ -192,8 +192,8 @@ async def measure_lifecycle(
 async def _start_profiler(pid: int, output: Path) -> subprocess.Popen[bytes]:
     """py-spy (PyPI) sampling the sandbox, raw collapsed stacks, until stopped."""
     spy = Path(sys.executable).with_name("py-spy")  # installed next to the interpreter (the venv)
-    command = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid), "--rate", "1000"]
-    command += ["--format", "raw", "--output", str(output), "--nonblocking"]
+    command = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid), "--rate", "500"]
+    command += ["--format", "raw", "--output", str(output)]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     await asyncio.sleep(0.5)  # attached before the clock starts
     return proc

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import jwt
 import pytest
 from authn_support import POD, SA, Clock, Store, mint, token_store
 
@@ -14,11 +13,11 @@ from certcsi.sandbox.apiserver.authn import LEEWAY_SECONDS, PODS, SERVICEACCOUNT
 
 
 class CountingDecode:
-    """jwt.decode, counting its calls (the RS256 verification the cache saves)."""
+    """The token verification, counting its calls (the RS256 verification the cache saves)."""
 
     def __init__(self) -> None:
         self.calls = 0
-        self._decode = jwt.decode
+        self._decode = authn._verified_claims
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self.calls += 1
@@ -28,7 +27,7 @@ class CountingDecode:
 @pytest.fixture
 def decode(monkeypatch: pytest.MonkeyPatch) -> CountingDecode:
     counting = CountingDecode()
-    monkeypatch.setattr(authn.jwt, "decode", counting)
+    monkeypatch.setattr(authn, "_verified_claims", counting)
     return counting
 
 
@@ -118,7 +117,7 @@ def test_the_cache_is_bounded_and_drops_the_least_recently_used(store: Store, cl
     assert authority.cached_tokens == 2
     counting = CountingDecode()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(authn.jwt, "decode", counting)
+        patch.setattr(authn, "_verified_claims", counting)
         authority.authenticate(old)
         authority.authenticate(new)
         assert counting.calls == 0

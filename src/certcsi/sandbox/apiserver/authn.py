@@ -21,8 +21,11 @@ still exist are checked on every request, so the cache never lets through what a
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
+import json
+import re
 import secrets
 import time
 import uuid
@@ -33,8 +36,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from certcsi.sandbox.apiserver.identity import (
     ADMIN,
@@ -74,14 +78,8 @@ EXTRA_NODE_NAME = "authentication.kubernetes.io/node-name"
 EXTRA_NODE_UID = "authentication.kubernetes.io/node-uid"
 _PRIVATE = "kubernetes.io"
 _ALGORITHM = "RS256"
-# PyJWT checks the signature only; times, issuer and audience are checked against the injected clock.
-_SIGNATURE_ONLY: jwt.types.Options = {
-    "verify_exp": False,
-    "verify_nbf": False,
-    "verify_iat": False,
-    "verify_aud": False,
-    "verify_iss": False,
-}
+# A base64url part of a token: the alphabet only, no padding, never a length that decodes to nothing whole.
+_BASE64URL = re.compile(r"(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?")
 
 
 class Unauthorized(Exception):
@@ -288,18 +286,7 @@ class TokenAuthority:
 
     def _verify(self, token: str) -> Mapping[str, Any]:
         """The claims of a token this server signed for one of its audiences (times not checked)."""
-        try:
-            claims: Mapping[str, Any] = jwt.decode(
-                token,
-                self._public_key,
-                algorithms=[_ALGORITHM],
-                options=_SIGNATURE_ONLY,
-            )
-        except jwt.InvalidSignatureError:
-            raise Unauthorized("token signature is invalid (not signed by this API server)") from None
-        except jwt.PyJWTError:
-            # Never chain: a decoding error may quote parts of the token.
-            raise Unauthorized("bearer token is not a valid JWT") from None
+        claims = _verified_claims(token, self._public_key)
         if claims.get("iss") != self._issuer:
             raise Unauthorized("token issuer is not this API server")
         audiences = claims.get("aud")
@@ -334,6 +321,35 @@ class TokenAuthority:
             raise Unauthorized(f"pod {claimed.namespace}/{claimed.pod_name} has been deleted")
         if _uid(pod) != claimed.pod_uid:
             raise Unauthorized("pod UID does not match the token's claim")
+
+
+def _verified_claims(token: str, public_key: rsa.RSAPublicKey) -> Mapping[str, Any]:
+    """The payload of a JWS compact token signed RS256 by `public_key` (RFC 7515), as go-jose reads one:
+    three unpadded base64url parts, a JSON object header naming RS256 and no critical extensions, a
+    JSON object payload. PyJWT signs the tokens; verifying them directly costs a third of PyJWT's
+    decode (it checks each character of a kilobyte token in Python)."""
+    parts = token.split(".")
+    if len(parts) != 3 or not all(_BASE64URL.fullmatch(part) for part in parts):
+        raise Unauthorized("bearer token is not a valid JWT")
+    try:
+        header = json.loads(_unpadded(parts[0]))
+        claims = json.loads(_unpadded(parts[1]))
+        signature = _unpadded(parts[2])
+    except (ValueError, binascii.Error):  # never chained: a decoding error may quote the token
+        raise Unauthorized("bearer token is not a valid JWT") from None
+    if not isinstance(header, dict) or header.get("alg") != _ALGORITHM or "crit" in header:
+        raise Unauthorized("bearer token is not a valid JWT")
+    if not isinstance(claims, dict):
+        raise Unauthorized("bearer token is not a valid JWT")
+    try:
+        public_key.verify(signature, f"{parts[0]}.{parts[1]}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        raise Unauthorized("token signature is invalid (not signed by this API server)") from None
+    return claims
+
+
+def _unpadded(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
 def _user_of(claimed: _Claimed) -> UserInfo:

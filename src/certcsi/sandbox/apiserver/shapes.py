@@ -25,7 +25,7 @@ class Shape:
     its `$ref` and works out its kind once: merging and field ownership ask them thousands of times.
     """
 
-    __slots__ = ("_fields", "_items", "_target", "kind", "schema", "typed")
+    __slots__ = ("_fields", "_items", "_keys", "_target", "kind", "list_type", "schema", "typed")
     _cache: dict[tuple[int, bool], Shape] = {}
 
     schema: Obj
@@ -34,6 +34,8 @@ class Shape:
     _target: Obj
     _fields: dict[str, Shape]
     _items: Shape | None
+    _keys: tuple[str, ...] | None
+    list_type: str  # atomic, set or map; patch-merge lists of built-ins count as maps by their merge key
 
     def __new__(cls, schema: Obj, typed: bool) -> Shape:
         key = (id(schema), typed)
@@ -46,6 +48,8 @@ class Shape:
         shape.kind = _kind_of(shape._target)
         shape._fields = {}
         shape._items = None
+        shape._keys = None
+        shape.list_type = _list_type_of(shape._target)
         cls._cache[key] = shape  # holds `schema`, so its id is never reused while cached
         return shape
 
@@ -74,24 +78,16 @@ class Shape:
         return self._items
 
     @property
-    def list_type(self) -> str:
-        """atomic, set or map; patch-merge lists of built-ins count as maps by their merge key."""
-        target = self._target
-        declared = target.get("x-kubernetes-list-type")
-        if declared in ("set", "map"):
-            return str(declared)
-        if declared is None and target.get("x-kubernetes-patch-merge-key"):
-            return "map"
-        return "atomic"
-
-    @property
     def keys(self) -> tuple[str, ...]:
-        target = self._target
-        keys = target.get("x-kubernetes-list-map-keys")
-        if isinstance(keys, list) and keys:
-            return tuple(str(k) for k in keys)
-        merge_key = target.get("x-kubernetes-patch-merge-key")
-        return (str(merge_key),) if merge_key else ()
+        if self._keys is None:
+            target = self._target
+            keys = target.get("x-kubernetes-list-map-keys")
+            merge_key = target.get("x-kubernetes-patch-merge-key")
+            if isinstance(keys, list) and keys:
+                self._keys = tuple(str(k) for k in keys)
+            else:
+                self._keys = (str(merge_key),) if merge_key else ()
+        return self._keys
 
     def key_default(self, name: str) -> Any:
         """The schema default of field `name` of this (item) shape, or None."""
@@ -105,6 +101,15 @@ class Shape:
     @property
     def merge_key(self) -> str:
         return str(self._target.get("x-kubernetes-patch-merge-key", ""))
+
+
+def _list_type_of(target: Obj) -> str:
+    declared = target.get("x-kubernetes-list-type")
+    if declared in ("set", "map"):
+        return str(declared)
+    if declared is None and target.get("x-kubernetes-patch-merge-key"):
+        return "map"
+    return "atomic"
 
 
 def _kind_of(target: Obj) -> str:
