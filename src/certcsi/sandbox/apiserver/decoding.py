@@ -136,19 +136,30 @@ def _has_micro_times(definition: str) -> bool:
     return False
 
 
-def _micro_times(value: Any, schema: dict[str, Any]) -> str | None:
+@functools.cache
+def _reaches_micro_time(node: schemas.Node) -> bool:
+    """Whether a MicroTime field can be found at or below this schema position."""
+    if node.name:
+        return _has_micro_times(node.name)
+    text = json.dumps(node.target)
+    return any(_has_micro_times(part.split('"')[0]) for part in text.split(REF_PREFIX)[1:])
+
+
+def _micro_times(value: Any, node: schemas.Node) -> str | None:
     """The first MicroTime field whose text is not RFC 3339 with microseconds (metav1.MicroTime)."""
-    if schemas.ref_name(schema) == _MICRO_TIME_REF:
+    if node.name == _MICRO_TIME_REF:
         return _micro_time_problem(value)
-    target = schemas.resolve(schema)
-    if isinstance(value, dict):
-        properties = target.get("properties") or {}
+    if not _reaches_micro_time(node):
+        return None
+    if isinstance(value, dict) and node.properties is not None:
         for key, item in value.items():
-            if key in properties and (problem := _micro_times(item, properties[key])) is not None:
+            child = node.child(key) if key in node.properties else None
+            if child is not None and (problem := _micro_times(item, child)) is not None:
                 return problem
-    elif isinstance(value, list) and isinstance(target.get("items"), dict):
+    elif isinstance(value, list) and node.items is not None:
+        items = schemas.Node(node.items)
         for item in value:
-            if (problem := _micro_times(item, target["items"])) is not None:
+            if (problem := _micro_times(item, items)) is not None:
                 return problem
     return None
 
@@ -159,7 +170,7 @@ def unknown_fields(rt: ResourceType, obj: dict[str, Any]) -> list[str]:
     cannot take."""
     found: list[str] = []
     if rt.definition:
-        root = {"$ref": REF_PREFIX + rt.definition}
+        root = schemas.definition_ref(rt.definition)
         for what, path, problem in schemas.walk(obj, root):
             if what == "unknown":
                 found.append(path)
@@ -169,14 +180,14 @@ def unknown_fields(rt: ResourceType, obj: dict[str, Any]) -> list[str]:
                     f"json: cannot unmarshal {_go_json(problem.actual)} into Go struct field "
                     f"{problem.struct or rt.kind}.{problem.path} of type {problem.go_type}",
                 )
-        if _has_micro_times(rt.definition) and (problem_text := _micro_times(obj, root)) is not None:
+        if _has_micro_times(rt.definition) and (problem_text := _micro_times(obj, schemas.Node(root))) is not None:
             raise _decode_error(rt, problem_text)
         if found:
             schemas.prune(obj, root)
         return found
     meta = obj.get("metadata")
     if isinstance(meta, dict):
-        meta_schema = {"$ref": REF_PREFIX + schemas.OBJECT_META}
+        meta_schema = schemas.definition_ref(schemas.OBJECT_META)
         found.extend(path for what, path, _ in schemas.walk(meta, meta_schema, "metadata") if what == "unknown")
         if found:
             schemas.prune(meta, meta_schema)

@@ -109,30 +109,126 @@ def _fits(value: Any, schema: Obj) -> bool:
     return bool(actual == kind)
 
 
+class Node:
+    """One schema position with its `$ref` resolved and what `walk` asks of it worked out once
+    (`Node(schema)` returns the cached one): every write of a built-in kind walks its object."""
+
+    __slots__ = (
+        "_children",
+        "_go_type",
+        "additional",
+        "free",
+        "items",
+        "kind",
+        "name",
+        "object",
+        "one_of",
+        "properties",
+        "schema",
+        "target",
+    )
+    _cache: dict[int, Node] = {}
+
+    schema: Obj
+    target: Obj  # `schema` resolved
+    kind: Any  # the target's `type`
+    one_of: Any  # the target's `oneOf`
+    name: str  # the definition `schema` refers to, or ''
+    object: bool  # an object whose fields are checked one by one
+    free: bool  # an object that takes any fields (RawExtension, JSON)
+    properties: Obj | None
+    additional: Obj | None
+    items: Obj | None
+    _children: dict[str, Node]
+    _go_type: str | None
+
+    def __new__(cls, schema: Obj) -> Node:
+        found = cls._cache.get(id(schema))
+        if found is not None and found.schema is schema:
+            return found
+        node = super().__new__(cls)
+        target = resolve(schema)
+        node.schema, node.target, node.name = schema, target, ref_name(schema)
+        node.kind, node.one_of = target.get("type"), target.get("oneOf")
+        node.object = target.get("type", "object") == "object" and "oneOf" not in target
+        properties, additional = target.get("properties"), target.get("additionalProperties")
+        node.properties = properties if isinstance(properties, dict) else None
+        node.additional = additional if isinstance(additional, dict) else None
+        node.free = node.properties is None and node.additional is None
+        items = target.get("items")
+        node.items = items if isinstance(items, dict) else None
+        node._children, node._go_type = {}, None
+        cls._cache[id(schema)] = node  # holds `schema`, so its id is never reused while cached
+        return node
+
+    def child(self, key: str) -> Node | None:
+        """The node of field `key`, None for a field the schema does not know."""
+        found = self._children.get(key)
+        if found is None:
+            if self.properties is not None and key in self.properties:
+                found = Node(self.properties[key])
+            elif self.additional is not None:
+                found = Node(self.additional)
+            else:
+                return None
+            self._children[key] = found
+        return found
+
+    def fits(self, value: Any) -> bool:
+        """Whether `value` has a JSON type the schema takes (strings, objects and arrays decided here)."""
+        kind = self.kind
+        if value is None or (kind is None and self.one_of is None):
+            return True
+        if self.one_of is None:
+            simple = type(value)
+            if simple is str:
+                return bool(kind == "string")
+            if simple is dict:
+                return bool(kind == "object")
+            if simple is list:
+                return bool(kind == "array")
+        return _fits(value, self.target)
+
+    @property
+    def go_type(self) -> str:
+        if self._go_type is None:
+            self._go_type = _go_type(self.schema)
+        return self._go_type
+
+
 def walk(value: Any, schema: Obj, path: str = "", *, struct: str = "") -> Iterator[tuple[str, str, Problem | None]]:
     """Yield ("unknown", path, None) for each field the schema does not know and ("type", path, problem)
     for each value of the wrong JSON type, depth first, as Go's strict decoder finds them."""
-    target = resolve(schema)
-    if not _fits(value, target):
-        yield "type", path, Problem(path, json_type(value), _go_type(schema), struct)
-        return
-    if isinstance(value, dict) and target.get("type", "object") == "object" and "oneOf" not in target:
-        properties: Obj | None = target.get("properties")
-        additional = target.get("additionalProperties")
-        if properties is None and not isinstance(additional, dict):
+    found: list[tuple[str, str, Problem | None]] = []
+    _walk(value, Node(schema), path, struct, found)
+    return iter(found)
+
+
+def _walk(value: Any, node: Node, path: str, struct: str, found: list[tuple[str, str, Problem | None]]) -> None:
+    if isinstance(value, dict):
+        if not node.fits(value):
+            found.append(("type", path, Problem(path, json_type(value), node.go_type, struct)))
+            return
+        if not node.object or node.free:
             return  # a free-form object (RawExtension, JSON): anything goes
-        here = (ref_name(schema).rsplit(".", 1)[-1] or struct) if properties is not None else struct
+        here = (node.name.rsplit(".", 1)[-1] or struct) if node.properties is not None else struct
         for key, item in value.items():
-            child = f"{path}.{key}" if path else key
-            if properties is not None and key in properties:
-                yield from walk(item, properties[key], child, struct=here)
-            elif isinstance(additional, dict):
-                yield from walk(item, additional, child, struct=here)
+            child = node.child(key)
+            where = f"{path}.{key}" if path else key
+            if child is None:
+                found.append(("unknown", where, None))
             else:
-                yield "unknown", child, None
-    elif isinstance(value, list) and isinstance(target.get("items"), dict):
-        for i, item in enumerate(value):
-            yield from walk(item, target["items"], f"{path}[{i}]", struct=struct)
+                _walk(item, child, where, here, found)
+    elif isinstance(value, list):
+        if not node.fits(value):
+            found.append(("type", path, Problem(path, json_type(value), node.go_type, struct)))
+            return
+        if node.items is not None:
+            items = Node(node.items)
+            for i, item in enumerate(value):
+                _walk(item, items, f"{path}[{i}]", struct, found)
+    elif not node.fits(value):
+        found.append(("type", path, Problem(path, json_type(value), node.go_type, struct)))
 
 
 def prune(value: Any, schema: Obj) -> None:
@@ -153,6 +249,12 @@ def prune(value: Any, schema: Obj) -> None:
     elif isinstance(value, list) and isinstance(target.get("items"), dict):
         for item in value:
             prune(item, target["items"])
+
+
+@functools.cache
+def definition_ref(name: str) -> Obj:
+    """A schema referring to definition `name`, the same object each time (nodes are cached by schema)."""
+    return {"$ref": REF_PREFIX + name}
 
 
 def kind_definition(api_version: str, kind: str) -> str:
