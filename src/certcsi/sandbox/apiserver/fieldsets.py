@@ -145,21 +145,22 @@ def _compare(
 def strip(paths: Iterable[Path], *, reset: Iterable[Path] = ()) -> set[Path]:
     """`paths` without those kube-apiserver never tracks, nor any under a `reset` prefix."""
     prefixes = tuple(reset)
+    if all(len(r) == 1 for r in prefixes):  # top-level fields (status, or all but status): one lookup each
+        tops = {r[0] for r in prefixes}
+        return {p for p in paths if p and p[0] not in tops and p not in STRIPPED}
     return {p for p in paths if p and p not in STRIPPED and not any(p[: len(r)] == r for r in prefixes)}
 
 
 def encode(paths: Iterable[Path]) -> dict[str, Any]:
     """The `fieldsV1` tree: `f:`/`k:`/`v:`/`i:` keys, and `.` for a node that is itself a member."""
     tree: dict[str, Any] = {}
-    members = set(paths)
-    for path in sorted(members):
+    nodes = []
+    for path in sorted(set(paths)):
         node = tree
-        for element in path:
-            node = node.setdefault(f"{element[0]}:{element[1]}", {})
-    for path in members:
-        node = tree
-        for element in path:
-            node = node[f"{element[0]}:{element[1]}"]
+        for kind, name in path:
+            node = node.setdefault(f"{kind}:{name}", {})
+        nodes.append(node)
+    for node in nodes:  # once every path is in, a member with members below is marked as one itself
         if node:
             node.setdefault(".", {})
     return tree
