@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from cryptography import x509
@@ -130,7 +132,7 @@ def validate_spec(spec: Obj) -> Iterator[Cause]:
     duration = spec.get("duration")
     if isinstance(duration, str):
         try:
-            parse_go_duration(duration)
+            parse_duration(duration)
         except ValueError as exc:
             yield Cause("FieldValueInvalid", "spec.duration", f"Invalid value: {go_value(duration)}: {exc}")
     request = spec.get("request")
@@ -147,6 +149,9 @@ def validate_spec(spec: Obj) -> Iterator[Cause]:
     yield from _validate_csr_usages(spec, csr)
 
 
+# The webhook decodes a request's CSR and the CA issuer signs it moments later: the latest are kept
+# parsed (x509 objects are immutable; a failure is never kept).
+@functools.lru_cache(maxsize=256)
 def decode_request(request: str) -> x509.CertificateSigningRequest:
     """`spec.request` (base64 of a PEM CSR) as a CSR; ValueError saying what was wrong."""
     try:
@@ -159,6 +164,12 @@ def decode_request(request: str) -> x509.CertificateSigningRequest:
         return load_csr(pem)
     except ValueError as exc:
         raise ValueError(str(exc).removeprefix("failed to decode CSR: ")) from None
+
+
+@functools.lru_cache(maxsize=64)
+def parse_duration(text: str) -> timedelta:
+    """`spec.duration` as Go parses it; a few distinct values recur on every request, so they are kept."""
+    return parse_go_duration(text)
 
 
 def _validate_issuer_ref(ref: Mapping[str, Any]) -> Iterator[Cause]:

@@ -15,12 +15,11 @@ from typing import Any
 
 from cryptography import x509
 
-from certcsi.durations import parse_go_duration
 from certcsi.pki.certs import certificate_pem, chain_pem, key_matches_certificate
 from certcsi.pki.keys import PrivateKey, load_private_key
 from certcsi.pki.signing import sign_csr
 from certcsi.pki.usages import DEFAULT_USAGES
-from certcsi.sandbox.certmanager.admission import decode_request
+from certcsi.sandbox.certmanager.admission import decode_request, parse_duration
 
 DEFAULT_DURATION = timedelta(hours=2160)  # cert-manager's DefaultCertificateDuration (90 days)
 
@@ -54,7 +53,7 @@ class CASigner:
         """Sign the request `spec`; TemplateError for a request problem, ValueError for a signing one."""
         try:
             csr = decode_request(str(spec.get("request", "")))
-            duration = parse_go_duration(spec["duration"]) if spec.get("duration") else DEFAULT_DURATION
+            duration = parse_duration(spec["duration"]) if spec.get("duration") else DEFAULT_DURATION
         except ValueError as exc:
             raise TemplateError(str(exc)) from None
         usages = list(spec.get("usages") or DEFAULT_USAGES)
