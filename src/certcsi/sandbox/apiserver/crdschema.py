@@ -247,7 +247,7 @@ class StructuralSchema:
         causes: list[Cause] = []
         if self._is_valid(obj) if old is None else self._changes_valid(obj, unchanged):
             changed = {k: v for k, v in obj.items() if k not in unchanged}
-            return list(_list_type_violations(changed, self._root, []))
+            return _list_type_violations(changed, self._root, [])
         seen: set[Cause] = set()
         for error in self._validator.iter_errors(obj):
             for cause in _causes_of(error):
@@ -379,15 +379,21 @@ def _needs_walk(schema: Obj) -> bool:
     return cached[1]
 
 
-def _list_type_violations(value: Any, schema: Obj, parts: list[str | int]) -> Iterator[Cause]:
+def _list_type_violations(value: Any, schema: Obj, parts: list[str | int]) -> list[Cause]:
     """Duplicates in `x-kubernetes-list-type: map` (by the map keys) and `set` lists, which JSON Schema cannot see."""
-    if not _needs_walk(schema):
-        return
+    found: list[Cause] = []
+    if _needs_walk(schema):
+        _find_duplicates(value, schema, parts, found)
+    return found
+
+
+def _find_duplicates(value: Any, schema: Obj, parts: list[str | int], found: list[Cause]) -> None:
+    """`_list_type_violations` below a schema position that holds some map or set list."""
     if isinstance(value, dict):
         properties = schema.get("properties") or {}
         for key, sub in properties.items():
-            if key in value and isinstance(sub, dict):
-                yield from _list_type_violations(value[key], sub, [*parts, key])
+            if key in value and isinstance(sub, dict) and _needs_walk(sub):
+                _find_duplicates(value[key], sub, [*parts, key], found)
         return
     if not isinstance(value, list):
         return
@@ -407,10 +413,10 @@ def _list_type_violations(value: Any, schema: Obj, parts: list[str | int]) -> It
             key = _identity_key(identity)
             if key in seen:
                 rendered = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-                yield Cause("FieldValueDuplicate", field_path([*parts, i]), f"Duplicate value: {rendered}")
+                found.append(Cause("FieldValueDuplicate", field_path([*parts, i]), f"Duplicate value: {rendered}"))
             seen.add(key)
         if walk_items is not None:
-            yield from _list_type_violations(item, walk_items, [*parts, i])
+            _find_duplicates(item, walk_items, [*parts, i], found)
 
 
 def _identity_key(identity: Any) -> Any:
