@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from certcsi.sandbox.apiserver import customresources, errors, names
 from certcsi.sandbox.apiserver.catalog import Catalog
 from certcsi.sandbox.apiserver.identity import ObjectReader
+from certcsi.sandbox.apiserver.indexing import TableIndex
 from certcsi.sandbox.apiserver.objects import Obj, copy_obj, now_rfc3339, rfc3339
 from certcsi.sandbox.apiserver.resources import APIEXTENSIONS, BY_KEY, RBAC, ResourceType
 from certcsi.sandbox.apiserver.selectors import FieldSelector, Requirement, matcher
@@ -69,6 +70,7 @@ class Store:
     def __init__(self, *, history: int = 200_000, clock: Callable[[], float] = time.time) -> None:
         self.catalog = Catalog()
         self._objects: dict[str, dict[tuple[str, str], Obj]] = {}
+        self._indexes: dict[str, TableIndex] = {}  # where lists look, by type
         self._watchers: dict[str, set[Watch]] = {}  # watchers without a label index, by type
         # Watchers whose selector requires label k=v, by type and (k, v): one node's watch per label.
         self._indexed: dict[str, dict[tuple[str, str], set[Watch]]] = {}
@@ -90,6 +92,12 @@ class Store:
         if table is None:
             table = self._objects[key] = {}
         return table
+
+    def _index(self, key: str) -> TableIndex:
+        index = self._indexes.get(key)
+        if index is None:
+            index = self._indexes[key] = TableIndex()
+        return index
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -126,10 +134,14 @@ class Store:
         """Matching objects in (namespace, name) order after `after`, at most `limit` (0: all), and
         how many more match beyond the page."""
         match = matcher(labels, fields)
-        keys = sorted(k for k in self._table(rt.key) if namespace is None or k[0] == namespace)
+        table = self._table(rt.key)
+        found = self._index(rt.key).candidates(namespace, labels, fields)
+        if found is None:
+            keys = sorted(k for k in table if namespace is None or k[0] == namespace)
+        else:
+            keys = sorted(k for k in found if k in table)
         if after is not None:
             keys = keys[bisect.bisect_right(keys, after) :]
-        table = self._table(rt.key)
         items: ObjList = []
         remaining = 0
         for key in keys:
@@ -425,6 +437,7 @@ class Store:
 
     def _remove(self, rt: ResourceType, ns: str, name: str, old: Obj) -> Obj:
         del self._table(rt.key)[(ns, name)]
+        self._index(rt.key).remove((ns, name), old["metadata"].get("labels"))
         self.resource_version += 1
         # Stored objects are never changed in place: the last state shares all but its metadata.
         gone: Obj = {**old, "metadata": {**old["metadata"], "resourceVersion": str(self.resource_version)}}
@@ -594,6 +607,8 @@ class Store:
         self.resource_version += 1
         obj["metadata"]["resourceVersion"] = str(self.resource_version)
         self._table(rt.key)[(ns, name)] = obj
+        old_labels = old["metadata"].get("labels") if old is not None else None
+        self._index(rt.key).put((ns, name), obj["metadata"].get("labels"), old_labels, existed=old is not None)
         if old is not None:
             self._unindex_owners(rt.key, ns, name, old)
         for ref in obj["metadata"].get("ownerReferences") or ():
