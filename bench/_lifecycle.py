@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -189,10 +191,15 @@ async def measure_lifecycle(
     return Lifecycle(count, seconds, sandbox_cpu, idle_rate, errors)
 
 
+def py_spy() -> str | None:
+    """The py-spy command (PyPI), next to the interpreter (the venv) or on PATH; None when missing."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
 async def _start_profiler(pid: int, output: Path) -> subprocess.Popen[bytes]:
-    """py-spy (PyPI) sampling the sandbox, raw collapsed stacks, until stopped."""
-    spy = Path(sys.executable).with_name("py-spy")  # installed next to the interpreter (the venv)
-    command = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid), "--rate", "500"]
+    """py-spy sampling the sandbox, raw collapsed stacks, until stopped."""
+    command = [py_spy() or "py-spy", "record", "--pid", str(pid), "--rate", "500"]
     command += ["--format", "raw", "--output", str(output)]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     await asyncio.sleep(0.5)  # attached before the clock starts
@@ -200,5 +207,5 @@ async def _start_profiler(pid: int, output: Path) -> subprocess.Popen[bytes]:
 
 
 def _stop_profiler(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(2)  # SIGINT: py-spy writes its output and exits
+    proc.send_signal(signal.SIGINT)  # py-spy writes its output and exits
     proc.wait(timeout=30)

@@ -52,7 +52,7 @@ from _common import (
     sandbox,
     send,
 )
-from _lifecycle import measure_lifecycle
+from _lifecycle import measure_lifecycle, py_spy
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -372,7 +372,10 @@ def main() -> None:
     parser.add_argument("--lifecycle-concurrency", type=int, default=50)
     parser.add_argument("--skip-lifecycle", action="store_true")
     parser.add_argument("--profile", type=Path, help="py-spy record the sandbox during (c) to this file")
-    asyncio.run(main_async(parser.parse_args()))
+    args = parser.parse_args()
+    if args.profile and py_spy() is None:
+        parser.error("--profile needs py-spy (.venv/bin/pip install py-spy)")
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":
