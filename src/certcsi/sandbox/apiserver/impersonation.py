@@ -23,6 +23,8 @@ USER = "Impersonate-User"
 GROUP = "Impersonate-Group"
 UID = "Impersonate-Uid"
 EXTRA_PREFIX = "Impersonate-Extra-"
+_PREFIX = "impersonate-"
+_PREFIX_LENGTH = len(_PREFIX)
 
 # (caller, attributes) -> None when allowed; raises the 403 when not.
 Check = Callable[[UserInfo, RequestAttributes], None]
@@ -64,6 +66,8 @@ def _without_user(groups: list[str], extra: dict[str, list[str]], uid: str) -> A
 
 def impersonate(caller: UserInfo, headers: CIMultiDictProxy[str], check: Check) -> UserInfo:
     """The user to act as: the caller itself without the headers, else the impersonated user."""
+    if not any(name[:_PREFIX_LENGTH].lower() == _PREFIX for name in headers):
+        return caller  # nearly every request: one look at each header name
     username = headers.get(USER, "")
     groups = list(headers.getall(GROUP, ()))
     uid = headers.get(UID, "")
