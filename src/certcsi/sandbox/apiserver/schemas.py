@@ -164,15 +164,13 @@ class Node:
     def child(self, key: str) -> Node | None:
         """The node of field `key`, None for a field the schema does not know."""
         found = self._children.get(key)
-        if found is None:
-            if self.properties is not None and key in self.properties:
-                found = Node(self.properties[key])
-            elif self.additional is not None:
-                found = Node(self.additional)
-            else:
-                return None
-            self._children[key] = found
-        return found
+        if found is not None:
+            return found
+        if self.properties is not None and key in self.properties:
+            found = self._children[key] = Node(self.properties[key])  # kept by name: fields are few
+            return found
+        # A map's keys are the data's own (labels, annotations): never kept by key.
+        return Node(self.additional) if self.additional is not None else None
 
     def fits(self, value: Any) -> bool:
         """Whether `value` has a JSON type the schema takes (strings, objects and arrays decided here)."""
