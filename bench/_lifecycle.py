@@ -132,7 +132,7 @@ async def _pod_volume(api: ApiClient, driver: CertManagerDriver, index: int) -> 
         "csi.storage.k8s.io/pod.uid": meta["uid"],
     }
     volume = Volume(volume_id=f"csi-{meta['uid']}", target_path=f"/nowhere/{meta['uid']}", attributes=attributes)
-    plan = driver.build_request(volume, driver.generate_key(volume, None))
+    plan = driver.build_request(volume, await driver.generate_key(volume, None))
     return Prepared(volume=volume, plan=dataclasses.replace(plan, token=token))
 
 
