@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from apiserver_support import CM_GROUP, CM_VERSION, Cluster, certificate_request
@@ -44,6 +45,8 @@ async def test_get_certificaterequests_shows_the_crd_columns(cluster: Cluster) -
     assert rows[0] == ["NAME", "APPROVED", "DENIED", "READY", "ISSUER", "REQUESTER", "AGE"]
     # Denied has no condition: the cell is empty, so the row has one word fewer than the header.
     assert rows[1][:5] == ["columns", "True", "True", "ca", "system:serviceaccount:default:app"]
+    # A date column is an age, as the real server's table convertor writes it (kubectl prints cells as sent).
+    assert re.fullmatch(r"\d+s", rows[1][-1]), rows[1]
     wide = _rows((await cluster.kubectl("get", "cr", "columns", "-n", "default", "-o", "wide")).ok())
     assert wide[0][-2:] == ["STATUS", "AGE"]
     assert "Certificate fetched from issuer" in " ".join(wide[1])

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -41,6 +42,7 @@ async def test_a_crd_table_has_its_printer_columns(cluster: Cluster, requested: 
     assert names == ["Name", "Approved", "Denied", "Ready", "Issuer", "Requester", "Status", "Age"]
     (row,) = [r for r in table["rows"] if r["cells"][0] == "tabled"]
     assert row["cells"][1:5] == [None, None, None, "ca"]
+    assert re.fullmatch(r"\d+s", row["cells"][-1]), "a date column is an age (HumanDuration), not the timestamp"
     assert row["object"]["kind"] == "PartialObjectMetadata" and row["object"]["metadata"]["name"] == "tabled"
     status, with_object, _ = await _get(cluster, f"{CRS}/tabled?includeObject=Object", TABLE)
     assert with_object["rows"][0]["object"]["spec"]["issuerRef"]["name"] == "ca"

@@ -71,7 +71,10 @@ def _custom_cell(obj: Obj, column: dict[str, Any]) -> Any:
     if kind == "boolean":
         return value if isinstance(value, bool) else None
     if kind == "date":
-        return value if isinstance(value, str) and parse_time(value) is not None else None
+        # The real convertor sends an age (kubectl prints cells as they come), "<invalid>" for a bad time.
+        if not isinstance(value, str):
+            return None
+        return printers.since(value) if parse_time(value) is not None else "<invalid>"
     return None
 
 
