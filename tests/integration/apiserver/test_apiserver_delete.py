@@ -9,6 +9,7 @@ import pytest
 from apiserver_support import CM_GROUP, CM_VERSION, Cluster, certificate_request
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
+from protobuf_bodies import envelope, field
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 CRS = (CM_GROUP, CM_VERSION, "default", "certificaterequests")
@@ -91,6 +92,27 @@ async def test_uid_precondition(cluster: Cluster, admin: client.ApiClient) -> No
     assert (status, body["reason"]) == (409, "Conflict")
     right = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=created.metadata.uid))
     await v1.delete_namespaced_config_map("precondition", "default", body=right)
+
+
+async def test_a_protobuf_delete_options_body_is_read(cluster: Cluster, admin: client.ApiClient) -> None:
+    # client-go's typed clients (Helm's release storage among them) send DeleteOptions as protobuf.
+    created = await client.CoreV1Api(admin).create_namespaced_secret("default", {"metadata": {"name": "pb-delete"}})
+    path = "/api/v1/namespaces/default/secrets/pb-delete"
+    headers = cluster.headers(**{"Content-Type": "application/vnd.kubernetes.protobuf", "Accept": "application/json"})
+
+    def options(uid: str) -> bytes:
+        preconditions = field(1, uid.encode())
+        raw = field(2, preconditions) + field(4, b"Background")
+        return envelope(api_version="meta.k8s.io/v1", kind="DeleteOptions", raw=raw)
+
+    status, body = await cluster.request(
+        "DELETE", path, body=options("not-the-uid"), headers=headers, content_type=None
+    )
+    assert (status, body["reason"]) == (409, "Conflict"), "the precondition in the body was read"
+    status, body = await cluster.request(
+        "DELETE", path, body=options(created.metadata.uid), headers=headers, content_type=None
+    )
+    assert (status, body["status"]) == (200, "Success")
 
 
 async def test_resource_version_precondition(cluster: Cluster, admin: client.ApiClient) -> None:

@@ -2,8 +2,8 @@
 DaemonSet is ready): its pod runs on the node, its driver registers through the registrar sidecar and
 gives a pod applied afterwards its certificate; `helm uninstall` takes the driver away again.
 
-Helm waits with its "legacy" waiter (polling): its default watcher lists with the WatchList protocol
-(`sendInitialEvents`), which the sandbox's API server does not serve yet."""
+Helm waits with its default waiter (a watch with the WatchList protocol, `sendInitialEvents`), and the
+uninstall purges the release (its Secrets deleted with protobuf DeleteOptions)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ async def test_helm_install_runs_the_driver_on_the_node_and_uninstall_removes_it
         "csi-driver",
         {"metrics": {"enabled": False}},
         namespace="cert-manager",
-        wait="legacy",
+        wait="watcher",
         timeout=120,
     )
     assert (release["status"], release["chart_name"]) == ("deployed", "cert-manager-csi-driver")
@@ -95,15 +95,15 @@ async def test_helm_install_runs_the_driver_on_the_node_and_uninstall_removes_it
             "tls.key",
         ]
 
-        # keep_history: purging deletes the release Secret with a protobuf DeleteOptions body, which
-        # the sandbox's API server does not read yet.
-        await asyncio.to_thread(config.uninstall, "csi-driver", keep_history=True, wait="legacy", timeout=120)
+        await asyncio.to_thread(config.uninstall, "csi-driver", wait="watcher", timeout=120)
 
         async def driver_gone() -> bool:
             listing = await api.request("GET", "/api/v1/namespaces/cert-manager/pods")
             return not listing["items"]
 
         await until(driver_gone, what="the driver's pod to go with its DaemonSet")
+        releases = await api.request("GET", "/api/v1/namespaces/cert-manager/secrets?labelSelector=owner%3Dhelm")
+        assert releases["items"] == [], "the release history is purged"
     finally:
         await api.close()
         config.close()

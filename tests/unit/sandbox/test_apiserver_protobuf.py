@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from protobuf_bodies import envelope
+from protobuf_bodies import field as _field
 
 from certcsi.sandbox.apiserver import openapiproto, protobodies
 from certcsi.sandbox.apiserver.errors import ApiError
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
 def test_a_definition_encodes_with_gnostics_field_numbers() -> None:
@@ -34,8 +22,8 @@ def test_a_definition_encodes_with_gnostics_field_numbers() -> None:
 
 def test_a_kubectl_namespace_body_decodes() -> None:
     meta = _field(1, b"demo") + _field(11, _field(1, b"team") + _field(2, b"a"))
-    envelope = _field(1, _field(1, b"v1") + _field(2, b"Namespace")) + _field(2, _field(1, meta))
-    body = protobodies.decode(protobodies.MAGIC + envelope, kind="Namespace")
+    raw = envelope(api_version="v1", kind="Namespace", raw=_field(1, meta))
+    body = protobodies.decode(raw, kind="Namespace")
     assert body == {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo", "labels": {"team": "a"}}}
 
 

@@ -25,6 +25,7 @@ from certcsi.sandbox.apiserver.discovery import AGGREGATED_GROUP, Discovery
 from certcsi.sandbox.apiserver.encoding import encode
 from certcsi.sandbox.apiserver.errors import ApiError, bad_request
 from certcsi.sandbox.apiserver.identity import ANONYMOUS_USER, UserInfo
+from certcsi.sandbox.apiserver.listoptions import check_list, parse_optional_bool, watch_start
 from certcsi.sandbox.apiserver.negotiation import YAML, Output, negotiate
 from certcsi.sandbox.apiserver.openapi import OpenApi
 from certcsi.sandbox.apiserver.rbac import Authorizer, RequestAttributes, forbidden_message
@@ -46,8 +47,6 @@ DEFAULT_BOOKMARK_INTERVAL: Final = 10.0
 JSON: Final = "application/json"
 
 _NAMESPACES = BY_KEY["/namespaces"]
-_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})  # Go's strconv.ParseBool
-_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _HEALTH = frozenset({"/healthz", "/livez", "/readyz"})
 _AGGREGATED_MEDIA = f"application/json;g={AGGREGATED_GROUP};v={{version}};as=APIGroupDiscoveryList"
 
@@ -103,14 +102,7 @@ def forbidden(user: UserInfo, attrs: RequestAttributes, reason: str) -> ApiError
 
 
 def parse_bool(query: Mapping[str, str], name: str) -> bool:
-    value = query.get(name)
-    if value is None or value == "":
-        return False
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise bad_request(f'invalid value for parameter {name}: "{value}" is not a boolean')
+    return parse_optional_bool(query, name) is True
 
 
 def parse_seconds(query: Mapping[str, str], name: str) -> int:
@@ -330,6 +322,7 @@ class ApiHandler:
         output = negotiate(request.headers.get("Accept"), collection=verb == "list", custom=target.rt.crd)
         if verb == "watch":
             return await self._watch(request, target, labels, fields, output)
+        check_list(query)
         namespace = target.namespace or None
         items, meta = reading.list_objects(self.store, target.rt, namespace, query, labels=labels, fields=fields)
         return _body_response(200, reading.list_body(target.rt, items, meta, output, query), output)
@@ -346,11 +339,16 @@ class ApiHandler:
         since = reading.parse_resource_version(query.get("resourceVersion"))
         timeout = parse_seconds(query, "timeoutSeconds")
         bookmarks = parse_bool(query, "allowWatchBookmarks")
+        start = watch_start(query, since=since, bookmarks=bookmarks)
+        if not start.replay and start.since is None:
+            since = self.store.resource_version  # sendInitialEvents=false from "" or "0": changes from now
         convert = reading.event_converter(target.rt, output, query)
         response = web.StreamResponse(headers={"Content-Type": JSON, "Cache-Control": "no-cache, private"})
         response.enable_chunked_encoding()
         try:
-            watch = self.store.watch(target.rt, target.namespace or None, since=since, labels=labels, fields=fields)
+            watch = self.store.watch(
+                target.rt, target.namespace or None, since=None if start.replay else since, labels=labels, fields=fields
+            )
         except ApiError as exc:
             if exc.code != 410:
                 raise
@@ -359,6 +357,8 @@ class ApiHandler:
             await response.write(WatchEvent("ERROR", exc.status()).line())
             await response.write_eof()
             return response
+        if start.end_bookmark:
+            watch.bookmark(initial_events_end=True)
         return await self._stream(request, response, watch, convert, timeout_seconds=timeout, bookmarks=bookmarks)
 
     async def _stream(
@@ -416,12 +416,12 @@ class ApiHandler:
         elif verb == "patch":
             status, obj = writing.patch(write, raw, content_type)
         elif verb == "delete":
-            status, obj = 200, writing.delete(write, raw)
+            status, obj = 200, writing.delete(write, raw, content_type)
         else:
             query = request.query
             labels = parse_label_selector(query.get("labelSelector"))
             fields = parse_field_selector(query.get("fieldSelector"), target.rt)
-            status, obj = 200, writing.delete_collection(write, raw, labels=labels, fields=fields)
+            status, obj = 200, writing.delete_collection(write, raw, content_type, labels=labels, fields=fields)
         return _body_response(status, obj, output, write.warnings)
 
     async def _review(self, request: web.Request, user: UserInfo, target: Target) -> web.Response:

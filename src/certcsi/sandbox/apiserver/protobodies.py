@@ -1,6 +1,7 @@
 """Request bodies in Kubernetes' protobuf encoding, for the kinds kubectl's typed clients send that way:
-access reviews (`kubectl auth can-i`, `whoami`), token requests (`kubectl create token`), and the
-namespaces, config maps, secrets and service accounts of `kubectl create <kind>`.
+access reviews (`kubectl auth can-i`, `whoami`), token requests (`kubectl create token`), the
+namespaces, config maps, secrets and service accounts of `kubectl create <kind>`, and DeleteOptions
+(Helm deletes its release Secrets with one).
 
 The envelope is `k8s\\x00` and a runtime.Unknown (typeMeta, raw); `raw` is the object's message, read
 here into the same JSON values a JSON body would give, field numbers as k8s.io/api's generated.proto.
@@ -96,6 +97,13 @@ KINDS: dict[str, Message] = {
     "SelfSubjectRulesReview": _object({1: ("namespace", "string", False)}),
     "SelfSubjectReview": _object(None),
     "TokenRequest": _object(_TOKEN_SPEC),
+    "DeleteOptions": {
+        1: ("gracePeriodSeconds", "int", False),
+        2: ("preconditions", {1: ("uid", "string", False), 2: ("resourceVersion", "string", False)}, False),
+        3: ("orphanDependents", "bool", False),
+        4: ("propagationPolicy", "string", False),
+        5: ("dryRun", "string", True),
+    },
 }
 
 

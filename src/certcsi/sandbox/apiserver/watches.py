@@ -10,6 +10,7 @@ from typing import Protocol
 
 from certcsi.sandbox.apiserver.encoding import encode
 from certcsi.sandbox.apiserver.labelselectors import Requirement
+from certcsi.sandbox.apiserver.listoptions import INITIAL_EVENTS_END
 from certcsi.sandbox.apiserver.objects import Obj
 from certcsi.sandbox.apiserver.resources import ResourceType
 
@@ -89,13 +90,13 @@ class Watch:
         else:
             self.queue.put_nowait(WatchEvent(kind, change.obj))
 
-    def bookmark(self) -> None:
-        """Queue a BOOKMARK at the store's current version: every earlier event is already queued."""
-        obj = {
-            "kind": self.rt.kind,
-            "apiVersion": self.rt.api_version,
-            "metadata": {"resourceVersion": str(self._store.resource_version)},
-        }
+    def bookmark(self, *, initial_events_end: bool = False) -> None:
+        """Queue a BOOKMARK at the store's current version: every earlier event is already queued. The one
+        after a replay of the current state says so (WatchList clients wait for it)."""
+        metadata: Obj = {"resourceVersion": str(self._store.resource_version)}
+        if initial_events_end:
+            metadata["annotations"] = {INITIAL_EVENTS_END: "true"}
+        obj = {"kind": self.rt.kind, "apiVersion": self.rt.api_version, "metadata": metadata}
         self.queue.put_nowait(WatchEvent("BOOKMARK", obj))
 
     def close(self) -> None:

@@ -345,9 +345,16 @@ def _grace_for(rt: ResourceType, obj: Obj, options: DeleteOptions) -> int | None
     return max(grace, 0)
 
 
-def delete(write: Write, raw: bytes) -> Obj:
+def _delete_body(raw: bytes, content_type: str | None) -> Any:
+    # DeleteOptions is a built-in kind whatever is deleted: protobuf is read for custom resources too.
+    if not raw:
+        return None
+    return decoding.decode_body(raw, content_type, accepted=decoding.BUILTIN_BODY_TYPES, kind="DeleteOptions")
+
+
+def delete(write: Write, raw: bytes, content_type: str | None) -> Obj:
     dry_run = write.dry_run("DeleteOptions")
-    options = delete_options(decoding.decode_json(raw) if raw else None, write.query)
+    options = delete_options(_delete_body(raw, content_type), write.query)
     rt, store = write.rt, write.store
     current = store.get(rt, write.namespace or None, write.name)
     result = store.delete(
@@ -373,9 +380,11 @@ def delete(write: Write, raw: bytes) -> Obj:
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
 
 
-def delete_collection(write: Write, raw: bytes, *, labels: tuple[Requirement, ...], fields: FieldSelector) -> Obj:
+def delete_collection(
+    write: Write, raw: bytes, content_type: str | None, *, labels: tuple[Requirement, ...], fields: FieldSelector
+) -> Obj:
     dry_run = write.dry_run("DeleteOptions")
-    options = delete_options(decoding.decode_json(raw) if raw else None, write.query)
+    options = delete_options(_delete_body(raw, content_type), write.query)
     rt, store = write.rt, write.store
     namespace = write.namespace or None
     items, _ = store.list(rt, namespace, labels=labels, fields=fields)
