@@ -39,6 +39,7 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -64,19 +65,29 @@ from _common import (
     sandbox,
 )
 from _floor import Floor, loop_lag_with_rsa_thread, measure
+from _restart import RestartableDriver, Started
 from kubernetes_asyncio.client import ApiClient
 
 from certcsi.csi._gen import csi_pb2
 from certcsi.pki.keypool import DEFAULT_POOL_SIZE
 from certcsi.pki.keys import KeySpec
 from certcsi.sandbox.cluster import CA_ISSUER
-from certcsi.sandbox.demo import DRIVER, NODE, Progress, RunningDriver, _remove_workdir, driver_process
+from certcsi.sandbox.demo import (
+    DRIVER,
+    NODE,
+    Progress,
+    RunningDriver,
+    _remove_workdir,
+    driver_command,
+    driver_process,
+)
 from certcsi.sandbox.kubelet import paths
 from certcsi.sandbox.kubelet.calling import DriverClient, NodeCapabilities
 from certcsi.sandbox.kubelet.planning import DriverSpec, InlineVolume, PodRef, publish_request
 
 NAMESPACE = "bench"
 BULK_NAMESPACE = "bench-bulk"  # its own, so its Events are counted apart from (a)'s
+RESTART_NAMESPACE = "bench-restart"  # (e)'s, whose CertificateRequests are counted before and after restarts
 VOLUME_NAME = "tls"
 MOUNT_NS_ENV = "CERTCSI_BENCH_IN_MOUNT_NS"
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -87,6 +98,9 @@ KEY_TYPES = {"ECDSA P-256": "ECDSA-256", "RSA-2048": "RSA-2048"}  # as the pool'
 FLOOR_VOLUMES = 1000
 FLOOR_CPU_PERCENT = 1.0
 FLOOR_RSS_MB = 150.0
+FLOOR_RESTART_VOLUMES = 10_000
+FLOOR_SERVING_S = 1.0
+FLOOR_READY_S = 2.0
 
 # What kubelet knows about the driver: the CSIDriver object of deploy/ (podInfoOnMount, Ephemeral).
 DRIVER_SPEC = DriverSpec(name=DRIVER, pod_info_on_mount=True, lifecycle_modes=("Ephemeral",))
@@ -278,7 +292,20 @@ def cpu_percent(before: ProcSample, after: ProcSample) -> float:
     return 100.0 * (after.cpu_seconds - before.cpu_seconds) / (after.wall - before.wall)
 
 
-async def idle_window(driver_pid: int, sandbox_pid: int | None, *, seconds: float) -> None:
+@dataclass(frozen=True)
+class IdleFloors:
+    cpu_percent: float
+    rss_mb: float
+    volumes: int  # the floors are judged for at least this many volumes
+
+
+IDLE_FLOORS = IdleFloors(cpu_percent=FLOOR_CPU_PERCENT, rss_mb=FLOOR_RSS_MB, volumes=FLOOR_VOLUMES)
+RESTART_IDLE_FLOORS = IdleFloors(cpu_percent=0.5, rss_mb=250.0, volumes=FLOOR_RESTART_VOLUMES)
+
+
+async def idle_window(
+    driver_pid: int, sandbox_pid: int | None, *, seconds: float, volumes: int, floors: IdleFloors = IDLE_FLOORS
+) -> None:
     before = ProcSample.of(driver_pid)
     sandbox_before = ProcSample.of(sandbox_pid) if sandbox_pid else None
     await asyncio.sleep(seconds)
@@ -288,16 +315,17 @@ async def idle_window(driver_pid: int, sandbox_pid: int | None, *, seconds: floa
     report(
         f"driver CPU over {after.wall - before.wall:.0f} s",
         f"{cpu:.3f} % ({after.cpu_seconds - before.cpu_seconds:.3f} CPU-seconds)",
-        floor=f"< {FLOOR_CPU_PERCENT:g} % over 60 s",
-        met=cpu < FLOOR_CPU_PERCENT,
-        comparable=seconds >= 60,
+        floor=f"< {floors.cpu_percent:g} % over 60 s",
+        met=cpu < floors.cpu_percent,
+        comparable=seconds >= 60 and volumes >= floors.volumes,
     )
     rss_mb = after.rss_kb / 1024
     report(
         "driver RSS",
         f"{rss_mb:.1f} MB (peak {after.hwm_kb / 1024:.1f} MB, {after.threads} threads)",
-        floor=f"< {FLOOR_RSS_MB:g} MB",
-        met=rss_mb < FLOOR_RSS_MB,
+        floor=f"<= {floors.rss_mb:g} MB",
+        met=rss_mb <= floors.rss_mb,
+        comparable=volumes >= floors.volumes,
     )
     report(
         "driver read syscalls (syscr)",
@@ -399,7 +427,7 @@ async def run_bench(args: argparse.Namespace, *, workdir: Path, unsafe: bool) ->
     async with sandbox(workdir=workdir) as cluster:
         api = await api_client(cluster.kubeconfig)
         try:
-            for namespace in (NAMESPACE, BULK_NAMESPACE):
+            for namespace in (NAMESPACE, BULK_NAMESPACE, RESTART_NAMESPACE):
                 await create_namespace(api, namespace)
             progress = Progress(lambda text: print(text.strip(), flush=True))
             heading(f"(a) publish latency at concurrency 1, {args.latency_volumes} volumes per run (24h certificates)")
@@ -413,17 +441,26 @@ async def run_bench(args: argparse.Namespace, *, workdir: Path, unsafe: bool) ->
                 ) as empty:
                     await latency_runs(args, empty.endpoint, workdir=workdir, floors=floors, metrics=None)
             port = free_port()
-            async with driver_process(
-                workdir=workdir,
-                kubeconfig=cluster.kubeconfig,
-                unsafe=unsafe,
-                progress=progress,
-                extra_args=[*budget, f"--metrics-bind-address=127.0.0.1:{port}"],
-            ) as driver:
-                metrics = f"http://127.0.0.1:{port}/metrics"
-                if args.latency_volumes > 0:
-                    await latency_runs(args, driver.endpoint, workdir=workdir, floors=floors, metrics=metrics)
-                await bulk_runs(args, driver, cluster.pid, api=api, workdir=workdir, floors=floors, metrics=metrics)
+            if args.latency_volumes > 0 or args.volumes > 0:
+                async with driver_process(
+                    workdir=workdir,
+                    kubeconfig=cluster.kubeconfig,
+                    unsafe=unsafe,
+                    progress=progress,
+                    extra_args=[*budget, f"--metrics-bind-address=127.0.0.1:{port}"],
+                ) as driver:
+                    metrics = f"http://127.0.0.1:{port}/metrics"
+                    if args.latency_volumes > 0:
+                        await latency_runs(args, driver.endpoint, workdir=workdir, floors=floors, metrics=metrics)
+                    if args.volumes > 0:
+                        await bulk_runs(
+                            args, driver, cluster.pid, api=api, workdir=workdir, floors=floors, metrics=metrics
+                        )
+            if args.restart_volumes > 0:
+                await restart_runs(
+                    args, kubeconfig=cluster.kubeconfig, sandbox_pid=cluster.pid, api=api, workdir=workdir,
+                    unsafe=unsafe, budget=budget,
+                )  # fmt: skip
         finally:
             await api.close()
 
@@ -566,7 +603,7 @@ async def bulk_runs(
         f"then {args.idle_seconds:g} s measured (no CSI calls, no channel open)"
     )
     await asyncio.sleep(args.settle_seconds)
-    await idle_window(driver.pid, sandbox_pid, seconds=args.idle_seconds)
+    await idle_window(driver.pid, sandbox_pid, seconds=args.idle_seconds, volumes=issued)
     if args.strace_seconds > 0:
         await strace_window(driver.pid, seconds=args.strace_seconds, workdir=workdir)
 
@@ -574,6 +611,97 @@ async def bulk_runs(
     gone = await run_calls(driver.endpoint, volumes, concurrency=args.concurrency, publish=False)
     report_run("unpublish", gone, count=len(volumes))
     report("driver RSS after unpublish", f"{ProcSample.of(driver.pid).rss_kb / 1024:.1f} MB")
+
+
+async def restart_runs(
+    args: argparse.Namespace,
+    *,
+    kubeconfig: Path,
+    sandbox_pid: int | None,
+    api: ApiClient,
+    workdir: Path,
+    unsafe: bool,
+    budget: Sequence[str],
+) -> None:
+    """(e): a driver of its own publishes `--restart-volumes`, idles, and is stopped and started again."""
+    count = args.restart_volumes
+    heading(f"(e) {count} ECDSA P-256 volumes at concurrency {args.concurrency}: publish, idle, restart")
+    home = workdir / "restart"
+    sock = home / "plugins" / DRIVER / "csi.sock"
+    sock.parent.mkdir(parents=True)
+    endpoint = f"unix://{sock}"
+    port = free_port()
+    command = driver_command(
+        workdir=home,
+        kubeconfig=kubeconfig,
+        unsafe=unsafe,
+        endpoint=endpoint,
+        extra_args=[*budget, f"--metrics-bind-address=127.0.0.1:{port}"],
+    )
+    driver = RestartableDriver(
+        command, endpoint=endpoint, readyz=f"http://127.0.0.1:{port}/readyz", log=home / "driver.log"
+    )
+    async with driver.running() as cold:
+        report_start("start with no volume", cold, count=0)
+        report("  driver RSS", f"{ProcSample.of(driver.pid).rss_kb / 1024:.1f} MB")
+        volumes = make_volumes(home / "kubelet", count=count, key=KEYS["ECDSA P-256"], namespace=RESTART_NAMESPACE)
+        run = await run_calls(endpoint, volumes, concurrency=args.concurrency, publish=True)
+        report_run("publish", run, count=count)
+        published = len(run.latencies)
+        await asyncio.sleep(args.settle_seconds)
+        print(f"  idle {args.idle_seconds:g} s with {published} volumes (load average {load_average()})", flush=True)
+        await idle_window(
+            driver.pid, sandbox_pid, seconds=args.idle_seconds, volumes=published, floors=RESTART_IDLE_FLOORS
+        )
+        if args.strace_seconds > 0:
+            await strace_window(driver.pid, seconds=args.strace_seconds, workdir=home)
+        requests = await request_names(api, RESTART_NAMESPACE)
+        report("CertificateRequests before restarting", str(len(requests)))
+        for how in (signal.SIGTERM, signal.SIGKILL):
+            for _ in range(args.restarts):
+                exited = await driver.stop(how)
+                started = await driver.start()
+                report_start(f"restart after {how.name} ({exited:.2f} s to exit)", started, count=published)
+                await asyncio.sleep(args.restart_watch_seconds)
+                now = await request_names(api, RESTART_NAMESPACE)
+                report(
+                    f"  requests created in {args.restart_watch_seconds:g} s",
+                    str(len(now - requests)),
+                    floor="0 re-issued",
+                    met=not now - requests,
+                )
+                report(
+                    "  driver RSS", f"{ProcSample.of(driver.pid).rss_kb / 1024:.1f} MB (load average {load_average()})"
+                )
+                requests = now
+        if args.profile_restart:
+            await driver.stop(signal.SIGTERM)
+            await driver.start(profile=args.profile_restart)
+            report("profiled start (not judged)", f"{args.profile_restart}")
+            await asyncio.sleep(args.restart_watch_seconds)
+            await driver.stop(signal.SIGTERM)
+            await driver.start()
+        gone = await run_calls(endpoint, volumes, concurrency=args.concurrency, publish=False)
+        report_run("unpublish", gone, count=count)
+
+
+def report_start(label: str, started: Started, *, count: int) -> None:
+    value = f"serving (Probe OK) {started.serving:.2f} s, ready (/readyz 200) {started.ready:.2f} s after exec"
+    if count == 0:
+        report(label, value)
+        return
+    met = started.serving <= FLOOR_SERVING_S and started.ready <= FLOOR_READY_S
+    floor = f"serving <= {FLOOR_SERVING_S:g} s, ready <= {FLOOR_READY_S:g} s"
+    report(label, value, floor=floor, met=met, comparable=count >= FLOOR_RESTART_VOLUMES)
+
+
+def load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+async def request_names(api: ApiClient, namespace: str) -> set[str]:
+    listed = await call(api, "GET", f"/apis/cert-manager.io/v1/namespaces/{namespace}/certificaterequests")
+    return {item["metadata"]["name"] for item in listed.get("items", [])}
 
 
 def free_port() -> int:
@@ -663,7 +791,7 @@ async def stop_profiler(proc: asyncio.subprocess.Process) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--volumes", type=int, default=1000)
+    parser.add_argument("--volumes", type=int, default=1000, help="(b)'s volumes; 0 skips (b), (c) and (d)")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--floor-samples", type=int, default=300, help="issuances measured for the ECDSA floor")
     parser.add_argument("--latency-volumes", type=int, default=100, help="per key type and pool state; 0 skips (a)")
@@ -672,6 +800,14 @@ def main() -> None:
     parser.add_argument("--strace-seconds", type=float, default=10.0, help="0 disables the strace window")
     parser.add_argument("--no-mounts", action="store_true", help="--unsafe-no-mount even as root (to compare)")
     parser.add_argument("--profile", type=Path, help="py-spy record the driver during (b) to this file")
+    parser.add_argument("--restart-volumes", type=int, default=FLOOR_RESTART_VOLUMES, help="(e)'s volumes; 0 skips (e)")
+    parser.add_argument("--restarts", type=int, default=1, help="restarts after SIGTERM, and after SIGKILL, in (e)")
+    parser.add_argument(
+        "--restart-watch-seconds", type=float, default=5.0, help="after each restart, how long new requests are awaited"
+    )
+    parser.add_argument(
+        "--profile-restart", type=Path, help="py-spy one more start of (e)'s driver"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs)")
     args = parser.parse_args()
     reexec_in_mount_namespace()

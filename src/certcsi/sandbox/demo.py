@@ -319,6 +319,25 @@ async def driver_process(
     socket = workdir / "plugins" / driver_name / "csi.sock"
     socket.parent.mkdir(parents=True)
     endpoint = f"unix://{socket}"
+    args = driver_command(
+        workdir=workdir, kubeconfig=kubeconfig, unsafe=unsafe, endpoint=endpoint, extra_args=extra_args, command=command
+    )
+    async with child_process(args, log=workdir / "driver.log") as proc:
+        await wait_for_probe(endpoint, proc)
+        progress.info(f"driver pid {proc.pid} serving CSI on {socket}")
+        yield RunningDriver(endpoint=endpoint, pid=proc.pid)
+
+
+def driver_command(
+    *,
+    workdir: Path,
+    kubeconfig: Path,
+    unsafe: bool,
+    endpoint: str,
+    extra_args: Sequence[str] = (),
+    command: Sequence[str] = ("driver", "--driver-name", DRIVER),
+) -> list[str]:
+    """The command line `driver_process` runs (benchmarks restart a driver with it on the same data root)."""
     args = [
         sys.executable, "-m", "certcsi", *command,
         "--node-id", NODE, "--endpoint", endpoint,
@@ -327,10 +346,7 @@ async def driver_process(
     if unsafe:
         args.append("--unsafe-no-mount")
     args.extend(extra_args)
-    async with child_process(args, log=workdir / "driver.log") as proc:
-        await wait_for_probe(endpoint, proc)
-        progress.info(f"driver pid {proc.pid} serving CSI on {socket}")
-        yield RunningDriver(endpoint=endpoint, pid=proc.pid)
+    return args
 
 
 async def wait_for_probe(endpoint: str, proc: asyncio.subprocess.Process, timeout: float = 30.0) -> None:
