@@ -18,6 +18,7 @@ from pathlib import Path
 
 import aiohttp
 import grpc
+from _lifecycle import py_spy
 
 from certcsi.csi._gen import csi_pb2, csi_pb2_grpc
 
@@ -64,8 +65,8 @@ class RestartableDriver:
         """
         args = self._args
         if profile is not None:
-            args = ["py-spy", "record", "--rate", "250", "--format", "raw", "--threads", "--output", str(profile),
-                    "--", *args]  # fmt: skip
+            spy = py_spy() or "py-spy"
+            args = [spy, "record", "--rate", "250", "--format", "raw", "--output", str(profile), "--", *args]
         self._profiled = profile is not None
         with self._log.open("ab") as sink:
             began = time.perf_counter()

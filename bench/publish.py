@@ -65,6 +65,7 @@ from _common import (
     sandbox,
 )
 from _floor import Floor, loop_lag_with_rsa_thread, measure
+from _lifecycle import py_spy
 from _restart import RestartableDriver, Started
 from kubernetes_asyncio.client import ApiClient
 
@@ -777,7 +778,7 @@ async def events_dropped(metrics: str) -> int:
 async def start_profiler(pid: int, output: Path) -> asyncio.subprocess.Process:
     """py-spy (PyPI) sampling the driver, raw collapsed stacks to `output`."""
     proc = await asyncio.create_subprocess_exec(
-        "py-spy", "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--nonblocking",
+        py_spy() or "py-spy", "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--nonblocking",
         "--threads", "--output", str(output), stdout=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     await asyncio.sleep(1.0)  # attached
@@ -805,9 +806,7 @@ def main() -> None:
     parser.add_argument(
         "--restart-watch-seconds", type=float, default=5.0, help="after each restart, how long new requests are awaited"
     )
-    parser.add_argument(
-        "--profile-restart", type=Path, help="py-spy one more start of (e)'s driver"
-    )
+    parser.add_argument("--profile-restart", type=Path, help="py-spy one more start of (e)'s driver")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs)")
     args = parser.parse_args()
     reexec_in_mount_namespace()
