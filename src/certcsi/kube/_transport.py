@@ -17,7 +17,6 @@ re-opened, and the subclass replaces its pooled connections (`_fresh_connections
 
 from __future__ import annotations
 
-import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -25,6 +24,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 import aiohttp
+import orjson
 
 from certcsi.errors import KubernetesError
 from certcsi.kube import _errors
@@ -251,7 +251,7 @@ def _decode(raw: bytes) -> Obj:
     if not raw.strip():
         return {}
     try:
-        decoded = json.loads(raw)
+        decoded = orjson.loads(raw)
     except ValueError:
         raise KubernetesError("the API server answered with something that is not JSON", status=None) from None
     if not isinstance(decoded, dict):

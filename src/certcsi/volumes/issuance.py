@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -120,8 +121,9 @@ class Condition:
 class RequestState:
     """What the cache keeps of one request: enough to decide and to answer, not the CSR.
 
-    A certificate is kept decoded, never as the API's base64 text: `issued` is the very object a
-    waiter receives, so the engine and the cache share one copy of it for as long as both hold it.
+    A certificate is kept decoded, never as the API's base64 text, and parsed only when asked for
+    (`issued`): a restarted driver lists every request of its node and waits on none of them. Once
+    parsed, `issued` is the very object a waiter receives, so the engine and the cache share one copy.
     """
 
     namespace: str
@@ -129,9 +131,11 @@ class RequestState:
     volume_hash: str
     created: str
     conditions: Mapping[str, Condition] = field(default_factory=dict)
-    # status.certificate (with status.ca) once set; `unreadable` says why it could not be decoded.
-    issued: Issued | None = None
-    unreadable: str | None = None
+    # status.certificate and status.ca, base64-decoded; None while there is no certificate.
+    certificate_pem: bytes | None = field(default=None, repr=False)
+    ca_pem: bytes = field(default=b"", repr=False)
+    # Why status.certificate or status.ca is not base64 (then certificate_pem is None).
+    undecodable: str | None = None
 
     @property
     def key(self) -> _Key:
@@ -146,17 +150,52 @@ class RequestState:
             for c in status.get("conditions") or []
             if isinstance(c, dict)
         }
-        name = str(meta.get("name", ""))
-        issued, unreadable = _certificate(name, status, conditions.get("Ready"))
+        certificate = str(status.get("certificate") or "")
+        chain: bytes | None = None
+        ca = b""
+        undecodable: str | None = None
+        if certificate or _is_issued(conditions.get("Ready")):
+            try:
+                chain, ca = _decode_pem(certificate), _decode_pem(str(status.get("ca") or ""))
+            except (ValueError, binascii.Error) as exc:
+                chain, undecodable = None, str(exc)
         return cls(
             namespace=str(meta.get("namespace", "")),
-            name=name,
+            name=str(meta.get("name", "")),
             volume_hash=str((meta.get("labels") or {}).get(VOLUME_ID_HASH_LABEL, "")),
             created=str(meta.get("creationTimestamp", "")),
             conditions=conditions,
-            issued=issued,
-            unreadable=unreadable,
+            certificate_pem=chain,
+            ca_pem=ca,
+            undecodable=undecodable,
         )
+
+    @functools.cached_property
+    def _parsed(self) -> tuple[Issued | None, str | None]:
+        if self.certificate_pem is None:
+            return None, self.undecodable
+        try:
+            validity = leaf_validity(self.certificate_pem)
+        except ValueError as exc:
+            return None, str(exc)
+        issued = Issued(
+            certificate_pem=self.certificate_pem,
+            ca_pem=self.ca_pem,
+            not_before=validity.not_before,
+            not_after=validity.not_after,
+            request_name=self.name,
+        )
+        return issued, None
+
+    @property
+    def issued(self) -> Issued | None:
+        """The certificate (parsed on first use, then kept); None while there is none or it cannot be read."""
+        return self._parsed[0]
+
+    @property
+    def unreadable(self) -> str | None:
+        """Why the request's certificate cannot be read; None when it can, or when there is none."""
+        return self._parsed[1]
 
     def is_terminal(self) -> bool:
         denied = self.conditions.get("Denied")
@@ -179,29 +218,6 @@ def _decode_pem(value: str) -> bytes:
 
 def _is_issued(ready: Condition | None) -> bool:
     return ready is not None and ready.status == "True" and ready.reason == "Issued"
-
-
-def _certificate(name: str, status: Mapping[str, Any], ready: Condition | None) -> tuple[Issued | None, str | None]:
-    """(issued, None), or (None, why it cannot be read); (None, None) while there is no certificate."""
-    certificate = str(status.get("certificate") or "")
-    if not certificate and not _is_issued(ready):
-        return None, None
-    try:
-        chain = _decode_pem(certificate)
-        validity = leaf_validity(chain)
-        ca = _decode_pem(str(status.get("ca") or ""))
-    except (ValueError, binascii.Error) as exc:
-        return None, str(exc)
-    return (
-        Issued(
-            certificate_pem=chain,
-            ca_pem=ca,
-            not_before=validity.not_before,
-            not_after=validity.not_after,
-            request_name=name,
-        ),
-        None,
-    )
 
 
 def outcome(state: RequestState) -> Issued | IssuanceError | None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+from pytest import MonkeyPatch
 from test_issuance_support import CA_PEM, FakeKube, plan, settle, started, volume
 
+from certcsi.pki.certs import Validity, leaf_validity
+from certcsi.volumes import issuance as issuance_module
 from certcsi.volumes.issuance import Issuance, RequestState
 
 
@@ -51,4 +54,28 @@ async def test_a_pending_request_holds_no_certificate() -> None:
     await settle()
     state = only_state(issuance)
     assert (state.issued, state.unreadable) == (None, None)
+    await issuance.stop()
+
+
+async def test_certificates_are_parsed_only_when_a_waiter_needs_one(monkeypatch: MonkeyPatch) -> None:
+    # A restarted driver lists every request of its node; it waits on none of them, so parsing their
+    # certificates would be work for nothing.
+    parsed: list[bytes] = []
+
+    def counting(pem: bytes) -> Validity:
+        parsed.append(pem)
+        return leaf_validity(pem)
+
+    monkeypatch.setattr(issuance_module, "leaf_validity", counting)
+    kube = FakeKube()
+    issuance = await started(kube)
+    names = [await issuance.create(volume(f"csi-{i}"), plan()) for i in range(3)]
+    for name in names:
+        kube.issue("team-a", name)
+    await settle()
+    assert parsed == []
+    issued = await issuance.wait("team-a", names[1])
+    assert len(parsed) == 1
+    assert await issuance.wait("team-a", names[1]) is issued  # parsed once, then kept
+    assert len(parsed) == 1
     await issuance.stop()
