@@ -226,9 +226,19 @@ def parse_mountinfo(text: str) -> list[MountInfo]:
     return entries
 
 
-def read_mountinfo(path: str = "/proc/self/mountinfo") -> list[MountInfo]:
+_ESCAPES = str.maketrans({"\\": "\\134", " ": "\\040", "\t": "\\011", "\n": "\\012"})
+
+
+def read_mountinfo(path: str = "/proc/self/mountinfo", *, at: str | None = None) -> list[MountInfo]:
+    """The mount table; with `at`, only the lines that may be mounts at `at` are parsed (a node with
+    10,000 pods' binds has 10,000 lines, and the data root's tmpfs is one of them)."""
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
-        return parse_mountinfo(f.read())
+        text = f.read()
+    if at is None:
+        return parse_mountinfo(text)
+    needle = f" {at.translate(_ESCAPES)} "
+    lines = "\n".join(line for line in text.splitlines() if needle in line)
+    return [entry for entry in parse_mountinfo(lines) if entry.mount_point == at]
 
 
 def topmost_mount(entries: list[MountInfo], mount_point: str) -> MountInfo | None:
@@ -405,7 +415,8 @@ class SyscallMounter:
     def fs_type(self, path: StrPath) -> str | None:
         if not self.is_mount_point(path):
             return None
-        top = topmost_mount(read_mountinfo(self._mountinfo_path), _real(path))
+        real = _real(path)
+        top = topmost_mount(read_mountinfo(self._mountinfo_path, at=real), real)
         return None if top is None else top.fs_type
 
     def is_mount_point(self, path: StrPath) -> bool:
@@ -427,7 +438,8 @@ class SyscallMounter:
         # from the same filesystem does not change st_dev, so that case needs mountinfo.
         if st.st_dev != parent.st_dev or st.st_ino == parent.st_ino:
             return True
-        return topmost_mount(read_mountinfo(self._mountinfo_path), _real(path)) is not None
+        real = _real(path)
+        return topmost_mount(read_mountinfo(self._mountinfo_path, at=real), real) is not None
 
     def shows(self, target: StrPath, source: StrPath) -> bool:
         return self._shows(target, source, hardened=False)

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+from certcsi.volumes.smallfiles import read_small_file
+
 OWNER_FILE = "driver.json"
 VOL_DATA_FILE = "vol_data.json"
 # Both files are a few hundred bytes: anything bigger is not what we look for.
@@ -79,11 +81,10 @@ class Ownership:
 def _read_record(path: Path) -> object:
     """A small JSON file, or None when it is missing, too big or not JSON."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read(_MAX_RECORD_BYTES + 1)
+        raw = read_small_file(path, limit=_MAX_RECORD_BYTES)
     except OSError:
         return None
-    if len(raw) > _MAX_RECORD_BYTES:
+    if raw is None or len(raw) > _MAX_RECORD_BYTES:
         return None
     try:
         return json.loads(raw)

@@ -25,6 +25,7 @@ from typing import Any
 
 from certcsi.redact import scrub
 from certcsi.volumes.driver import IssuerRef
+from certcsi.volumes.smallfiles import read_small_file
 from certcsi.volumes.store import format_rfc3339, parse_rfc3339
 
 STATUS_FILE = "status.json"
@@ -125,9 +126,8 @@ def read_status(volume_dir: Path) -> VolumeStatus | None:
 
     Raises ValueError when the file exists but does not parse.
     """
-    try:
-        raw = (volume_dir / STATUS_FILE).read_bytes()
-    except FileNotFoundError:
+    raw = read_small_file(volume_dir / STATUS_FILE)
+    if raw is None:
         return None
     try:
         return VolumeStatus.from_json(raw)

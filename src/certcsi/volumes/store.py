@@ -47,6 +47,7 @@ from certcsi.errors import InvalidVolume, StorageExhausted
 from certcsi.volumes.clock import require_aware
 from certcsi.volumes.mount import DEFAULT_TMPFS_SIZE, Mounter
 from certcsi.volumes.owning import OWNER_FILE, Owner, inferred_owner, owner_record, recorded_owner
+from certcsi.volumes.smallfiles import read_small_file
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ MOUNT_LOCK_TIMEOUT = 30.0
 # Go's zero time.Time: csi-lib's nextIssuanceTime of a volume published before its first
 # certificate (--continue-on-not-ready), so that a restarted driver resumes it.
 NOT_ISSUED_YET = datetime(1, 1, 1, tzinfo=UTC)
+# What `_write_atomic` (and status.json's writer) names its temp files: `.<name>.json.<random>.tmp`.
+_STALE_TEMP = re.compile(r"\..*\.json\..*\.tmp", re.DOTALL)
 
 FILE_MODE = 0o440
 METADATA_MODE = 0o600  # what tempfile.mkstemp creates; the rename keeps it
@@ -351,8 +354,11 @@ class Store:
         kept: list[Metadata] = []
         removed: list[RemovedVolume] = []
         left: list[LeftAlone] = []
-        for entry in sorted(os.listdir(self._root)):
-            verdict = self._scan_one(entry)
+        with os.scandir(self._root) as listing:
+            # The type from the directory entry itself: no stat per volume.
+            entries = sorted((entry.name, entry.is_dir(follow_symlinks=False)) for entry in listing)
+        for entry, is_dir in entries:
+            verdict = self._scan_one(entry) if is_dir else LeftAlone(entry, "not a volume directory")
             if isinstance(verdict, Metadata):
                 kept.append(verdict)
             elif isinstance(verdict, LeftAlone):
@@ -443,10 +449,13 @@ class Store:
             raise DataRootUnusable(f"{self._root} is not a directory: remove it so that the tmpfs can be mounted there")
 
     def _scan_one(self, name: str) -> Metadata | RemovedVolume | LeftAlone:
+        """The verdict on one directory of the data root: one listing of it, and each small file read once."""
         path = self._root / name
-        if path.is_symlink() or not path.is_dir():
-            return LeftAlone(name, "not a volume directory")
-        recorded = recorded_owner(path)
+        try:
+            files = os.listdir(path)
+        except OSError as err:  # gone meanwhile, or replaced by something else
+            return LeftAlone(name, f"not a volume directory ({err.strerror or err})")
+        recorded = recorded_owner(path) if OWNER_FILE in files else None
         if recorded is not None and recorded != self._owner.name:
             return LeftAlone(name, f"a volume of {recorded}", recorded)
         try:
@@ -455,7 +464,7 @@ class Store:
             if recorded is None:
                 return LeftAlone(name, "not a valid volume id, and no driver record")
             return RemovedVolume(name, "not a valid volume id")
-        meta, problem = _read_metadata_file(path)
+        meta, problem = _read_metadata_file(path) if METADATA_FILE in files else (None, "no metadata.json")
         if recorded is None:
             if meta is None:
                 return LeftAlone(name, f"no driver record and {problem}")
@@ -470,7 +479,7 @@ class Store:
                 _write_atomic(path, OWNER_FILE, owner_record(self._owner.name))
             except OSError as err:  # a full tmpfs: ours all the same, and decided the same way next time
                 logger.warning("could not record a volume's driver: volume_id=%s error=%s", name, err.strerror or err)
-        self._remove_stale_temp_files(path)
+        self._remove_stale_temp_files(path, files)
         if meta is None:
             return RemovedVolume(name, problem)
         if meta.volume_id != name:
@@ -487,9 +496,12 @@ class Store:
         return bool(meta.target_path) and self._mounter.shows(meta.target_path, self.data_dir(meta.volume_id))
 
     @staticmethod
-    def _remove_stale_temp_files(volume_dir: Path) -> None:
-        for leftover in volume_dir.glob(".*.json.*.tmp"):
-            leftover.unlink(missing_ok=True)
+    def _remove_stale_temp_files(volume_dir: Path, names: list[str]) -> None:
+        """What an atomic write (`.<name>.json.<random>.tmp`) left when the driver died in the middle."""
+        for name in names:
+            if _STALE_TEMP.fullmatch(name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(volume_dir / name)
 
     def ready(self) -> str | None:
         """None when the store can serve, else why not (for Probe and readiness)."""
@@ -666,8 +678,10 @@ class Store:
 def _read_metadata_file(volume_dir: Path) -> tuple[Metadata | None, str]:
     """The volume's metadata, or None and what is wrong with it."""
     try:
-        raw = (volume_dir / METADATA_FILE).read_bytes()
-    except FileNotFoundError:
+        raw = read_small_file(volume_dir / METADATA_FILE)
+    except OSError as err:
+        return None, f"unreadable metadata.json: {err.strerror or err}"
+    if raw is None:
         return None, "no metadata.json"
     try:
         return Metadata.from_json(raw), ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from certcsi.volumes.mount import parse_mountinfo, read_mountinfo, topmost_mount
 
 SAMPLE = "\n".join(
@@ -43,3 +45,11 @@ def test_topmost_is_last_stacked() -> None:
 
 def test_reads_this_process_table() -> None:
     assert any(e.mount_point == "/" for e in read_mountinfo())
+
+
+def test_reading_the_mounts_at_one_point_gives_what_the_whole_table_gives(tmp_path: Path) -> None:
+    table = tmp_path / "mountinfo"
+    table.write_text(SAMPLE)
+    for point in ("/var/lib/csi data/inmemfs", "/pods/p\\q/mount", "/pods/x/mount", "/", "/pods", "/nowhere"):
+        expected = [entry for entry in parse_mountinfo(SAMPLE) if entry.mount_point == point]
+        assert read_mountinfo(str(table), at=point) == expected, point
