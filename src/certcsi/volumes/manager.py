@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import json
 import logging
 import os
@@ -181,8 +182,9 @@ class _State:
     key: _KeptKey | None = None
     issued: Issued | None = None
     next_issuance: datetime | None = None
-    # Certificate facts, consecutive failures and the last error, as status.json holds them.
-    status: VolumeStatus = field(default_factory=VolumeStatus)
+    # Reads status.json when `status` is first asked for: a restart resumes 10,000 volumes without it.
+    status_source: Callable[[], VolumeStatus] | None = field(default=None, repr=False)
+    _status: VolumeStatus | None = field(default=None, init=False, repr=False)
     # Mounted at its target: from here on no failure may tear the volume down.
     live: bool = False
     # Consecutive checks that found the pod readiness gates unmet, and the wake-up for when they pass.
@@ -193,6 +195,19 @@ class _State:
     not_ready_checks: int = 0
     # Monotonic time of the first publish (for time-to-first-certificate); None after a restart.
     published_at: float | None = None
+
+    @property
+    def status(self) -> VolumeStatus:
+        """Certificate facts, consecutive failures and the last error, as status.json holds them."""
+        if self._status is None:
+            source, self.status_source = self.status_source, None
+            self._status = source() if source is not None else VolumeStatus()
+        return self._status
+
+    @status.setter
+    def status(self, status: VolumeStatus) -> None:
+        self.status_source = None
+        self._status = status
 
     @property
     def failures(self) -> int:
@@ -335,7 +350,7 @@ class Manager:
                 volume=volume,
                 next_issuance=issued_at,
                 live=True,
-                status=self._read_status(meta.volume_id),
+                status_source=functools.partial(self._read_status, meta.volume_id),
             )
             if TOKENS in context:
                 self._token_off_the_disk(volume, issued_at)

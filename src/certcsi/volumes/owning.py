@@ -80,7 +80,7 @@ class Ownership:
     source: Source | None = None
 
 
-def _read_record(path: Path) -> object:
+def _read_record(path: Path | str) -> object:
     """A small JSON file, or None when it is missing, too big or not JSON."""
     try:
         raw = read_small_file(path, limit=_MAX_RECORD_BYTES)
@@ -102,9 +102,9 @@ def _driver_name(record: object) -> str | None:
     return None
 
 
-def recorded_owner(volume_dir: Path) -> str | None:
+def recorded_owner(volume_dir: Path | str) -> str | None:
     """The driver named by the volume's driver.json; None when there is none (or it cannot be read)."""
-    return _driver_name(_read_record(volume_dir / OWNER_FILE))
+    return _driver_name(_read_record(os.path.join(volume_dir, OWNER_FILE)))
 
 
 def owner_record(name: str) -> bytes:

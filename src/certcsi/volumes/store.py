@@ -315,6 +315,7 @@ class Store:
     ) -> None:
         self._data_root = Path(data_root)
         self._root = self._data_root / INMEMFS
+        self._root_text = str(self._root)
         self._mounter = mounter
         self._owner = owner
         self._tmpfs_size = tmpfs_size
@@ -456,7 +457,7 @@ class Store:
 
     def _scan_one(self, name: str) -> Metadata | RemovedVolume | LeftAlone:
         """The verdict on one directory of the data root: one listing of it, and each small file read once."""
-        path = self._root / name
+        path = os.path.join(self._root_text, name)  # str, not Path: 10,000 joins of a restart cost 80 ms
         try:
             files = os.listdir(path)
         except OSError as err:  # gone meanwhile, or replaced by something else
@@ -482,7 +483,7 @@ class Store:
                 return LeftAlone(name, why, owner.driver)
             # Ours by kubelet's record or by its attributes: record it, so later scans need neither.
             try:
-                _write_atomic(path, OWNER_FILE, owner_record(self._owner.name))
+                _write_atomic(Path(path), OWNER_FILE, owner_record(self._owner.name))
             except OSError as err:  # a full tmpfs: ours all the same, and decided the same way next time
                 logger.warning("could not record a volume's driver: volume_id=%s error=%s", name, err.strerror or err)
         self._remove_stale_temp_files(path, files)
@@ -502,12 +503,12 @@ class Store:
         return bool(meta.target_path) and self._mounter.shows(meta.target_path, self.data_dir(meta.volume_id))
 
     @staticmethod
-    def _remove_stale_temp_files(volume_dir: Path, names: list[str]) -> None:
+    def _remove_stale_temp_files(volume_dir: str, names: list[str]) -> None:
         """What an atomic write (`.<name>.json.<random>.tmp`) left when the driver died in the middle."""
         for name in names:
             if _STALE_TEMP.fullmatch(name):
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(volume_dir / name)
+                    os.unlink(os.path.join(volume_dir, name))
 
     def ready(self) -> str | None:
         """None when the store can serve, else why not (for Probe and readiness)."""
@@ -681,10 +682,10 @@ class Store:
         self._owned.discard(volume_id)
 
 
-def _read_metadata_file(volume_dir: Path) -> tuple[Metadata | None, str]:
+def _read_metadata_file(volume_dir: str) -> tuple[Metadata | None, str]:
     """The volume's metadata, or None and what is wrong with it."""
     try:
-        raw = read_small_file(volume_dir / METADATA_FILE)
+        raw = read_small_file(os.path.join(volume_dir, METADATA_FILE))
     except OSError as err:
         return None, f"unreadable metadata.json: {err.strerror or err}"
     if raw is None:
