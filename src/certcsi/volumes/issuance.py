@@ -59,6 +59,8 @@ _Key = tuple[str, str]
 Obj = dict[str, Any]
 
 
+# A publish asks for its volume's hash four times (create, prune, lookups): computed once, and bounded.
+@functools.lru_cache(maxsize=1024)
 def fnv_hash_label(value: str) -> str:
     """csi-lib's label-safe hash: FNV-1 32 (not 1a) in decimal, each digit mapped into `_ALPHABET`."""
     digest = _FNV_OFFSET
@@ -446,7 +448,8 @@ class Issuance:
         # The watch may already have delivered a newer version; never overwrite it with this one.
         if state.key not in self._cache:
             self._store(state)
-        log.info(
+        # DEBUG: the publish's own line names the request (`volume published`), and so do renewals.
+        log.debug(
             "certificaterequest created",
             extra={
                 "volume_id": volume.volume_id,

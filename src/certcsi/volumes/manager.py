@@ -552,7 +552,12 @@ class Manager:
         self._first_failures.pop(volume.volume_id, None)
         log.info(
             "volume published",
-            extra={"volume_id": volume.volume_id, "pod": volume.pod_name, "namespace": volume.pod_namespace},
+            extra={
+                "volume_id": volume.volume_id,
+                "pod": volume.pod_name,
+                "namespace": volume.pod_namespace,
+                "request": state.status.request_name,
+            },
         )
 
     def _discard(self, state: _State) -> None:
@@ -698,7 +703,14 @@ class Manager:
                 first = state.issued is None and state.next_issuance is None
                 await self._issue(state, pod=pod)
                 message = "certificate issued" if first else "certificate renewed"
-                log.info(message, extra={"volume_id": volume_id, "renew_at": str(state.next_issuance)})
+                log.info(
+                    message,
+                    extra={
+                        "volume_id": volume_id,
+                        "request": state.status.request_name,
+                        "renew_at": str(state.next_issuance),
+                    },
+                )
             except CertcsiError as e:
                 if _not_ready(e):
                     self._renewal_not_ready(state, e)
