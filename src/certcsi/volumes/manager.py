@@ -331,7 +331,9 @@ class Manager:
 
         Returns at once (CSI can be served); renewals already due fire once `_ready_to_issue`.
         """
-        scan = self._store.open()
+        # In a thread: meanwhile the loop sends the CertificateRequest list (the watch task started just
+        # before), so the API server prepares 10,000 requests while this reads 10,000 volumes.
+        scan = await asyncio.to_thread(self._store.open)
         secret_keys = self._driver.secret_attributes | {TOKENS}
         for meta in scan.volumes:
             context = meta.volume_context
