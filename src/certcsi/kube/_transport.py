@@ -17,16 +17,16 @@ re-opened, and the subclass replaces its pooled connections (`_fresh_connections
 
 from __future__ import annotations
 
-import gc
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 import aiohttp
 import orjson
 
+from certcsi.collector import collector_paused
 from certcsi.errors import KubernetesError
 from certcsi.kube import _errors
 from certcsi.kube._ratelimit import RateLimiter
@@ -260,7 +260,7 @@ def _decode(raw: bytes) -> Obj:
             # A restart lists every request of the node (10,000: 45 MB, millions of objects): each
             # collection the allocations trigger rescans all of them, which made decoding 2-5x slower.
             # JSON makes no reference cycles, so there is nothing for the collector to find here.
-            with _collector_paused():
+            with collector_paused():
                 decoded = orjson.loads(raw)
         else:
             decoded = orjson.loads(raw)
@@ -270,14 +270,3 @@ def _decode(raw: bytes) -> Obj:
         raise KubernetesError("the API server answered with JSON that is not an object", status=None)
     return decoded
 
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for the block, unless someone else had turned it off already."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

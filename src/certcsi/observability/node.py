@@ -44,7 +44,7 @@ class KubeApi(Protocol):
 
     async def delete_certificate_request(self, namespace: str, name: str) -> None: ...
 
-    async def read_certificate_request(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+    async def list_certificate_requests(self, label_selector: str) -> list[dict[str, Any]]: ...
 
     def watch_certificate_requests(self, label_selector: str) -> AsyncIterator[WatchEvent]: ...
 
@@ -105,8 +105,8 @@ class WatchedRequests:
     async def delete_certificate_request(self, namespace: str, name: str) -> None:
         await self._kube.delete_certificate_request(namespace, name)
 
-    async def read_certificate_request(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return await self._kube.read_certificate_request(namespace, name)
+    async def list_certificate_requests(self, label_selector: str) -> list[dict[str, Any]]:
+        return await self._kube.list_certificate_requests(label_selector)
 
     async def watch_certificate_requests(self, label_selector: str) -> AsyncIterator[WatchEvent]:
         self.watching = True

@@ -4,8 +4,9 @@ One label-filtered watch per node (`csi.cert-manager.io/node-id-hash=<hash>`) fe
 cache of this node's requests, indexed by (namespace, name) and by volume. A waiter is a future
 filed under its request's key, so every watch event is routed in O(1) however many volumes wait;
 nothing polls. `wait()` also answers at once for a request that was already terminal. A watch can
-go quiet without failing (a half-open connection, until the transport notices): a waiter whose
-event has not come reads its request directly halfway through its budget and at the deadline.
+go quiet without failing (a half-open connection, until the transport notices): waiters whose
+event has not come halfway through their budget, and at the deadline, have their requests read
+directly, all of them in one list (`volume-id-hash in (...)`, in batches), not one read each.
 
 Readiness (`ready()`, `wait_ready()`): nothing can be issued before the first list is complete, nor
 while the API server is unreachable. A call that could not reach it marks the API down until the
@@ -79,7 +80,7 @@ class RequestsApi(Protocol):
 
     async def delete_certificate_request(self, namespace: str, name: str) -> None: ...
 
-    async def read_certificate_request(self, namespace: str, name: str) -> Obj | None: ...
+    async def list_certificate_requests(self, label_selector: str) -> list[Obj]: ...
 
     def watch_certificate_requests(self, label_selector: str) -> AsyncIterator[WatchEvent]: ...
 
@@ -250,6 +251,18 @@ def _unreachable(err: KubernetesError) -> bool:
     return err.status is None
 
 
+# Volumes named in one list of stale waiters' requests (`volume-id-hash in (...)`): a URL of ~1 KB.
+STALE_LIST_BATCH = 100
+
+
+@dataclass(frozen=True)
+class _Stale:
+    """A waiter whose request's event has not come; `deadline` set when its budget is spent."""
+
+    waiter: asyncio.Future[Issued]
+    deadline: float | None
+
+
 # After a call found the API server unreachable, let calls through again after this long even if the
 # watch has not reopened (it may be fine while calls are not, e.g. behind a broken proxy).
 RECHECK_UNREACHABLE = 30.0
@@ -286,6 +299,9 @@ class Issuance:
         self._unreachable_reason = ""
         self._recheck: Cancellable | None = None
         self._reads: set[asyncio.Task[None]] = set()
+        # Waiters whose request's event has not come (halfway through, or at the deadline), for one list.
+        self._stale: dict[_Key, list[_Stale]] = {}
+        self._stale_reader: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -343,6 +359,7 @@ class Issuance:
         for read in list(self._reads):
             read.cancel()
         await asyncio.gather(*self._reads, return_exceptions=True)
+        self._stale.clear()
         self._api_answers()
         self._synced.clear()
         # A later start() relists from scratch; stale entries would never see their DELETED event.
@@ -466,8 +483,8 @@ class Issuance:
         """The certificate once the request is Issued; IssuanceDenied / Failed / Timeout otherwise.
 
         Decided by watch events; halfway through the budget and at its end, a request whose event has
-        not come is read directly (a list narrowed to its name: the driver may not `get`), so the
-        answer may come up to one API call later than `timeout`.
+        not come is read directly (with every other such request, in one list by volume hash: the
+        driver may not `get`), so the answer may come up to one API call later than `timeout`.
         """
         self._require_started()
         key = (namespace, name)
@@ -483,8 +500,8 @@ class Issuance:
         waiter: asyncio.Future[Issued] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(key, set()).add(waiter)
         timers = [
-            self._clock.call_later(budget / 2, lambda: self._read(key, waiter, deadline=None)),
-            self._clock.call_later(budget, lambda: self._read(key, waiter, deadline=budget)),
+            self._clock.call_later(budget / 2, lambda: self._stale_waiter(key, waiter, deadline=None)),
+            self._clock.call_later(budget, lambda: self._stale_waiter(key, waiter, deadline=budget)),
         ]
         try:
             return await waiter
@@ -497,43 +514,77 @@ class Issuance:
                 if not waiters:
                     del self._waiters[key]
 
-    def _read(self, key: _Key, waiter: asyncio.Future[Issued], *, deadline: float | None) -> None:
+    def _stale_waiter(self, key: _Key, waiter: asyncio.Future[Issued], *, deadline: float | None) -> None:
+        """File a waiter whose event has not come for the next list of stale waiters' requests."""
         if waiter.done():
             return
-        task = asyncio.get_running_loop().create_task(self._read_directly(key, waiter, deadline=deadline))
-        self._reads.add(task)
-        task.add_done_callback(self._reads.discard)
-        # A waiter that is answered (or cancelled) meanwhile does not need the read any more.
-        waiter.add_done_callback(lambda _: task.cancel())
+        self._stale.setdefault(key, []).append(_Stale(waiter, deadline))
+        if self._stale_reader is None:
+            task = asyncio.get_running_loop().create_task(self._read_stale(), name="certificaterequests-stale")
+            self._stale_reader = task
+            self._reads.add(task)
+            task.add_done_callback(self._stale_read_done)
 
-    async def _read_directly(self, key: _Key, waiter: asyncio.Future[Issued], *, deadline: float | None) -> None:
-        """Read the request; settle `waiter` with what it says, or with a timeout at the `deadline`."""
-        namespace, name = key
+    def _stale_read_done(self, task: asyncio.Task[None]) -> None:
+        self._reads.discard(task)
+        if self._stale_reader is task:
+            self._stale_reader = None
+
+    async def _read_stale(self) -> None:
+        """Answer every stale waiter from lists of their requests: one list per batch of volumes, and
+        waiters that go stale meanwhile in the next round (one list in flight at a time)."""
+        while self._stale:
+            batch, self._stale = self._stale, {}
+            live = {key: [s for s in stale if not s.waiter.done()] for key, stale in batch.items()}
+            live = {key: stale for key, stale in live.items() if stale}
+            if not live:
+                continue
+            found = await self._list_stale(list(live))
+            if found:
+                log.info("requests read directly: their watch events have not come", extra={"requests": len(live)})
+            for key, stale in live.items():
+                for entry in stale:
+                    self._answer_stale(key, entry, found)
+
+    async def _list_stale(self, keys: list[_Key]) -> dict[_Key, Obj] | None:
+        """The requests named by `keys` as the API has them now (absent: gone); None when it cannot be asked."""
+        hashes = sorted({state.volume_hash for key in keys if (state := self._cache.get(key)) is not None})
+        found: dict[_Key, Obj] = {}
+        for start in range(0, len(hashes), STALE_LIST_BATCH):
+            chunk = ",".join(hashes[start : start + STALE_LIST_BATCH])
+            selector = f"{NODE_ID_HASH_LABEL}={self.node_hash},{VOLUME_ID_HASH_LABEL} in ({chunk})"
+            try:
+                items = await self._kube.list_certificate_requests(selector)
+            except KubernetesError as err:
+                if _unreachable(err):
+                    self._api_unreachable(err)
+                return None
+            for obj in items:
+                meta = obj.get("metadata") or {}
+                found[(str(meta.get("namespace", "")), str(meta.get("name", "")))] = obj
+        return found
+
+    def _answer_stale(self, key: _Key, entry: _Stale, found: dict[_Key, Obj] | None) -> None:
+        """Settle one stale waiter with what the list says, or with a timeout at its deadline."""
+        name = key[1]
         seen = self._cache.get(key)
-        try:
-            obj = await self._kube.read_certificate_request(namespace, name)
-        except KubernetesError as err:
-            if _unreachable(err):
-                self._api_unreachable(err)
-            obj = None
-            result: Issued | IssuanceError | None = None
-        else:
+        result: Issued | IssuanceError | None = None
+        if found is not None:
+            obj = found.get(key)
             if obj is None:
                 result = IssuanceFailed(f'request "{name}" was deleted while waiting for it')
             else:
                 seen = RequestState.of(obj)
                 result = outcome(seen)
-        if result is None and deadline is not None:
+        if result is None and entry.deadline is not None:
             why = seen.last_condition() if seen is not None else "request no longer seen"
-            result = IssuanceTimeout(f'waiting for request "{name}" timed out after {deadline:g}s: {why}')
-        if result is None or waiter.done():
+            result = IssuanceTimeout(f'waiting for request "{name}" timed out after {entry.deadline:g}s: {why}')
+        if result is None or entry.waiter.done():
             return
-        if obj is not None:
-            log.info("request read directly: its watch event has not come", extra={"request": name})
         if isinstance(result, Issued):
-            waiter.set_result(result)
+            entry.waiter.set_result(result)
         else:
-            waiter.set_exception(result)
+            entry.waiter.set_exception(result)
 
     async def cleanup(self, volume: Volume) -> None:
         """Delete every request of `volume` (best effort; failures are logged, never raised)."""

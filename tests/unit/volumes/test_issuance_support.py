@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -62,9 +63,23 @@ def signed_chain_b64(request: Obj, *, hours: int = 1) -> str:
     return base64.b64encode(cert.public_bytes(Encoding.PEM) + CA_PEM).decode()
 
 
+_TERM = re.compile(r"\s*([^,=\s]+)\s+in\s+\(([^)]*)\)\s*|\s*([^,=\s]+)\s*=\s*([^,\s]*)\s*")
+
+
 def _matches(obj: Obj, selector: str) -> bool:
+    """`k=v` and `k in (a,b)` terms, comma-separated (what the engine sends)."""
     labels = obj["metadata"].get("labels") or {}
-    return all(labels.get(k) == v for k, v in (term.split("=", 1) for term in selector.split(",") if term))
+    position = 0
+    while position < len(selector):
+        term = _TERM.match(selector, position)
+        assert term is not None, f"selector the fake does not understand: {selector!r}"
+        key, values, equal_key, equal_value = term.groups()
+        if key is not None and labels.get(key) not in {v.strip() for v in values.split(",")}:
+            return False
+        if equal_key is not None and labels.get(equal_key) != equal_value:
+            return False
+        position = term.end() + 1  # past the comma
+    return True
 
 
 class FakeKube:
@@ -79,7 +94,7 @@ class FakeKube:
         self.objects: dict[tuple[str, str], Obj] = {}
         self.created: list[tuple[Obj, str | None]] = []  # (body, token) per create call
         self.deleted: list[tuple[str, str]] = []
-        self.reads: list[tuple[str, str]] = []
+        self.lists: list[str] = []  # the label selector of each list call
         self.fail_delete: set[str] = set()
         self.fail_create: KubernetesError | None = None
         self.fail_read: KubernetesError | None = None
@@ -126,11 +141,11 @@ class FakeKube:
         if obj is not None:
             self._emit("DELETED", obj)
 
-    async def read_certificate_request(self, namespace: str, name: str) -> Obj | None:
-        self.reads.append((namespace, name))
+    async def list_certificate_requests(self, label_selector: str) -> list[Obj]:
+        self.lists.append(label_selector)
         if self.fail_read is not None:
             raise self.fail_read
-        return self.objects.get((namespace, name))
+        return [obj for obj in self.objects.values() if _matches(obj, label_selector)]
 
     async def watch_certificate_requests(self, label_selector: str) -> AsyncIterator[WatchEvent]:
         queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
