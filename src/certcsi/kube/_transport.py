@@ -269,4 +269,3 @@ def _decode(raw: bytes) -> Obj:
     if not isinstance(decoded, dict):
         raise KubernetesError("the API server answered with JSON that is not an object", status=None)
     return decoded
-

@@ -74,7 +74,6 @@ __all__ = [
     "FAILURE_REASONS",
     "EngineCollector",
     "EngineView",
-    "IssuersView",
     "NodeMetrics",
     "RequestsView",
     "failure_reason",
@@ -122,12 +121,6 @@ class RequestsView(Protocol):
     """A volume's CertificateRequests from the watch cache (`Issuance` implements it)."""
 
     def requests_of(self, volume: Volume) -> list[RequestState]: ...
-
-
-class IssuersView(Protocol):
-    """Each request's `spec.issuerRef` (`observability.node.WatchedRequests` implements it)."""
-
-    def issuer_of(self, namespace: str, name: str) -> IssuerRef | None: ...
 
 
 class NodeMetrics:
@@ -194,13 +187,10 @@ class NodeMetrics:
         *,
         engine: EngineView,
         requests: RequestsView | None,
-        issuers: IssuersView | None,
         now: Callable[[], datetime],
     ) -> None:
-        """Serve the gauges computed from `engine` (and its requests and their issuers) at each scrape."""
-        collector = EngineCollector(
-            node_hash=self.node_hash, engine=engine, requests=requests, issuers=issuers, now=now
-        )
+        """Serve the gauges computed from `engine` (and its requests, with their issuers) at each scrape."""
+        collector = EngineCollector(node_hash=self.node_hash, engine=engine, requests=requests, now=now)
         self.registry.register(collector)
 
     def issuing(self, volume_id: str) -> None:
@@ -229,13 +219,11 @@ class EngineCollector(Collector):
         node_hash: str,
         engine: EngineView,
         requests: RequestsView | None,
-        issuers: IssuersView | None,
         now: Callable[[], datetime],
     ) -> None:
         self._node = node_hash
         self._engine = engine
         self._requests = requests
-        self._issuers = issuers
         self._now = now
 
     def describe(self) -> Iterable[Metric]:
@@ -268,9 +256,10 @@ class EngineCollector(Collector):
         requests.add_metric([self._node], count)
         return [ready, expiration, renewal, volumes, requests, window, expired]
 
-    def _issuer(self, state: RequestState) -> IssuerRef:
-        found = self._issuers.issuer_of(state.namespace, state.name) if self._issuers is not None else None
-        return found or _NO_ISSUER
+    @staticmethod
+    def _issuer(state: RequestState) -> IssuerRef:
+        # Upstream takes the labels from the request itself, pending or not.
+        return state.issuer or _NO_ISSUER
 
     @staticmethod
     def _expires(view: VolumeView, state: RequestState) -> float:

@@ -22,7 +22,6 @@ from certcsi.kube.events import EventKind, InvolvedObject
 from certcsi.observability.events import PodEvents
 from certcsi.observability.observer import NodeObserver
 from certcsi.pki.keypool import KeyPool
-from certcsi.volumes.driver import IssuerRef
 from certcsi.volumes.issuance import fnv_hash_label
 from certcsi.volumes.reporting import VolumeView
 
@@ -63,44 +62,19 @@ class ReadyEngine(Protocol):
 
 class WatchedRequests:
     """The engine's CertificateRequest calls, passed through; notes when the node's watch has listed
-    everything (its SYNCED event) and whether the watch still runs.
-
-    With `issuers`, it also keeps each request's `spec.issuerRef` (the engine's cache keeps no spec),
-    for the metrics' issuer labels: upstream takes them from the request itself, pending or not.
+    everything (its SYNCED event) and whether the watch still runs. (Each request's issuer, for the
+    metrics' labels, is in the engine's cache: `RequestState.issuer`.)
     """
 
-    def __init__(self, kube: KubeApi, *, issuers: bool = False) -> None:
+    def __init__(self, kube: KubeApi) -> None:
         self._kube = kube
         self.synced = False
         self.watching = False
-        self._issuers: dict[tuple[str, str], IssuerRef] | None = {} if issuers else None
-        # Thousands of requests name a handful of issuers: one object each.
-        self._interned: dict[IssuerRef, IssuerRef] = {}
-
-    def issuer_of(self, namespace: str, name: str) -> IssuerRef | None:
-        """The request's spec.issuerRef, as created or last seen on the watch (None when unknown)."""
-        return self._issuers.get((namespace, name)) if self._issuers is not None else None
-
-    def _note(self, kind: str, obj: Mapping[str, Any]) -> None:
-        if self._issuers is None:
-            return
-        meta = obj.get("metadata") or {}
-        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-        if kind == "DELETED":
-            self._issuers.pop(key, None)
-            return
-        spec = obj.get("spec")
-        ref = spec.get("issuerRef") if isinstance(spec, Mapping) else None
-        if isinstance(ref, Mapping):
-            found = IssuerRef(*(str(ref.get(part) or "") for part in ("name", "kind", "group")))
-            self._issuers[key] = self._interned.setdefault(found, found)
 
     async def create_certificate_request(
         self, namespace: str, body: Mapping[str, Any], *, token: str | None = None
     ) -> dict[str, Any]:
-        created = await self._kube.create_certificate_request(namespace, body, token=token)
-        self._note("ADDED", created)
-        return created
+        return await self._kube.create_certificate_request(namespace, body, token=token)
 
     async def delete_certificate_request(self, namespace: str, name: str) -> None:
         await self._kube.delete_certificate_request(namespace, name)
@@ -114,8 +88,6 @@ class WatchedRequests:
             async for event in self._kube.watch_certificate_requests(label_selector):
                 if event.type == "SYNCED":
                     self.synced = True
-                else:
-                    self._note(event.type, event.object)
                 yield event
         finally:
             self.watching = False
@@ -132,7 +104,7 @@ class NodeTelemetry:
         readiness_address: BindAddress | None,
         keys: KeyPool | None = None,
     ) -> None:
-        self.requests = WatchedRequests(kube, issuers=metrics_address is not None)
+        self.requests = WatchedRequests(kube)
         self.metrics: NodeMetrics | None = None
         if metrics_address is not None:
             from certcsi.observability.metrics import NodeMetrics
@@ -150,7 +122,7 @@ class NodeTelemetry:
         """Compute the gauges from `manager` and `issuance` at each scrape; answer /readyz from them."""
         self._engine = manager
         if self.metrics is not None:
-            self.metrics.attach(engine=manager, requests=issuance, issuers=self.requests, now=now)
+            self.metrics.attach(engine=manager, requests=issuance, now=now)
 
     def alive(self) -> str | None:
         if self._stopping:

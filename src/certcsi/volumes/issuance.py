@@ -45,7 +45,7 @@ from certcsi.errors import (
 from certcsi.kube import WatchEvent
 from certcsi.pki.certs import leaf_validity
 from certcsi.volumes.clock import Cancellable, Clock, SystemClock
-from certcsi.volumes.driver import Issued, RequestPlan, Volume
+from certcsi.volumes.driver import Issued, IssuerRef, RequestPlan, Volume
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,8 @@ class RequestState:
     volume_hash: str
     created: str
     conditions: Mapping[str, Condition] = field(default_factory=dict)
+    # spec.issuerRef (one shared object per issuer); None when the request names none.
+    issuer: IssuerRef | None = None
     # status.certificate and status.ca, base64-decoded; None while there is no certificate.
     certificate_pem: bytes | None = field(default=None, repr=False)
     ca_pem: bytes = field(default=b"", repr=False)
@@ -162,12 +164,17 @@ class RequestState:
                 chain, ca = _decode_pem(certificate), _decode_pem(str(status.get("ca") or ""))
             except (ValueError, binascii.Error) as exc:
                 chain, undecodable = None, str(exc)
+        spec = obj.get("spec")
+        ref = spec.get("issuerRef") if isinstance(spec, Mapping) else None
         return cls(
             namespace=str(meta.get("namespace", "")),
             name=str(meta.get("name", "")),
             volume_hash=str((meta.get("labels") or {}).get(VOLUME_ID_HASH_LABEL, "")),
             created=str(meta.get("creationTimestamp", "")),
             conditions=conditions,
+            issuer=_issuer_ref(*(str(ref.get(part) or "") for part in ("name", "kind", "group")))
+            if isinstance(ref, Mapping)
+            else None,
             certificate_pem=chain,
             ca_pem=ca,
             undecodable=undecodable,
@@ -213,6 +220,12 @@ class RequestState:
             if condition is not None:
                 return f"last condition {condition.describe(type_)}"
         return "no condition set yet (not yet approved)"
+
+
+# Thousands of requests name a handful of issuers: one object each (bounded, should names churn).
+@functools.lru_cache(maxsize=256)
+def _issuer_ref(name: str, kind: str, group: str) -> IssuerRef:
+    return IssuerRef(name, kind, group)
 
 
 def _decode_pem(value: str) -> bytes:

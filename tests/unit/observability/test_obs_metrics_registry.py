@@ -45,24 +45,21 @@ class FakeEngine:
 
 @dataclass
 class FakeRequests:
-    """The watch cache's requests by volume, and each one's spec.issuerRef (ISSUER unless said otherwise)."""
+    """The watch cache's requests by volume."""
 
     by_volume: dict[str, list[RequestState]] = field(default_factory=dict)
-    issuers: dict[str, IssuerRef] = field(default_factory=dict)
 
     def requests_of(self, volume: Volume) -> list[RequestState]:
         return self.by_volume.get(volume.volume_id, [])
 
-    def issuer_of(self, namespace: str, name: str) -> IssuerRef | None:
-        return self.issuers.get(name, ISSUER)
 
-
-def request(name: str, *, ready: str | None, certificate: str = "") -> RequestState:
+def request(name: str, *, ready: str | None, certificate: str = "", issuer: IssuerRef = ISSUER) -> RequestState:
     """The cache's state of a request, parsed from the object as the watch delivers it."""
     reason = "Issued" if ready == "True" else "Pending"
     conditions = [] if ready is None else [{"type": "Ready", "status": ready, "reason": reason, "message": ""}]
     status = {"conditions": conditions, "certificate": certificate}
-    return RequestState.of({"metadata": {"name": name, "namespace": "team"}, "status": status})
+    spec = {"issuerRef": {"name": issuer.name, "kind": issuer.kind, "group": issuer.group}}
+    return RequestState.of({"metadata": {"name": name, "namespace": "team"}, "spec": spec, "status": status})
 
 
 def sample(metrics: NodeMetrics, metric: str, /, **labels: str) -> float | None:
@@ -82,7 +79,7 @@ def request_labels(name: str) -> dict[str, str]:
 def attached(engine: FakeEngine, requests: FakeRequests | None = None) -> NodeMetrics:
     metrics = NodeMetrics(node_hash=NODE)
     requests = requests or FakeRequests()
-    metrics.attach(engine=engine, requests=requests, issuers=requests, now=lambda: NOW)
+    metrics.attach(engine=engine, requests=requests, now=lambda: NOW)
     return metrics
 
 
@@ -216,7 +213,7 @@ def test_issuer_labels_are_each_requests_own_not_the_volumes_last_issuer() -> No
     runtime_change = IssuerRef(name="new-ca", kind="Issuer", group="example.io")
     engine = FakeEngine([view("vol-1", not_after=NOW + timedelta(hours=1), renew=NOW, request="req-old")])
     requests = FakeRequests(
-        {"vol-1": [request("req-old", ready="True"), request("req-new", ready="False")]}, {"req-new": runtime_change}
+        {"vol-1": [request("req-old", ready="True"), request("req-new", ready="False", issuer=runtime_change)]}
     )
     metrics = attached(engine, requests)
     ready = "certmanager_csi_certificate_request_ready_status"
