@@ -21,6 +21,7 @@ from certcsi.drivers.certmanager.attributes import (
     request_annotations,
 )
 from certcsi.drivers.certmanager.parse_cache import ContextKey, ParseCache
+from certcsi.drivers.certmanager.variables import POD_IP
 from certcsi.drivers.unknown_attributes import unknown_attribute_warning
 from certcsi.errors import IssuanceError
 from certcsi.pki.certs import parse_pem_chain
@@ -70,7 +71,11 @@ class CertManagerDriver:
         """The volume's parsed attributes; raises InvalidVolumeAttribute."""
         context = dict(volume.attributes)
         context.update((k, v) for k, v in volume.secrets.items() if k in self.secret_attributes)
-        return self._parsed.get(volume.volume_id, (tuple(sorted(context.items())), volume.pod_ip))
+        # The pod's IP is part of the parse only when a value names it: with readiness gates the engine
+        # asks with a placeholder at publish and the pod's address at issuance, and a context without
+        # ${POD_IP} would otherwise be parsed again at each.
+        pod_ip = volume.pod_ip if any(POD_IP in value for value in context.values()) else None
+        return self._parsed.get(volume.volume_id, (tuple(sorted(context.items())), pod_ip))
 
     def recognises(self, attributes: Mapping[str, str]) -> bool:
         """Every csi.cert-manager.io volume names its issuer; a SPIFFE volume never carries the attribute."""

@@ -99,3 +99,26 @@ def test_a_failed_parse_is_not_kept(monkeypatch: pytest.MonkeyPatch, volume_for:
         with pytest.raises(InvalidVolumeAttribute):
             driver.validate(bad)
     assert len(calls) == 2
+
+
+def test_a_new_pod_ip_reparses_only_a_context_that_uses_it(
+    monkeypatch: pytest.MonkeyPatch, volume_for: Callable[..., Volume]
+) -> None:
+    # With readiness gates the engine asks with a placeholder IP at publish and the pod's at issuance.
+    calls: list[str | None] = []
+
+    def counting(context: dict[str, str], *, pod_ip: str | None = None, strict: bool = False) -> CertAttributes:
+        calls.append(pod_ip)
+        return parse_attributes(context, pod_ip=pod_ip, strict=strict)
+
+    monkeypatch.setattr(driver_module, "parse_attributes", counting)
+    driver = CertManagerDriver()
+    plain = volume_for({})
+    for pod_ip in ("192.0.2.1", "10.0.0.7", "192.0.2.1"):
+        driver.attributes(replace(plain, pod_ip=pod_ip))
+    assert len(calls) == 1
+    uses_ip = replace(volume_for({"csi.cert-manager.io/ip-sans": "${POD_IP}"}), volume_id="csi-ip")
+    assert driver.attributes(replace(uses_ip, pod_ip="192.0.2.1")).ip_addresses != driver.attributes(
+        replace(uses_ip, pod_ip="10.0.0.7")
+    ).ip_addresses
+    assert calls[1:] == ["192.0.2.1", "10.0.0.7"]
