@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/publish.py [--floor-samples 300] [--latency-volumes 100] [--volumes 1000]
                                       [--concurrency 50] [--idle-seconds 60] [--strace-seconds 10]
-                                      [--profile FILE]
+                                      [--restart-volumes 10000] [--restarts 1] [--profile FILE]
+                                      [--profile-restart FILE]
 
 Starts the sandbox (`certcsi sandbox up`, its own process) and the REAL driver as its own process
 (`python -m certcsi driver ... --kube-api-qps 1000 --kube-api-burst 1000`), then calls
@@ -28,6 +29,9 @@ private`) and the driver uses a real tmpfs and read-only bind mounts; otherwise 
     bytes from /proc/<pid>/io; then, if strace exists, a separate `--strace-seconds` window that
     names what each read() / openat() touched.
 (d) unpublish them all: total time.
+(e) `--restart-volumes` (10,000) on a driver of their own: publish, idle (CPU, RSS, reads), then stop it
+    (SIGTERM, and SIGKILL) and start it again on the same data root: seconds from the exec to CSI
+    serving (Probe OK) and to ready (/readyz 200), and CertificateRequests created after it.
 Prints numbers and the floors next to them; it asserts nothing. `--profile FILE` records the driver
 with py-spy (PyPI; raw collapsed stacks) during (b).
 """
