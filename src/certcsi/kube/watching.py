@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from certcsi.collector import collector_paused
 from certcsi.errors import KubernetesError
 from certcsi.kube import _errors
 from certcsi.kube._transport import Obj, Query, Transport
@@ -114,6 +115,11 @@ class _Reflector:
 
     async def relist(self) -> list[WatchEvent]:
         listing = await self.transport.request("GET", self.path, query=self.selectors)
+        with collector_paused():
+            return self._fold(listing)
+
+    def _fold(self, listing: Obj) -> list[WatchEvent]:
+        """The events that take the consumer from what it knows to `listing`, then SYNCED."""
         items = [item for item in listing.get("items") or [] if isinstance(item, dict)]
         events: list[WatchEvent] = []
         seen: dict[_Key, dict[str, Any]] = {}
@@ -179,8 +185,12 @@ async def watch(
     while True:
         try:
             if state.version is None:
-                for event in await state.relist():
-                    yield event
+                events = await state.relist()
+                # The consumer folds a whole listing (10,000 requests at a restart) into its cache in
+                # one go, making objects with no cycles: the collector would rescan them at each pass.
+                with collector_paused():
+                    for event in events:
+                        yield event
                 recovering = False
             query = [*selectors, ("resourceVersion", state.version or ""), ("allowWatchBookmarks", "true")]
             received = False
