@@ -431,7 +431,7 @@ async def in_bench_workdir(args: argparse.Namespace, *, script: str, bench: Benc
 async def run_bench(args: argparse.Namespace, *, workdir: Path, unsafe: bool) -> None:
     floors = await measure_floors(args, workdir=workdir, tmpfs=not unsafe)
     budget = ["--kube-api-qps", "1000", "--kube-api-burst", "1000"]
-    compile_bytecode()
+    compile_bytecode(args.driver_source)
     async with sandbox(workdir=workdir) as cluster:
         api = await api_client(cluster.kubeconfig)
         try:
@@ -473,11 +473,18 @@ async def run_bench(args: argparse.Namespace, *, workdir: Path, unsafe: bool) ->
             await api.close()
 
 
-def compile_bytecode() -> None:
+def compile_bytecode(source: Path | None) -> None:
     """Compile certcsi's modules ahead, as pip does when the image is built: a driver started from the
     source tree under PYTHONDONTWRITEBYTECODE (set here, and in the image) would compile every module
-    on every start (~0.2 s of a restart) and never keep the result."""
-    package = Path(certcsi.__file__).parent
+    on every start (~0.2 s of a restart) and never keep the result.
+
+    `source` (--driver-source): the processes started from here run certcsi from that directory (another
+    checkout's `src`, to compare before and after); this script's own code stays this checkout's.
+    """
+    if source is not None:
+        os.environ["PYTHONPATH"] = str(source.resolve())
+        print(f"driver and sandbox processes run certcsi from {source.resolve()}", flush=True)
+    package = (source / "certcsi") if source is not None else Path(certcsi.__file__).parent
     compiled = compileall.compile_dir(str(package), quiet=1, workers=1)
     print(f"bytecode: certcsi compiled beforehand ({package}){'' if compiled else ' -- FAILED'}", flush=True)
 
@@ -823,6 +830,7 @@ def main() -> None:
         "--restart-watch-seconds", type=float, default=5.0, help="after each restart, how long new requests are awaited"
     )
     parser.add_argument("--profile-restart", type=Path, help="py-spy one more start of (e)'s driver")
+    parser.add_argument("--driver-source", type=Path, help="run the driver and sandbox from this src directory")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs)")
     args = parser.parse_args()
     reexec_in_mount_namespace()
