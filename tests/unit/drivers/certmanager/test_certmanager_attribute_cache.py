@@ -118,7 +118,8 @@ def test_a_new_pod_ip_reparses_only_a_context_that_uses_it(
         driver.attributes(replace(plain, pod_ip=pod_ip))
     assert len(calls) == 1
     uses_ip = replace(volume_for({"csi.cert-manager.io/ip-sans": "${POD_IP}"}), volume_id="csi-ip")
-    assert driver.attributes(replace(uses_ip, pod_ip="192.0.2.1")).ip_addresses != driver.attributes(
-        replace(uses_ip, pod_ip="10.0.0.7")
-    ).ip_addresses
+    assert (
+        driver.attributes(replace(uses_ip, pod_ip="192.0.2.1")).ip_addresses
+        != driver.attributes(replace(uses_ip, pod_ip="10.0.0.7")).ip_addresses
+    )
     assert calls[1:] == ["192.0.2.1", "10.0.0.7"]
