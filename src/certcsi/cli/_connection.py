@@ -61,7 +61,9 @@ def parse_request_timeout(text: str) -> float:
     except ValueError:
         seconds = -1.0
     if seconds < 0:
-        raise ValueError(f"{text!r}: want whole seconds or a number with a unit (e.g. 1s, 2m, 3h); 0 means no timeout")
+        raise ValueError(
+            f"{text!r}: want whole seconds or a number with a unit (e.g. 1s, 2m, 3h); 0 means no timeout"
+        )
     return seconds
 
 
@@ -83,7 +85,9 @@ _OPTIONS = (
     click.option("--cluster", default=None, help="The name of the kubeconfig cluster to use."),
     click.option("--user", default=None, help="The name of the kubeconfig user to use."),
     click.option("-s", "--server", default=None, help="The address and port of the Kubernetes API server."),
-    click.option("--certificate-authority", default=None, help="Path to a cert file for the certificate authority."),
+    click.option(
+        "--certificate-authority", default=None, help="Path to a cert file for the certificate authority."
+    ),
     click.option("--client-certificate", default=None, help="Path to a client certificate file for TLS."),
     click.option("--client-key", default=None, help="Path to a client key file for TLS."),
     click.option(

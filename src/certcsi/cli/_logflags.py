@@ -1,7 +1,7 @@
 """The logging flags: upstream's `--log-level=N` (alias `-v`, klog-style) and `--logging-format=text|json`.
 
---log-level=N, -v=N, -v N, -vN, --v=N, --verbosity=N    level N
--v, -vv, -v -v                                            one level per v (certcsi's own shorthand)
+    --log-level=N, -v=N, -v N, -vN, --v=N, --verbosity=N    level N
+    -v, -vv, -v -v                                            one level per v (certcsi's own shorthand)
 """
 
 from __future__ import annotations

@@ -13,8 +13,6 @@ from certcsi.errors import KubernetesError
 from certcsi.redact import scrub
 
 MAX_MESSAGE = 300
-
-
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
 

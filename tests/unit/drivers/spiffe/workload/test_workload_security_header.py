@@ -33,3 +33,4 @@ async def test_every_rpc_needs_the_header(metadata: dict[str, str]) -> None:
             assert status is Status.INVALID_ARGUMENT, rpc
             assert message is not None and "workload.spiffe.io: true is required" in message
         assert node.api.streams("vol-1") == 0
+
