@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import functools
 import json
 import logging
@@ -72,7 +71,7 @@ from certcsi.pki.keys import PrivateKey
 from certcsi.volumes.clock import Cancellable, Clock
 from certcsi.volumes.driver import Driver, Issued, IssuerRef, RequestPlan, Volume, parse_group_id
 from certcsi.volumes.gates import PodGates
-from certcsi.volumes.mount import Mounter
+from certcsi.volumes.mount import Mounter, TargetRefused
 from certcsi.volumes.reporting import IssuanceDone, IssuanceObserver, NullObserver, VolumeView
 from certcsi.volumes.schedule import NOT_READY_BACKOFF, Backoff, RateBudget, Scheduler, jittered
 from certcsi.volumes.status import VolumeStatus, read_status, write_status
@@ -83,8 +82,6 @@ log = logging.getLogger(__name__)
 EPHEMERAL = "csi.storage.k8s.io/ephemeral"
 TOKENS = "csi.storage.k8s.io/serviceAccount.tokens"
 READONLY_RULE = "pod.spec.volumes[].csi.readOnly must be set to 'true'"
-# The errnos with which a Mounter refuses a target (see certcsi.volumes.mount.Mounter).
-_TARGET_REFUSALS = frozenset({errno.ELOOP, errno.ENOTDIR, errno.ENOTEMPTY, errno.EBUSY, errno.ENOENT, errno.EEXIST})
 _FIRST_FAILURES_KEPT = 4096
 
 
@@ -230,13 +227,11 @@ def _shared_strings(context: Mapping[str, str]) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _at_target(target_path: str) -> Iterator[None]:
-    """A mounter's refusal of the target becomes UnusableTarget naming it; any other OSError stays as it is."""
+    """The mounter's `TargetRefused` becomes UnusableTarget naming the target and the rule; anything else stays."""
     try:
         yield
-    except OSError as err:
-        if err.errno not in _TARGET_REFUSALS:
-            raise
-        raise UnusableTarget(f"target_path {target_path}: {err.strerror}") from err
+    except TargetRefused as refused:
+        raise UnusableTarget(f"target_path {target_path}: {refused.rule}") from refused
 
 
 def _run_each(steps: list[Callable[[], object]], *, volume_id: str, what: str) -> Exception | None:

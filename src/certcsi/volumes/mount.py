@@ -12,7 +12,8 @@ Three implementations of `Mounter`:
   disk holds the data root), and a "bind mount" is a symlink from the target to the data directory,
   neither read-only nor isolated. For local experiments only.
 
-Every failure is an `OSError` carrying an errno and the path concerned.
+Every failure is an `OSError` carrying an errno and the path concerned; a target refused by the
+rules below is a `TargetRefused`, so callers tell the pod's fault from the node's without guessing from errnos.
 All methods are synchronous and quick (a few syscalls); none of them blocks on the network.
 """
 
@@ -47,8 +48,8 @@ class Mounter(Protocol):
     """What the store and the manager need from the mount table.
 
     Nothing is ever mounted through a symlink, and nothing is unmounted or removed that the mounter
-    cannot prove is its own: a target holding anything else is refused with the errno that says why
-    (ELOOP a symlink, ENOTDIR a file, ENOTEMPTY files, EBUSY another mount, ENOENT no parent).
+    cannot prove is its own: a target holding anything else is refused with a `TargetRefused` whose
+    errno says why (ELOOP a symlink, ENOTDIR a file, ENOTEMPTY files, EBUSY another mount, ENOENT no parent).
     """
 
     def mount_tmpfs(self, path: StrPath, *, size: str | None = None, mode: int = 0o700) -> None:
@@ -85,7 +86,7 @@ class Mounter(Protocol):
         ...
 
     def check_target(self, source: StrPath, target: StrPath) -> None:
-        """Raise the OSError `bind_readonly(source, target)` would raise for the target; change nothing.
+        """Raise the `TargetRefused` `bind_readonly(source, target)` would raise for the target; change nothing.
 
         Accepted: no target (its parent exists), an empty directory, or a target already showing `source`.
         """
@@ -125,6 +126,22 @@ class Mounter(Protocol):
 
 # --- why a target is refused -----------------------------------------------------------------------
 
+
+class TargetRefused(OSError):
+    """The target breaks one of the rules above: the pod's (or another mounter's) doing, not the node's.
+
+    `target` is the path refused, `rule` the sentence that says why (also the OSError's strerror).
+    """
+
+    @property
+    def target(self) -> str:
+        return str(self.filename)
+
+    @property
+    def rule(self) -> str:
+        return str(self.strerror)
+
+
 _SYMLINK = "the target is a symbolic link: certcsi never mounts through one"
 _NOT_A_DIRECTORY = "the target exists and is not a directory"
 _NOT_EMPTY = "the target directory is not empty: certcsi does not hide files under a mount"
@@ -136,16 +153,32 @@ _COVERED = "another mount covers certcsi's bind mount at the target: unmount it 
 def _kind_refusal(st: os.stat_result, path: str) -> OSError | None:
     """A symlink or a non-directory is refused before anything else is asked about it."""
     if stat.S_ISLNK(st.st_mode):
-        return OSError(errno.ELOOP, _SYMLINK, path)
+        return TargetRefused(errno.ELOOP, _SYMLINK, path)
     if not stat.S_ISDIR(st.st_mode):
-        return OSError(errno.ENOTDIR, _NOT_A_DIRECTORY, path)
+        return TargetRefused(errno.ENOTDIR, _NOT_A_DIRECTORY, path)
     return None
 
 
 def _absent_target(path: str) -> None:
     """A missing target is fine when its parent exists (the caller creates the target)."""
     if not os.path.isdir(os.path.dirname(path) or "/"):
-        raise OSError(errno.ENOENT, _NO_PARENT, path)
+        raise TargetRefused(errno.ENOENT, _NO_PARENT, path)
+
+
+def _open_target(path: str) -> int | None:
+    """An O_PATH descriptor of the target (see `_open_path`); None when it is missing but may be created.
+
+    A path that does not resolve to an object (a component that is a file, a symlink loop) is refused.
+    """
+    try:
+        return _open_path(path)
+    except FileNotFoundError:
+        _absent_target(path)
+        return None
+    except OSError as err:
+        if err.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+        raise TargetRefused(err.errno, err.strerror, path) from None
 
 
 def _existing_target(path: str) -> os.stat_result | None:
@@ -463,10 +496,7 @@ class SyscallMounter:
 
     def check_target(self, source: StrPath, target: StrPath) -> None:
         dst = os.fspath(target)
-        try:
-            fd = _open_path(dst)
-        except FileNotFoundError:
-            _absent_target(dst)
+        if (fd := _open_target(dst)) is None:
             return
         try:
             st = os.fstat(fd)
@@ -486,9 +516,9 @@ class SyscallMounter:
         if (refusal := _kind_refusal(st, path)) is not None:
             return refusal
         if not fresh and self._is_mount_root(fd, st, path):
-            return OSError(errno.EBUSY, _MOUNTED, path)
+            return TargetRefused(errno.EBUSY, _MOUNTED, path)
         if os.listdir(_fd_path(fd)):
-            return OSError(errno.ENOTEMPTY, _NOT_EMPTY, path)
+            return TargetRefused(errno.ENOTEMPTY, _NOT_EMPTY, path)
         return None
 
     def bind_readonly(self, source: StrPath, target: StrPath) -> None:
@@ -500,11 +530,11 @@ class SyscallMounter:
         try:
             source_id = _identity(os.fstat(src_fd))
             created = False
-            try:
-                fd = _open_path(dst)
-            except FileNotFoundError:
-                _absent_target(dst)
-                os.mkdir(dst, 0o750)
+            if (fd := _open_target(dst)) is None:
+                try:
+                    os.mkdir(dst, 0o750)
+                except (FileExistsError, FileNotFoundError) as err:  # it appeared, or its parent went, meanwhile
+                    raise TargetRefused(err.errno, err.strerror, dst) from None
                 created = True
                 fd = _open_path(dst)
             try:
@@ -556,7 +586,7 @@ class SyscallMounter:
         fd = os.open(dst, os.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             if _identity(os.fstat(fd)) != source_id:
-                raise OSError(errno.EBUSY, "the target changed while it was being mounted", dst)
+                raise TargetRefused(errno.EBUSY, "the target changed while it was being mounted", dst)
             self._remount_fd_read_only(fd, dst)
         finally:
             os.close(fd)
@@ -581,7 +611,7 @@ class SyscallMounter:
             if not self._detach_top_bind(dst, src, source_id):
                 break
         else:
-            raise OSError(errno.EBUSY, f"still mounted after {_MAX_STACKED} unmounts", dst)
+            raise TargetRefused(errno.EBUSY, f"still mounted after {_MAX_STACKED} unmounts", dst)
         try:
             # rmdir, never a recursive delete: it removes only an empty directory that nothing is mounted on.
             os.rmdir(dst)
@@ -594,7 +624,7 @@ class SyscallMounter:
             if err.errno != errno.EBUSY:
                 raise
             if binds_of(read_mountinfo(self._mountinfo_path), source=_real(src), mount_point=_real(dst)):
-                raise OSError(errno.EBUSY, _COVERED, dst) from None
+                raise TargetRefused(errno.EBUSY, _COVERED, dst) from None
             logger.warning("leaving a mount certcsi did not make: path=%s", dst)
 
     def _detach_top_bind(self, dst: str, src: str, source_id: tuple[int, int] | None) -> bool:
@@ -734,9 +764,9 @@ class FakeMounter:
         if self._bind_at(dst, source) is not None:
             return
         if _real(dst) in self.mounts:
-            raise OSError(errno.EBUSY, _MOUNTED, dst)
+            raise TargetRefused(errno.EBUSY, _MOUNTED, dst)
         if os.listdir(dst):
-            raise OSError(errno.ENOTEMPTY, _NOT_EMPTY, dst)
+            raise TargetRefused(errno.ENOTEMPTY, _NOT_EMPTY, dst)
 
     def bind_readonly(self, source: StrPath, target: StrPath) -> None:
         src, dst = _real(source), os.fspath(target)
@@ -822,12 +852,12 @@ class DirectoryMounter:
         if stat.S_ISLNK(st.st_mode):
             # Symlinks are this mounter's binds: its own to `source`, or another one's.
             if os.readlink(dst) != _real(source):
-                raise OSError(errno.EBUSY, "the target already links elsewhere", dst)
+                raise TargetRefused(errno.EBUSY, "the target already links elsewhere", dst)
             return
         if (refusal := _kind_refusal(st, dst)) is not None:
             raise refusal
         if os.listdir(dst):
-            raise OSError(errno.ENOTEMPTY, _NOT_EMPTY, dst)
+            raise TargetRefused(errno.ENOTEMPTY, _NOT_EMPTY, dst)
 
     def bind_readonly(self, source: StrPath, target: StrPath) -> None:
         src, dst = _real(source), os.fspath(target)
@@ -865,6 +895,7 @@ __all__ = [
     "MountInfo",
     "Mounter",
     "SyscallMounter",
+    "TargetRefused",
     "binds_of",
     "parse_mountinfo",
     "read_mountinfo",

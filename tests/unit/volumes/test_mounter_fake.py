@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from certcsi.volumes.mount import FakeMount, FakeMounter
+from certcsi.volumes.mount import FakeMount, FakeMounter, TargetRefused
 
 
 def test_tmpfs_recorded_and_directory_made(tmp_path: Path) -> None:
@@ -118,3 +118,12 @@ def test_a_writable_bind_is_not_ours_until_bind_readonly_repairs_it(tmp_path: Pa
     m.bind_readonly(tmp_path / "a", target)
     assert m.mounts[str(target)].read_only
     assert m.is_bind_of(target, tmp_path / "a")
+
+
+def test_refusals_are_target_refused_carrying_the_target_and_the_rule(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(TargetRefused) as info:
+        FakeMounter().check_target(tmp_path / "src", tmp_path / "file")
+    assert info.value.target == str(tmp_path / "file")
+    assert info.value.rule == "the target exists and is not a directory"
