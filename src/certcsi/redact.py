@@ -1,12 +1,15 @@
-"""Keeping tokens, passwords and private keys out of logs.
+"""Keeping tokens, passwords and private keys out of logs, errors and events.
 
 `redact_context` is the deliberate path: anything that logs a volume context passes it through
-first. `SecretScrubber` is defence in depth: a logging filter that blanks anything shaped like a JWT
-or a PEM private key, whichever code path put it into a record.
+first. `redact_secret` is the one way to blank a known secret (a PKCS#12 password, a token) from text
+that may quote it, in every escaped form a message can show. `SecretScrubber` is defence in depth:
+a logging filter that blanks anything shaped like a JWT or a PEM private key, whichever code path
+put it into a record.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Collection, Mapping
@@ -33,10 +36,24 @@ def redact_context(ctx: Mapping[str, str], secret_keys: Collection[str]) -> dict
     return {key: REDACTED if key == TOKENS_KEY or key in secret_keys else value for key, value in ctx.items()}
 
 
+def secret_forms(secret: str) -> frozenset[str]:
+    """`secret` as a message could show it: raw, or escaped by repr() (either quote style) or JSON."""
+    escaped = repr(secret)[1:-1].replace("\\'", "'")
+    return frozenset({secret, escaped, escaped.replace("'", "\\'"), json.dumps(secret, ensure_ascii=False)[1:-1]})
+
+
+def redact_secret(text: str, secret: str | None) -> str:
+    """`text` with every form of `secret` (see `secret_forms`) replaced by REDACTED; as it is without one."""
+    if not secret:
+        return text
+    for form in sorted(secret_forms(secret), key=len, reverse=True):
+        text = text.replace(form, REDACTED)
+    return text
+
+
 def scrub(text: str, *, secret: str | None = None) -> str:
-    """`text` without JWT-looking strings, bearer credentials, PEM private keys, or `secret` itself."""
-    if secret:
-        text = text.replace(secret, REDACTED)
+    """`text` without JWT-looking strings, bearer credentials, PEM private keys, or `secret` in any form."""
+    text = redact_secret(text, secret)
     if "eyJ" not in text and "PRIVATE KEY" not in text and "earer" not in text:
         return text
     text = _BEARER.sub(f"Bearer {REDACTED}", text)

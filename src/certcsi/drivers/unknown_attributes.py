@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Collection
 
 from certcsi.errors import KEY_ECHO_LIMIT, InvalidVolumeAttribute, quoted
-from certcsi.redact import REDACTED, scrub
+from certcsi.redact import redact_secret, scrub
 from certcsi.volumes.driver import VolumeWarning
 
 __all__ = ["REASON", "unknown_attribute_error", "unknown_attribute_warning"]
@@ -31,7 +31,7 @@ def unknown_attribute_warning(key: str, known: Collection[str], *, secret: str |
     """
     near = _nearest(key, known)
     hint = f"; did you mean {near!r}?" if near else " (not an attribute of this driver)"
-    shown = key.replace(secret, REDACTED) if secret else key
+    shown = redact_secret(key, secret)
     message = f"unknown volume attribute {quoted(shown, limit=KEY_ECHO_LIMIT)} is ignored{hint}"
     return VolumeWarning(reason=REASON, message=scrub(message))
 

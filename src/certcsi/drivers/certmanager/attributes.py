@@ -40,6 +40,7 @@ from certcsi.kube.names import issuer_ref_problem
 from certcsi.pki.keys import DEFAULT_ECDSA_SIZE, DEFAULT_RSA_SIZE, ECDSA_CURVES, KeyAlgorithm, KeyEncoding, KeySpec
 from certcsi.pki.subject import build_subject, parse_rfc4514, split_list
 from certcsi.pki.usages import DEFAULT_USAGES, key_usage_extension, split_usages
+from certcsi.redact import redact_secret
 from certcsi.volumes.driver import IssuerRef, parse_group_id
 
 GROUP = "csi.cert-manager.io"
@@ -102,7 +103,6 @@ KNOWN_ATTRIBUTES: frozenset[str] = frozenset(
 DEFAULT_DURATION = timedelta(hours=2160)  # cert-manager's code default (its docs say 720h)
 _ALGORITHMS: dict[str, KeyAlgorithm] = {"rsa": "RSA", "ecdsa": "ECDSA", "ed25519": "Ed25519"}
 _ENCODINGS: dict[str, KeyEncoding] = {"pkcs1": "PKCS1", "pkcs8": "PKCS8"}
-_REDACTED = "[redacted]"
 _WITHHELD = "invalid value (details withheld: they contain a secret)"
 DEFAULT_KEY = KeySpec("RSA", DEFAULT_RSA_SIZE, "PKCS1")
 _EMPTY_NAME = x509.Name([])
@@ -169,12 +169,11 @@ def parse_attributes(context: Mapping[str, str], *, pod_ip: str | None = None, s
     try:
         return _parse(context, pod_ip, strict=strict)
     except InvalidVolumeAttribute as err:
-        forms = _secret_forms(password) if password else set()
         # A value cut short may end inside the password, showing a part no form matches.
         cut = TRUNCATED in str(err) and _elsewhere(context, password)
-        if not cut and not any(form in str(err) for form in forms):
+        if not cut and redact_secret(str(err), password) == str(err):
             raise
-        scrubbed = _scrubbed(err, forms, withhold=cut)
+        scrubbed = _scrubbed(err, password, withhold=cut)
     # Raised outside the except block so the original (unscrubbed) error is not chained to it.
     raise scrubbed
 
@@ -186,20 +185,12 @@ def _elsewhere(context: Mapping[str, str], secret: str) -> bool:
     )
 
 
-def _secret_forms(secret: str) -> set[str]:
-    """The secret as a message could show it: raw, or escaped by repr() (either quote) or JSON."""
-    escaped = repr(secret)[1:-1].replace("\\'", "'")
-    return {secret, escaped, escaped.replace("'", "\\'"), json.dumps(secret, ensure_ascii=False)[1:-1]}
-
-
-def _scrubbed(err: InvalidVolumeAttribute, forms: set[str], *, withhold: bool) -> InvalidVolumeAttribute:
+def _scrubbed(err: InvalidVolumeAttribute, secret: str, *, withhold: bool) -> InvalidVolumeAttribute:
     """`err` with every form of the secret redacted; its rule withheld when that cannot be done reliably."""
-    attribute, rule = err.attribute, err.rule
-    for form in sorted(forms, key=len, reverse=True):
-        attribute, rule = attribute.replace(form, _REDACTED), rule.replace(form, _REDACTED)
-    clean = InvalidVolumeAttribute(attribute, rule)
+    attribute = redact_secret(err.attribute, secret)
+    clean = InvalidVolumeAttribute(attribute, redact_secret(err.rule, secret))
     # e.g. the secret is a substring of fixed wording, or a value cut short ends inside it
-    if withhold or any(form in str(clean) for form in forms):
+    if withhold or redact_secret(str(clean), secret) != str(clean):
         clean = InvalidVolumeAttribute(attribute, _WITHHELD)
     return clean
 

@@ -13,6 +13,7 @@ from certcsi.drivers.certmanager.attributes import (
     CertAttributes,
 )
 from certcsi.errors import InvalidVolumeAttribute
+from certcsi.redact import REDACTED
 
 Parse = Callable[[Mapping[str, str | None]], CertAttributes]
 Reject = Callable[[Mapping[str, str | None]], InvalidVolumeAttribute]
@@ -62,5 +63,5 @@ def test_password_is_scrubbed_even_when_another_value_contains_it(reject: Reject
     err = reject({PKCS12_ENABLE: "true", PKCS12_PASSWORD: "Tr0ub4dor", dns_names: "a b Tr0ub4dor"})
     assert err.attribute == dns_names
     assert "Tr0ub4dor" not in str(err)
-    assert "[redacted]" in err.rule
+    assert REDACTED in err.rule
     assert err.__context__ is None and err.__cause__ is None
