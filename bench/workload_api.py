@@ -64,6 +64,7 @@ from certcsi.sandbox.cluster import CA_ISSUER
 from certcsi.sandbox.demo import Progress, driver_process
 from certcsi.sandbox.kubelet.calling import NodeCapabilities
 from certcsi.sandbox.kubelet.planning import DriverSpec, InlineVolume
+from certcsi.timestamps import rfc3339
 from certcsi.volumes.store import DATA_LINK, INMEMFS
 
 SPIFFE = "spiffe.csi.cert-manager.io"
@@ -121,7 +122,7 @@ async def service_account_token(kubeconfig: Path) -> str:
 
 def make_volumes(kubelet_root: Path, *, count: int, token: str) -> list[BenchVolume]:
     """Kubelet-shaped publish requests for `count` one-volume pods of the bench account."""
-    expires = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expires = rfc3339(datetime.now(UTC) + timedelta(hours=1))
     tokens = '{"": {"token": "%s", "expirationTimestamp": "%s"}}' % (token, expires)  # noqa: UP031 - JSON braces
     volume = InlineVolume(name=VOLUME_NAME, driver=SPIFFE, read_only=True)
     return pod_volumes(

@@ -37,9 +37,10 @@ from typing import Any, TextIO
 from cryptography import x509
 
 from certcsi.pki.certs import parse_pem_chain
+from certcsi.timestamps import rfc3339_nano
 from certcsi.volumes.owning import kubelet_driver, recorded_owner
 from certcsi.volumes.status import VolumeStatus, read_status
-from certcsi.volumes.store import DATA_DIR, INMEMFS, METADATA_FILE, Metadata, format_rfc3339
+from certcsi.volumes.store import DATA_DIR, INMEMFS, METADATA_FILE, Metadata
 
 __all__ = ["Certificate", "DataRootError", "VolumeReport", "render_json", "render_table", "run", "scan"]
 
@@ -152,7 +153,7 @@ class VolumeReport:
 
 
 def _time(moment: datetime | None) -> str | None:
-    return None if moment is None else format_rfc3339(moment)
+    return None if moment is None else rfc3339_nano(moment)
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -264,7 +265,7 @@ def _relative(moment: datetime | None, now: datetime) -> str:
         return "-"
     seconds = int((moment - now).total_seconds())
     when = f"in {_span(seconds)}" if seconds >= 0 else f"{_span(-seconds)} ago"
-    return f"{format_rfc3339(moment.replace(microsecond=0))} ({when})"
+    return f"{rfc3339_nano(moment.replace(microsecond=0))} ({when})"
 
 
 def _clip(text: str, width: int) -> str:

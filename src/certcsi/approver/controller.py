@@ -45,6 +45,7 @@ from certcsi.approver.queueing import RateLimiter, RateLimits, WorkQueue
 from certcsi.errors import KubernetesError
 from certcsi.kube.events import EventKind, InvolvedObject
 from certcsi.kube.watching import WatchEvent
+from certcsi.timestamps import rfc3339
 from certcsi.volumes.clock import Clock, SystemClock
 from certcsi.volumes.driver import IssuerRef
 
@@ -144,8 +145,6 @@ def _created(obj: Mapping[str, Any]) -> datetime | None:
         return None
 
 
-def _rfc3339(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _version(obj: Mapping[str, Any]) -> str:
@@ -431,7 +430,7 @@ class Approver:
             "status": "True",
             "reason": CONDITION_REASON,
             "message": verdict.reason,
-            "lastTransitionTime": _rfc3339(self._clock.now()),
+            "lastTransitionTime": rfc3339(self._clock.now()),
         }
         version = _version(obj)
         try:

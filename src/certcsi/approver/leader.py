@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from certcsi.errors import KubernetesError
+from certcsi.timestamps import rfc3339_micro
 from certcsi.volumes.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,6 @@ __all__ = ["ElectionConfig", "LeaderElector", "LeaseApi", "LeaseRecord", "defaul
 # Standbys poll every retry_period * (1 + up to JITTER), so that replicas started together drift apart.
 JITTER = 0.2
 RELEASED_DURATION_SECONDS = 1
-_MICROTIME = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 class LeaseApi(Protocol):
@@ -136,8 +136,6 @@ def _parse_time(value: object) -> datetime | None:
     return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
 
 
-def _microtime(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(_MICROTIME)
 
 
 class _Outcome(enum.Enum):
@@ -204,7 +202,7 @@ class LeaderElector:
         self._stop_leading()
         if mine is None:
             return
-        now = _microtime(self._clock.now())
+        now = rfc3339_micro(self._clock.now())
         body = self._body(
             holder="",
             duration_seconds=RELEASED_DURATION_SECONDS,
@@ -299,8 +297,8 @@ class LeaderElector:
             body = self._body(
                 holder=config.identity,
                 duration_seconds=config.lease_duration_seconds,
-                acquire_time=_microtime(wall),
-                renew_time=_microtime(wall),
+                acquire_time=rfc3339_micro(wall),
+                renew_time=rfc3339_micro(wall),
                 transitions=0,
             )
             created = await self._api.create_lease(config.namespace, body)
@@ -314,8 +312,8 @@ class LeaderElector:
         body = self._body(
             holder=config.identity,
             duration_seconds=config.lease_duration_seconds,
-            acquire_time=record.acquire_time if ours and record.acquire_time else _microtime(wall),
-            renew_time=_microtime(wall),
+            acquire_time=record.acquire_time if ours and record.acquire_time else rfc3339_micro(wall),
+            renew_time=rfc3339_micro(wall),
             transitions=record.transitions if ours else record.transitions + 1,
             resource_version=record.resource_version,
         )

@@ -22,6 +22,7 @@ from certcsi.errors import KubernetesError
 from certcsi.kube._resources import EVENTS
 from certcsi.kube._transport import MERGE_PATCH, Transport
 from certcsi.redact import scrub
+from certcsi.timestamps import rfc3339
 
 EventKind = Literal["Normal", "Warning"]
 MAX_EVENT_MESSAGE = 1024
@@ -57,7 +58,7 @@ class _Event:
     component: str
 
     def body(self, moment: datetime) -> dict[str, Any]:
-        stamp = _rfc3339(moment)
+        stamp = rfc3339(moment)
         involved = {"kind": self.kind, "namespace": self.namespace, "name": self.name, "uid": self.uid}
         if self.api_version:
             involved["apiVersion"] = self.api_version
@@ -92,8 +93,6 @@ class _Similar:
     messages: set[str]
 
 
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class EventRecorder:
@@ -139,7 +138,7 @@ class EventRecorder:
             shown = f"{COMBINED}: {shown}"[:MAX_EVENT_MESSAGE]
         previous = self._cache.get(event)
         if previous is not None:
-            bumped = await self._bump(event.namespace, previous, _rfc3339(moment), count=count, message=shown)
+            bumped = await self._bump(event.namespace, previous, rfc3339(moment), count=count, message=shown)
             if bumped is not None:
                 self._remember(event, bumped)
                 return

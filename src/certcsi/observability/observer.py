@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from certcsi.observability.events import PodEvent, PodEvents, issuance_event
 from certcsi.redact import scrub
+from certcsi.timestamps import rfc3339_nano
 from certcsi.volumes.driver import Volume, VolumeWarning
 from certcsi.volumes.reporting import IssuanceDone
-from certcsi.volumes.store import format_rfc3339
 
 if TYPE_CHECKING:  # prometheus_client is imported only by a process that serves metrics
     from certcsi.observability.metrics import NodeMetrics
@@ -44,7 +44,7 @@ class NodeObserver:
                 self._metrics.renewals.inc()
         if self._events is None:
             return
-        until = format_rfc3339(done.issued.not_after)
+        until = rfc3339_nano(done.issued.not_after)
         if done.first:
             message = f"certificate issued by CertificateRequest {done.issued.request_name}, valid until {until}"
             self._events.emit(volume, PodEvent(type="Normal", reason="CertificateIssued", message=message))

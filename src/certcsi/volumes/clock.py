@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from certcsi.timestamps import require_aware
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -44,13 +46,6 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None:
         """Suspend the calling task for `seconds` of this clock's time."""
         ...
-
-
-def require_aware(value: datetime, *, name: str) -> datetime:
-    """`value` converted to UTC; a naive datetime is a programming error, so it raises ValueError."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name}: must be timezone-aware (got a naive datetime)")
-    return value.astimezone(UTC)
 
 
 class SystemClock:

@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from certcsi.volumes.clock import Cancellable, Clock, require_aware
+from certcsi.timestamps import require_aware
+from certcsi.volumes.clock import Cancellable, Clock
 
 logger = logging.getLogger(__name__)
 

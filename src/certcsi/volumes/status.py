@@ -26,9 +26,9 @@ from typing import Any
 import orjson
 
 from certcsi.redact import scrub
+from certcsi.timestamps import parse_rfc3339, rfc3339_nano
 from certcsi.volumes.driver import IssuerRef
 from certcsi.volumes.smallfiles import read_small_file
-from certcsi.volumes.store import format_rfc3339, parse_rfc3339
 
 STATUS_FILE = "status.json"
 MAX_ERROR_CHARS = 1024
@@ -57,11 +57,11 @@ class VolumeStatus:
             doc["certificateFile"] = self.certificate_file
         for key, moment in (("notBefore", self.not_before), ("notAfter", self.not_after)):
             if moment is not None:
-                doc[key] = format_rfc3339(moment)
+                doc[key] = rfc3339_nano(moment)
         if self.last_error:
             doc["lastError"] = scrub(self.last_error)[:MAX_ERROR_CHARS]
             if self.last_error_time is not None:
-                doc["lastErrorTime"] = format_rfc3339(self.last_error_time)
+                doc["lastErrorTime"] = rfc3339_nano(self.last_error_time)
         if self.failures:
             doc["failures"] = self.failures
         return json.dumps(doc, separators=(",", ":"), sort_keys=True)

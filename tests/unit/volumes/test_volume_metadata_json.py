@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from certcsi.volumes.store import Metadata, format_rfc3339, parse_rfc3339
+from certcsi.timestamps import parse_rfc3339, rfc3339_nano
+from certcsi.volumes.store import Metadata
 
 GOLDEN = (
     '{"volumeID":"vol-id","targetPath":"/target-path","nextIssuanceTime":"1970-01-03T00:00:00Z",'
@@ -53,12 +54,12 @@ def test_html_characters_escaped_like_go_and_unicode_kept_raw() -> None:
 
 def test_fractional_seconds_like_go_rfc3339nano() -> None:
     t = datetime(2024, 5, 1, 10, 0, 0, 120000, tzinfo=UTC)
-    assert format_rfc3339(t) == "2024-05-01T10:00:00.12Z"
+    assert rfc3339_nano(t) == "2024-05-01T10:00:00.12Z"
 
 
 def test_non_utc_time_written_in_utc() -> None:
     t = datetime(2024, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
-    assert format_rfc3339(t) == "2024-05-01T10:00:00Z"
+    assert rfc3339_nano(t) == "2024-05-01T10:00:00Z"
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
+from certcsi import timestamps
+
 Obj = dict[str, Any]
 T = TypeVar("T")
 
@@ -30,12 +32,12 @@ def rfc3339(moment: float) -> str:
 @functools.lru_cache(maxsize=8)
 def _second_rfc3339(second: int) -> str:
     # Every write stamps the time, several in the same second: formatting costs more than the lookup.
-    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.rfc3339(datetime.fromtimestamp(second, UTC))
 
 
 def micro_rfc3339(moment: float) -> str:
     """A Unix time as metav1.MicroTime writes it: six fractional digits."""
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return timestamps.rfc3339_micro(datetime.fromtimestamp(moment, UTC))
 
 
 def now_rfc3339(clock: Callable[[], float] = time.time) -> str:

@@ -3,13 +3,13 @@ kube-apiserver's answers to a bad one (422 for the duration, 409 for a stale bou
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Final
 
 from certcsi.sandbox.apiserver.authn import BoundObjectConflict, TokenAuthority
 from certcsi.sandbox.apiserver.decoding import json_kind
 from certcsi.sandbox.apiserver.errors import ApiError, bad_request, invalid_kind
 from certcsi.sandbox.apiserver.objects import Obj
+from certcsi.timestamps import rfc3339
 
 API_VERSION: Final = "authentication.k8s.io/v1"
 DEFAULT_SECONDS: Final = 3600
@@ -49,8 +49,6 @@ def _seconds(spec: Obj) -> int:
     return seconds
 
 
-def _rfc3339(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def answer(authority: TokenAuthority, body: Obj, *, namespace: str, account: str) -> Obj:
@@ -98,5 +96,5 @@ def answer(authority: TokenAuthority, body: Obj, *, namespace: str, account: str
             "expirationSeconds": seconds,
             "boundObjectRef": ref,
         },
-        "status": {"token": token, "expirationTimestamp": _rfc3339(expires)},
+        "status": {"token": token, "expirationTimestamp": rfc3339(expires)},
     }

@@ -16,6 +16,7 @@ from typing import Any
 from certcsi.sandbox.controllers.owning import PodOwnerController, label
 from certcsi.sandbox.controllers.owning import as_dict as _d
 from certcsi.sandbox.controllers.templating import pod_from_template, pod_ready, template_hash, terminating
+from certcsi.timestamps import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class DeploymentController(PodOwnerController):
         meta = _d(deployment.get("metadata"))
         ready = sum(1 for p in live if pod_ready(p))
         updated_ready = sum(1 for p in current if pod_ready(p))
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = rfc3339(datetime.now(UTC))
         old = {_d(c).get("type"): _d(c) for c in _d(deployment.get("status")).get("conditions") or []}
         replica_set = f'ReplicaSet "{meta.get("name")}-{current_hash}"'
         done = updated_ready >= wanted and len(live) == len(current)

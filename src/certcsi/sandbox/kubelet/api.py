@@ -17,7 +17,7 @@ import binascii
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +25,7 @@ from certcsi.errors import KubernetesError
 from certcsi.kube._transport import MERGE_PATCH, Obj, Transport, get_or_none
 from certcsi.kube.events import EventRecorder
 from certcsi.sandbox.kubelet.planning import PodRef, TokenSpec, as_dict
+from certcsi.timestamps import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,6 @@ def pod_path(namespace: str, name: str) -> str:
     return f"/api/v1/namespaces/{_q(namespace)}/pods/{_q(name)}"
 
 
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def merge_conditions(current: Sequence[Any], wanted: Sequence[Mapping[str, Any]], stamp: str) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ from certcsi.errors import KubernetesError
 from certcsi.kube import Backoff
 from certcsi.sandbox.kubelet import paths, podstatus
 from certcsi.sandbox.kubelet.addressing import PodAddresses
-from certcsi.sandbox.kubelet.api import KubeletApi, rfc3339
+from certcsi.sandbox.kubelet.api import KubeletApi
 from certcsi.sandbox.kubelet.localvolumes import LocalVolumes, Prepared, volume_kind
 from certcsi.sandbox.kubelet.mounting import (
     Mounter,
@@ -41,6 +41,7 @@ from certcsi.sandbox.kubelet.mounting import (
 from certcsi.sandbox.kubelet.planning import DriverSpec, PodRef, as_dict, inline_volumes
 from certcsi.sandbox.kubelet.running import Container, ContainerContext, ContainerState, Placeholder
 from certcsi.sandbox.kubelet.starting import ContainerFactory
+from certcsi.timestamps import rfc3339
 from certcsi.volumes.clock import Clock
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import os
 import platform
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +25,7 @@ from urllib.parse import quote
 from certcsi import __version__
 from certcsi.errors import KubernetesError
 from certcsi.kube._transport import MERGE_PATCH, Obj, Transport, get_or_none
+from certcsi.timestamps import rfc3339, rfc3339_micro
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,6 @@ _HEALTHY = (
 )
 
 
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def micro_time(moment: datetime) -> str:
-    """metav1.MicroTime as the API server parses it (a Lease's renewTime must carry microseconds)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _read(path: str) -> str:
@@ -249,7 +243,7 @@ class NodeRegistration:
     async def renew_lease(self) -> None:
         """Create the node's Lease, or move its renewTime forward (kubelet's node lease controller)."""
         path = f"{LEASES}/{quote(self.spec.name, safe='')}"
-        stamp = micro_time(self._now())
+        stamp = rfc3339_micro(self._now())
         current = await get_or_none(self._transport, path)
         if current is None:
             body = {

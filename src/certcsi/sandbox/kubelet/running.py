@@ -27,10 +27,10 @@ from typing import Any, Protocol
 import grpc
 
 from certcsi.csi._gen import csi_pb2, csi_pb2_grpc
-from certcsi.sandbox.kubelet.api import rfc3339
 from certcsi.sandbox.kubelet.probing import Probe, run_readiness
 from certcsi.sandbox.launching import LaunchSpec, Mount
 from certcsi.sandbox.syscalls import holding_mount
+from certcsi.timestamps import rfc3339
 
 log = logging.getLogger(__name__)
 
