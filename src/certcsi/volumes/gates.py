@@ -31,7 +31,6 @@ import ipaddress
 import logging
 import math
 import random
-import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -39,6 +38,7 @@ from typing import Any, Literal, Protocol
 import grpc
 
 from certcsi.errors import IssuanceError, KubernetesError
+from certcsi.kube.names import is_qualified_name
 from certcsi.kube.watching import WatchEvent
 from certcsi.volumes.clock import Cancellable, Clock
 
@@ -59,9 +59,6 @@ _STATUSES = ("True", "False", "Unknown")
 _AFTER_MOUNT_CONDITIONS = frozenset({"PodReadyToStartContainers", "ContainersReady", "Ready"})
 _DAY = 86400.0
 
-_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_PREFIX = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*", re.ASCII)
-_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", re.ASCII)
 
 
 class GateFlagError(ValueError):
@@ -167,14 +164,6 @@ class PodAnnotationGate:
 Gate = PodIPGate | PodConditionGate | PodAnnotationGate
 
 
-def _is_qualified_name(text: str) -> bool:
-    """A Kubernetes qualified name: `[<DNS subdomain>/]<name>`, name 1-63 characters."""
-    prefix, slash, name = text.rpartition("/")
-    if slash and not (len(prefix) <= 253 and _PREFIX.fullmatch(prefix)):
-        return False
-    return len(name) <= 63 and _NAME.fullmatch(name) is not None
-
-
 def parse_gate(text: str) -> Gate:
     """One `--pod-readiness-gate` value; GateFlagError names the rule it breaks."""
     kind, colon, value = text.partition(":")
@@ -192,13 +181,13 @@ def parse_gate(text: str) -> Gate:
             raise bad(f"pod-ip family must be any, ipv4 or ipv6, got {value!r}")
         return PodIPGate(value)
     if kind == "pod-annotation":
-        if not _is_qualified_name(value):
+        if not is_qualified_name(value):
             raise bad(
                 "pod-annotation key must be a valid annotation key ([<DNS subdomain>/]<name>, name 1-63 characters)"
             )
         return PodAnnotationGate(value)
     condition_type, equals, status = value.partition("=")
-    if not _is_qualified_name(condition_type):
+    if not is_qualified_name(condition_type):
         raise bad("pod-condition type must be a valid condition type such as Ready or example.com/my-gate")
     # "Type=" means the default, as upstream reads it.
     if equals and status and status not in _STATUSES:

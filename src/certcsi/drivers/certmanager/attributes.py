@@ -36,7 +36,7 @@ from certcsi.drivers.unknown_attributes import unknown_attribute_error
 from certcsi.durations import parse_go_duration
 from certcsi.errors import TRUNCATED, InvalidVolumeAttribute, quoted
 from certcsi.kube.names import CERT_MANAGER_GROUP as CERT_MANAGER
-from certcsi.kube.names import issuer_ref_problem
+from certcsi.kube.names import is_qualified_name, issuer_ref_problem
 from certcsi.pki.keys import DEFAULT_ECDSA_SIZE, DEFAULT_RSA_SIZE, ECDSA_CURVES, KeyAlgorithm, KeyEncoding, KeySpec
 from certcsi.pki.subject import build_subject, parse_rfc4514, split_list
 from certcsi.pki.usages import DEFAULT_USAGES, key_usage_extension, split_usages
@@ -277,7 +277,7 @@ def _check_keys(context: Mapping[str, str]) -> tuple[str, ...]:
         group = key.split("/", 1)[0] if "/" in key else None
         if group == GROUP and key not in KNOWN_ATTRIBUTES:
             unknown.append(key)
-        if group not in (None, GROUP, KUBELET_GROUP) and not _is_annotation_key(key):
+        if group not in (None, GROUP, KUBELET_GROUP) and not is_qualified_name(key):
             raise InvalidVolumeAttribute(
                 key,
                 "is passed on as a CertificateRequest annotation, so it must be a valid Kubernetes "
@@ -285,21 +285,6 @@ def _check_keys(context: Mapping[str, str]) -> tuple[str, ...]:
                 "starting and ending with a letter or digit",
             )
     return tuple(unknown)
-
-
-_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_ANNOTATION_PREFIX = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*", re.ASCII)
-_ANNOTATION_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", re.ASCII)
-
-
-def _is_annotation_key(key: str) -> bool:
-    prefix, _, name = key.partition("/")
-    return (
-        len(prefix) <= 253
-        and _ANNOTATION_PREFIX.fullmatch(prefix) is not None
-        and len(name) <= 63
-        and _ANNOTATION_NAME.fullmatch(name) is not None
-    )
 
 
 def _issuer(values: Mapping[str, str]) -> IssuerRef:

@@ -8,18 +8,16 @@ Keys under `spiffe.csi.cert-manager.io` are reserved for the driver and dropped,
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+
+from certcsi.kube.names import is_dns_subdomain, is_name_part
 
 __all__ = ["RESERVED_PREFIX", "ExtraAnnotations", "is_reserved", "parse_extra_annotations", "without_reserved"]
 
 RESERVED_PREFIX = "spiffe.csi.cert-manager.io"
 _FLAG = "--extra-certificate-request-annotations"
-# Kubernetes qualified names: [DNS-1123 subdomain "/"] name.
-_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
-_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 @dataclass(frozen=True)
@@ -44,9 +42,9 @@ def _key_problem(key: str) -> str | None:
     prefix, _, name = key.rpartition("/")
     if "/" in key and not prefix:
         return "has an empty prefix before '/'"
-    if prefix and (len(prefix) > 253 or not _SUBDOMAIN.fullmatch(prefix)):
+    if prefix and not is_dns_subdomain(prefix):
         return "has a prefix that is not a lowercase DNS subdomain of at most 253 characters"
-    if len(name) > 63 or not _NAME.fullmatch(name):
+    if not is_name_part(name):
         return (
             "must be a name of at most 63 characters: alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
         )

@@ -12,14 +12,15 @@ from typing import Any
 
 import yaml
 
+from certcsi.kube.names import DNS1123_LABEL, DNS1123_SUBDOMAIN
 from certcsi.sandbox.apiserver.crdschema import Cause, StructuralSchema, go_value
 from certcsi.sandbox.apiserver.objects import Obj, copy_obj
 from certcsi.sandbox.apiserver.resources import CustomInfo, ResourceType
 
 _PACKAGED = ("certificaterequests.crd.yaml", "issuers.crd.yaml", "clusterissuers.crd.yaml")
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS1123_LABEL = re.compile(f"^{DNS1123_LABEL}$")
+_DNS1123_SUBDOMAIN = re.compile(f"^{DNS1123_SUBDOMAIN}$")
 _KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _SCOPES = ("Cluster", "Namespaced")
 _COLUMN_TYPES = ("integer", "number", "string", "boolean", "date")

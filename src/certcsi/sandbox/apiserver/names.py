@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 
-_QUALIFIED_NAME = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_LABEL_VALUE = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
-DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-DNS1123_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+from certcsi.kube.names import DNS1123_LABEL, DNS1123_SUBDOMAIN
+from certcsi.kube.names import QUALIFIED_NAME as _QUALIFIED_NAME
+
+_LABEL_VALUE = f"({_QUALIFIED_NAME})?"
 _QUALIFIED_RE = re.compile(f"^{_QUALIFIED_NAME}$")
 _LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE}$")
 _LABEL_RE = re.compile(f"^{DNS1123_LABEL}$")
