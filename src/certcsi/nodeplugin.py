@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,14 +25,14 @@ from certcsi.pki.keypool import KeyPool
 from certcsi.redact import SecretScrubber
 from certcsi.volumes.clock import Clock, SystemClock
 from certcsi.volumes.driver import Driver
-from certcsi.volumes.gates import Gate, GateBackoff, GateSet, PodGates, PodsApi
+from certcsi.volumes.gates import DEFAULT_GATE_BACKOFF, Gate, GateSet, PodGates, PodsApi
 from certcsi.volumes.hooks import NodeHook, NodeServices
 from certcsi.volumes.issuance import Issuance
 from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import DEFAULT_TMPFS_SIZE, DirectoryMounter, Mounter, SyscallMounter
 from certcsi.volumes.owning import Owner
 from certcsi.volumes.reporting import IssuanceObserver, Observers
-from certcsi.volumes.schedule import RateBudget
+from certcsi.volumes.schedule import Backoff, RateBudget
 from certcsi.volumes.store import DataRootUnusable, Store
 
 if TYPE_CHECKING:  # its aiohttp server is imported only when an address is served
@@ -61,7 +61,7 @@ class NodeOptions:
     # Pod readiness gates (all must pass before issuance); none: no pod watch at all.
     pod_readiness_gates: tuple[Gate, ...] = ()
     continue_on_not_ready: bool = False
-    gate_backoff: GateBackoff = field(default_factory=GateBackoff)
+    gate_backoff: Backoff = DEFAULT_GATE_BACKOFF
     # /metrics, /healthz and /readyz (--metrics-bind-address); /healthz and /readyz alone
     # (--readiness-probe-bind-address). None: not served.
     metrics_address: BindAddress | None = None

@@ -10,7 +10,7 @@ from node_commands import collect_runs
 
 from certcsi.cli import main
 from certcsi.nodeplugin import NodeOptions
-from certcsi.volumes.gates import GateBackoff, PodAnnotationGate, PodIPGate
+from certcsi.volumes.gates import PodAnnotationGate, PodIPGate, gate_backoff
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def test_defaults_have_no_gates_and_upstreams_backoff(started: list[NodeOptions]
     (options,) = started
     assert options.pod_readiness_gates == ()
     assert options.continue_on_not_ready is False
-    assert options.gate_backoff == GateBackoff(duration=1.0, factor=2.0, jitter=0.5, cap=10.0)
+    assert options.gate_backoff == gate_backoff(duration=1.0, factor=2.0, jitter=0.5, cap=10.0)
 
 
 def test_gates_and_backoff_flags_reach_the_node_options(started: list[NodeOptions]) -> None:
@@ -47,7 +47,7 @@ def test_gates_and_backoff_flags_reach_the_node_options(started: list[NodeOption
     (options,) = started
     assert options.pod_readiness_gates == (PodIPGate("ipv4"), PodAnnotationGate("example.com/ready"))
     assert options.continue_on_not_ready is True
-    assert options.gate_backoff == GateBackoff(duration=0.5, factor=1.5, jitter=0.2, cap=0.0)
+    assert options.gate_backoff == gate_backoff(duration=0.5, factor=1.5, jitter=0.2, cap=0.0)
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,8 @@ from certcsi.cli._goflags import GoBoolOption, GoCommand, GoFloat, GoInt
 from certcsi.pki.keypool import DEFAULT_POOL_SIZE, MAX_POOL_SIZE
 
 if TYPE_CHECKING:
-    from certcsi.volumes.gates import Gate, GateBackoff
+    from certcsi.volumes.gates import Gate
+    from certcsi.volumes.schedule import Backoff
 
 
 def _parse_gates(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> tuple[Gate, ...]:
@@ -38,13 +39,13 @@ def _parse_gates(ctx: click.Context, param: click.Parameter, values: Sequence[st
 
 def _gate_options(
     gates: tuple[Gate, ...], *, continue_on_not_ready: bool, duration: float, factor: float, jitter: float, cap: float
-) -> GateBackoff:
+) -> Backoff:
     """The gate backoff, checked together with the gates (cross-flag rules name their flag)."""
-    from certcsi.volumes.gates import GateBackoff, GateFlagError, check_gates_can_pass
+    from certcsi.volumes.gates import GateFlagError, check_gates_can_pass, gate_backoff
 
     try:
         check_gates_can_pass(gates, continue_on_not_ready=continue_on_not_ready)
-        return GateBackoff(duration=duration, factor=factor, jitter=jitter, cap=cap)
+        return gate_backoff(duration=duration, factor=factor, jitter=jitter, cap=cap)
     except GateFlagError as err:
         raise click.BadParameter(err.detail, param_hint=f"'{err.flag}'") from None
 

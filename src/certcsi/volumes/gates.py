@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import math
 import random
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from certcsi.errors import IssuanceError, KubernetesError
 from certcsi.kube.names import is_qualified_name
 from certcsi.kube.watching import WatchEvent
 from certcsi.volumes.clock import Cancellable, Clock
+from certcsi.volumes.schedule import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -279,47 +279,28 @@ class GateSet:
 # --- backoff ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class GateBackoff:
-    """`--gate-backoff-*`: the longest an unsatisfied volume waits for its n-th re-check (seconds).
+# Upstream's --gate-backoff-* defaults.
+DEFAULT_GATE_BACKOFF = Backoff(base=1.0, factor=2.0, jitter=0.5, cap=10.0)
 
-    backoff(n) = min(cap, duration·factor^(n-1)), then pulled down by a uniform fraction up to
-    `jitter`. `cap` 0 means no cap, bounded at one day so a timer stays representable.
-    Validation follows upstream's flag rules.
+
+def gate_backoff(*, duration: float, factor: float, jitter: float, cap: float) -> Backoff:
+    """`--gate-backoff-*`: the longest an unsatisfied volume waits for its n-th re-check, as a `Backoff`.
+
+    Checked by upstream's flag rules (GateFlagError names the flag). `cap` 0 means no cap, bounded
+    at one day so a timer stays representable.
     """
-
-    duration: float = 1.0
-    factor: float = 2.0
-    jitter: float = 0.5
-    cap: float = 10.0
-
-    def __post_init__(self) -> None:
-        if not self.duration > 0:
-            raise GateFlagError("--gate-backoff-duration", f"{self.duration:g}s", "must be > 0")
-        if not self.factor >= 1:
-            raise GateFlagError("--gate-backoff-factor", f"{self.factor:g}", "must be >= 1")
-        if not 0 <= self.jitter <= 1:
-            raise GateFlagError("--gate-backoff-jitter", f"{self.jitter:g}", "must be in [0, 1]")
-        if self.cap != 0 and not self.cap >= self.duration:
-            raise GateFlagError(
-                "--gate-backoff-cap",
-                f"{self.cap:g}s",
-                f"must be 0 (no cap) or >= --gate-backoff-duration ({self.duration:g}s)",
-            )
-
-    def next(self, attempt: int, *, rng: random.Random | None = None) -> float:
-        """Seconds until the re-check after the `attempt`-th unsatisfied check (attempt >= 1)."""
-        if attempt < 1:
-            raise ValueError(f"attempt: must be >= 1 (got {attempt})")
-        ceiling = min(self.cap or _DAY, _DAY)
-        exponent = attempt - 1
-        # Logarithms first: factor**n overflows a float when a pod waits for very long.
-        if self.factor > 1 and exponent * math.log(self.factor) >= math.log(ceiling / self.duration):
-            delay = ceiling
-        else:
-            delay = min(ceiling, self.duration * self.factor**exponent)
-        # Never exactly zero, even with jitter 1: a zero delay would spin.
-        return max(delay * (1.0 - self.jitter * (rng or random).random()), 1e-3)
+    if not duration > 0:
+        raise GateFlagError("--gate-backoff-duration", f"{duration:g}s", "must be > 0")
+    if not factor >= 1:
+        raise GateFlagError("--gate-backoff-factor", f"{factor:g}", "must be >= 1")
+    if not 0 <= jitter <= 1:
+        raise GateFlagError("--gate-backoff-jitter", f"{jitter:g}", "must be in [0, 1]")
+    if cap != 0 and not cap >= duration:
+        raise GateFlagError(
+            "--gate-backoff-cap", f"{cap:g}s", f"must be 0 (no cap) or >= --gate-backoff-duration ({duration:g}s)"
+        )
+    ceiling = min(cap or _DAY, _DAY)
+    return Backoff(base=min(duration, ceiling), factor=factor, jitter=jitter, cap=ceiling)
 
 
 # --- the watch -------------------------------------------------------------------------------------
@@ -366,13 +347,13 @@ class PodGates:
         node_id: str,
         gates: GateSet,
         clock: Clock,
-        backoff: GateBackoff | None = None,
+        backoff: Backoff = DEFAULT_GATE_BACKOFF,
         rng: random.Random | None = None,
     ) -> None:
         self._kube = kube
         self._node_id = node_id
         self.gates = gates
-        self.backoff = backoff or GateBackoff()
+        self.backoff = backoff
         self._clock = clock
         self._rng = rng or random.Random()
         self._pods: dict[PodKey, dict[str, Any]] = {}

@@ -68,6 +68,8 @@ def jittered(
 
 # --- backoff ---------------------------------------------------------------------------------------
 
+MIN_DELAY = 1e-3
+
 
 @dataclass(frozen=True)
 class Backoff:
@@ -76,6 +78,7 @@ class Backoff:
     Jitter pulls each delay DOWN by a uniform fraction up to `jitter` (so 0.5 gives a delay in
     (d/2, d]). Upstream's wait.Backoff adds jitter upwards instead, which lets delays overshoot the
     cap; downwards keeps `cap` a true maximum while still spreading retries that started together.
+    A delay is never below MIN_DELAY, even with jitter 1: a zero delay would spin.
     """
 
     base: float = 30.0
@@ -88,8 +91,8 @@ class Backoff:
             raise ValueError("base, cap: need 0 < base <= cap")
         if self.factor < 1.0:
             raise ValueError(f"factor: must be >= 1 (got {self.factor})")
-        if not 0.0 <= self.jitter < 1.0:
-            raise ValueError(f"jitter: must be in [0, 1) (got {self.jitter})")
+        if not 0.0 <= self.jitter <= 1.0:
+            raise ValueError(f"jitter: must be in [0, 1] (got {self.jitter})")
 
     def next(self, attempt: int, *, rng: random.Random | None = None) -> float:
         """Seconds to wait after the `attempt`-th consecutive failure (attempt ≥ 1)."""
@@ -101,7 +104,7 @@ class Backoff:
             delay = self.cap
         else:
             delay = self.base * self.factor**exponent
-        return delay * (1.0 - self.jitter * (rng or random).random())
+        return max(delay * (1.0 - self.jitter * (rng or random).random()), MIN_DELAY)
 
 
 # After a failed issuance (csi-lib's numbers).

@@ -43,7 +43,7 @@ def test_huge_attempt_does_not_overflow() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"base": 0}, "base"), ({"cap": 1}, "cap"), ({"factor": 0.5}, "factor"), ({"jitter": 1.0}, "jitter")],
+    [({"base": 0}, "base"), ({"cap": 1}, "cap"), ({"factor": 0.5}, "factor"), ({"jitter": 1.5}, "jitter")],
 )
 def test_invalid_parameters(kwargs: dict[str, float], field: str) -> None:
     with pytest.raises(ValueError, match=field):

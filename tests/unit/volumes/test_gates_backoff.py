@@ -6,20 +6,23 @@ import random
 
 import pytest
 
-from certcsi.volumes.gates import GateBackoff, GateFlagError
+from certcsi.volumes.gates import DEFAULT_GATE_BACKOFF, GateFlagError, gate_backoff
+from certcsi.volumes.schedule import Backoff
+
+UPSTREAM = {"duration": 1.0, "factor": 2.0, "jitter": 0.5, "cap": 10.0}
 
 
 def test_defaults_are_upstreams() -> None:
-    assert GateBackoff() == GateBackoff(duration=1.0, factor=2.0, jitter=0.5, cap=10.0)
+    assert gate_backoff(**UPSTREAM) == DEFAULT_GATE_BACKOFF == Backoff(base=1.0, factor=2.0, jitter=0.5, cap=10.0)
 
 
 def test_without_jitter_the_delay_doubles_up_to_the_cap() -> None:
-    backoff = GateBackoff(duration=1.0, factor=2.0, jitter=0.0, cap=10.0)
+    backoff = gate_backoff(duration=1.0, factor=2.0, jitter=0.0, cap=10.0)
     assert [backoff.next(n) for n in range(1, 7)] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
 
 
 def test_jitter_only_pulls_delays_down_so_the_cap_holds() -> None:
-    backoff = GateBackoff(jitter=0.5)
+    backoff = gate_backoff(**UPSTREAM)
     rng = random.Random(3)
     delays = [backoff.next(10, rng=rng) for _ in range(200)]
     assert all(5.0 < d <= 10.0 for d in delays)
@@ -31,17 +34,17 @@ def test_full_jitter_never_gives_a_zero_delay() -> None:
         def random(self) -> float:
             return 1.0
 
-    assert GateBackoff(jitter=1.0).next(1, rng=One()) > 0
+    assert gate_backoff(**(UPSTREAM | {"jitter": 1.0})).next(1, rng=One()) > 0
 
 
 def test_cap_zero_means_no_cap_but_stays_a_representable_timer() -> None:
-    backoff = GateBackoff(duration=1.0, factor=2.0, jitter=0.0, cap=0.0)
+    backoff = gate_backoff(duration=1.0, factor=2.0, jitter=0.0, cap=0.0)
     assert backoff.next(8) == 128.0
     assert backoff.next(10_000) == 86400.0  # no OverflowError after a very long wait
 
 
 def test_factor_one_keeps_the_delay_constant() -> None:
-    backoff = GateBackoff(duration=3.0, factor=1.0, jitter=0.0, cap=0.0)
+    backoff = gate_backoff(duration=3.0, factor=1.0, jitter=0.0, cap=0.0)
     assert backoff.next(1) == backoff.next(50) == 3.0
 
 
@@ -63,11 +66,11 @@ def test_factor_one_keeps_the_delay_constant() -> None:
 )
 def test_bad_values_name_the_flag_and_the_rule(kwargs: dict[str, float], flag: str, rule: str) -> None:
     with pytest.raises(GateFlagError) as info:
-        GateBackoff(**kwargs)
+        gate_backoff(**(UPSTREAM | kwargs))
     assert info.value.flag == flag
     assert rule in str(info.value)
 
 
 def test_attempts_start_at_one() -> None:
     with pytest.raises(ValueError, match="attempt"):
-        GateBackoff().next(0)
+        DEFAULT_GATE_BACKOFF.next(0)

@@ -10,10 +10,10 @@ from gates_support import NODE, UID, FakePods, pod, settle
 
 from certcsi.errors import KubernetesError
 from certcsi.volumes.clock import FakeClock
-from certcsi.volumes.gates import GateBackoff, GateSet, GatesNotMet, PodGates, parse_gates
+from certcsi.volumes.gates import GateSet, GatesNotMet, PodGates, gate_backoff, parse_gates
 
 KEY = ("team", "app-0", UID)
-NO_JITTER = GateBackoff(duration=1.0, factor=2.0, jitter=0.0, cap=10.0)
+NO_JITTER = gate_backoff(duration=1.0, factor=2.0, jitter=0.0, cap=10.0)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from certcsi.errors import InvalidVolume, InvalidVolumeAttribute
 from certcsi.nodeplugin import NodeOptions, build_gates
 from certcsi.volumes.clock import FakeClock
 from certcsi.volumes.driver import Issued
-from certcsi.volumes.gates import GateBackoff, GateSet, GatesNotMet, PodGates, parse_gates
+from certcsi.volumes.gates import GateSet, GatesNotMet, PodGates, gate_backoff, parse_gates
 from certcsi.volumes.manager import POD_LIST_GRACE, Manager
 from certcsi.volumes.mount import FakeMounter
 from certcsi.volumes.owning import Owner
@@ -28,7 +28,7 @@ from certcsi.volumes.store import NOT_ISSUED_YET, Store
 
 CSI_OWNER = Owner("csi.cert-manager.io")
 
-NO_JITTER = GateBackoff(duration=1.0, factor=2.0, jitter=0.0, cap=10.0)
+NO_JITTER = gate_backoff(duration=1.0, factor=2.0, jitter=0.0, cap=10.0)
 POD_IP_SANS = {"ip_sans": "${POD_IP}", "dns_names": "${POD_NAME}.${POD_NAMESPACE}.svc"}
 
 
