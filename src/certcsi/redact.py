@@ -1,7 +1,7 @@
 """Keeping tokens, passwords and private keys out of logs, errors and events.
 
-`redact_context` is the deliberate path: anything that logs a volume context passes it through
-first. `redact_secret` is the one way to blank a known secret (a PKCS#12 password, a token) from text
+`certcsi.csi.volume_context.redact_context` is the deliberate path for a volume context.
+`redact_secret` is the one way to blank a known secret (a PKCS#12 password, a token) from text
 that may quote it, in every escaped form a message can show. `SecretScrubber` is defence in depth:
 a logging filter that blanks anything shaped like a JWT or a PEM private key, whichever code path
 put it into a record.
@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Collection, Mapping
 
 REDACTED = "<redacted>"
-TOKENS_KEY = "csi.storage.k8s.io/serviceAccount.tokens"
 
 # A JWT (and its bare header) starts with base64url('{"'), i.e. "eyJ".
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{6,}(?:\.[A-Za-z0-9_-]*){0,2}")
@@ -29,11 +27,6 @@ _BEARER = re.compile(r"(?i)\bbearer\s+[^\s\"',;]+")
 
 # Attributes every LogRecord has; anything else was added through `extra=` and is scrubbed too.
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-def redact_context(ctx: Mapping[str, str], secret_keys: Collection[str]) -> dict[str, str]:
-    """A copy of a volume context safe to log: the token and every key in `secret_keys` blanked."""
-    return {key: REDACTED if key == TOKENS_KEY or key in secret_keys else value for key, value in ctx.items()}
 
 
 def secret_forms(secret: str) -> frozenset[str]:

@@ -17,11 +17,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from certcsi.redact import SecretScrubber, redact_context
+    from certcsi.redact import SecretScrubber
 
     from .identity import IdentityServicer
     from .node import NodeBackend, NodeServicer, PublishRequest
     from .server import CsiServer, parse_endpoint
+    from .volume_context import redact_context
 
 __all__ = [
     "CsiServer",
@@ -42,7 +43,7 @@ _HOMES = {
     "NodeServicer": "node",
     "PublishRequest": "node",
     "SecretScrubber": "certcsi.redact",
-    "redact_context": "certcsi.redact",
+    "redact_context": "volume_context",
 }
 
 

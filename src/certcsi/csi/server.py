@@ -21,6 +21,7 @@ from typing import Any
 
 import grpc
 
+from certcsi.csi.volume_context import POD_NAME, POD_NAMESPACE
 from certcsi.errors import CertcsiError
 from certcsi.redact import SecretScrubber, scrub
 
@@ -47,8 +48,6 @@ _ROUTINE = frozenset(
         "/csi.v1.Node/NodeGetInfo",
     }
 )
-_POD_NAMESPACE = "csi.storage.k8s.io/pod.namespace"
-_POD_NAME = "csi.storage.k8s.io/pod.name"
 
 
 class Unimplemented(CertcsiError):
@@ -99,7 +98,7 @@ def _pod_of(request: Any) -> str:
     context = getattr(request, "volume_context", None)
     if not context:
         return ""
-    namespace, name = context.get(_POD_NAMESPACE, ""), context.get(_POD_NAME, "")
+    namespace, name = context.get(POD_NAMESPACE, ""), context.get(POD_NAME, "")
     return f"{namespace}/{name}" if namespace or name else ""
 
 

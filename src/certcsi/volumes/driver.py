@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from certcsi.csi.volume_context import POD_NAME, POD_NAMESPACE, POD_UID
 from certcsi.errors import quoted
 from certcsi.pki.keys import PrivateKey
 
@@ -53,15 +54,15 @@ class Volume:
 
     @property
     def pod_namespace(self) -> str:
-        return self.attributes.get("csi.storage.k8s.io/pod.namespace", "")
+        return self.attributes.get(POD_NAMESPACE, "")
 
     @property
     def pod_name(self) -> str:
-        return self.attributes.get("csi.storage.k8s.io/pod.name", "")
+        return self.attributes.get(POD_NAME, "")
 
     @property
     def pod_uid(self) -> str:
-        return self.attributes.get("csi.storage.k8s.io/pod.uid", "")
+        return self.attributes.get(POD_UID, "")
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,8 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from certcsi.collector import collector_paused
+from certcsi.csi.volume_context import EPHEMERAL
+from certcsi.csi.volume_context import SERVICE_ACCOUNT_TOKENS as TOKENS
 from certcsi.csi.volume_id import check_volume_id
 from certcsi.errors import (
     CertcsiError,
@@ -79,8 +81,6 @@ from certcsi.volumes.store import NOT_ISSUED_YET, Metadata, Store
 
 log = logging.getLogger(__name__)
 
-EPHEMERAL = "csi.storage.k8s.io/ephemeral"
-TOKENS = "csi.storage.k8s.io/serviceAccount.tokens"
 READONLY_RULE = "pod.spec.volumes[].csi.readOnly must be set to 'true'"
 _FIRST_FAILURES_KEPT = 4096
 

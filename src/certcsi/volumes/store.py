@@ -44,6 +44,7 @@ from typing import Any
 
 import orjson
 
+from certcsi.csi.volume_context import SERVICE_ACCOUNT_TOKENS
 from certcsi.csi.volume_id import check_volume_id
 from certcsi.errors import InvalidVolume, StorageExhausted
 from certcsi.timestamps import parse_rfc3339, require_aware, rfc3339_nano
@@ -60,7 +61,6 @@ DATA_LINK = "..data"
 _DATA_TMP_LINK = "..data_tmp"
 _LINK_TMP = "..link_tmp"  # hidden, so a half-made link is never visible and is cleaned like the rest
 # The service-account token travels in the volume context; it must never be written to disk.
-TOKENS_ATTRIBUTE = "csi.storage.k8s.io/serviceAccount.tokens"
 MAX_FILE_NAME_BYTES = 255
 # Held (flock) for the driver's lifetime, beside inmemfs: the kernel drops it with the process, kill -9 too.
 LOCK_FILE_PATTERN = "certcsi-{driver}.lock"
@@ -508,8 +508,8 @@ class Store:
         Temp file in the same directory, fsync, rename, fsync the directory: a crash leaves the old
         or the new file, never a torn one. Raises ValueError if the context still holds the tokens.
         """
-        if TOKENS_ATTRIBUTE in meta.volume_context:
-            raise ValueError(f"metadata volumeContext: {TOKENS_ATTRIBUTE} is a secret and must be removed")
+        if SERVICE_ACCOUNT_TOKENS in meta.volume_context:
+            raise ValueError(f"metadata volumeContext: {SERVICE_ACCOUNT_TOKENS} is a secret and must be removed")
         volume_dir = self.volume_dir(meta.volume_id)
         with self._space_for(meta.volume_id):
             self._claim(meta.volume_id)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 
-from certcsi.redact import REDACTED, TOKENS_KEY, SecretScrubber, redact_context, scrub
+from certcsi.csi.volume_context import SERVICE_ACCOUNT_TOKENS as TOKENS_KEY
+from certcsi.csi.volume_context import redact_context
+from certcsi.redact import REDACTED, SecretScrubber, scrub
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2EifQ.c2lnbmF0dXJl"
 PEM_KEY = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg\n-----END EC PRIVATE KEY-----"

@@ -31,6 +31,7 @@ from typing import Any, TypedDict, cast
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from certcsi.csi.volume_context import KUBELET_GROUP
 from certcsi.drivers.certmanager.variables import expand, pod_variables
 from certcsi.drivers.unknown_attributes import unknown_attribute_error
 from certcsi.durations import parse_go_duration
@@ -44,7 +45,6 @@ from certcsi.redact import redact_secret
 from certcsi.volumes.driver import IssuerRef, parse_group_id
 
 GROUP = "csi.cert-manager.io"
-KUBELET_GROUP = "csi.storage.k8s.io"
 _P = GROUP + "/"
 
 ISSUER_NAME = _P + "issuer-name"

@@ -13,19 +13,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from certcsi.csi.volume_context import POD_NAME, POD_NAMESPACE, POD_UID, SERVICE_ACCOUNT_NAME
 from certcsi.errors import ECHO_ITEMS, InvalidVolumeAttribute, quoted
-
-POD_NAME_KEY = "csi.storage.k8s.io/pod.name"
-POD_NAMESPACE_KEY = "csi.storage.k8s.io/pod.namespace"
-POD_UID_KEY = "csi.storage.k8s.io/pod.uid"
-SERVICE_ACCOUNT_NAME_KEY = "csi.storage.k8s.io/serviceAccount.name"
 
 # Variable name -> the kubelet volume-context key it is read from (podInfoOnMount).
 _SOURCES = {
-    "POD_NAME": POD_NAME_KEY,
-    "POD_NAMESPACE": POD_NAMESPACE_KEY,
-    "POD_UID": POD_UID_KEY,
-    "SERVICE_ACCOUNT_NAME": SERVICE_ACCOUNT_NAME_KEY,
+    "POD_NAME": POD_NAME,
+    "POD_NAMESPACE": POD_NAMESPACE,
+    "POD_UID": POD_UID,
+    "SERVICE_ACCOUNT_NAME": SERVICE_ACCOUNT_NAME,
 }
 KNOWN_VARIABLES: tuple[str, ...] = tuple(_SOURCES)
 POD_IP = "POD_IP"

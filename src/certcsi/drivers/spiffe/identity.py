@@ -15,14 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from certcsi.csi.volume_context import POD_NAMESPACE, SERVICE_ACCOUNT_NAME, SERVICE_ACCOUNT_TOKENS
 from certcsi.errors import InvalidVolume
 from certcsi.volumes.driver import Volume
-from certcsi.volumes.manager import TOKENS, service_account_token
+from certcsi.volumes.manager import service_account_token
 
 __all__ = [
     "IDENTITY_ANNOTATION",
     "MISSING_CLAIMS",
-    "TOKENS",
     "USAGES",
     "TokenIdentity",
     "check_trust_domain",
@@ -35,8 +35,6 @@ IDENTITY_ANNOTATION = "spiffe.csi.cert-manager.io/identity"
 USAGES: tuple[str, ...] = ("key encipherment", "digital signature", "client auth", "server auth")
 MISSING_CLAIMS = "missing namespace or serviceaccount name in request token"
 
-_POD_NAMESPACE = "csi.storage.k8s.io/pod.namespace"
-_POD_SERVICE_ACCOUNT = "csi.storage.k8s.io/serviceAccount.name"
 # The SPIFFE spec's trust-domain alphabet.
 _TRUST_DOMAIN = re.compile(r"[a-z0-9._-]+")
 
@@ -70,7 +68,7 @@ def token_identity(volume: Volume) -> TokenIdentity:
     token = service_account_token(volume)
     if token is None:
         raise InvalidVolume(
-            f"{TOKENS} is missing: the CSIDriver object must request a token for the API server "
+            f"{SERVICE_ACCOUNT_TOKENS} is missing: the CSIDriver object must request a token for the API server "
             '(spec.tokenRequests with audience "")'
         )
     claims = _unverified_claims(token)
@@ -86,7 +84,7 @@ def token_identity(volume: Volume) -> TokenIdentity:
 
 
 def _unverified_claims(token: str) -> Mapping[str, Any]:
-    not_jwt = InvalidVolume(f'{TOKENS}: the token for audience "" is not a JWT')
+    not_jwt = InvalidVolume(f'{SERVICE_ACCOUNT_TOKENS}: the token for audience "" is not a JWT')
     parts = token.split(".")
     if len(parts) != 3:
         raise not_jwt
@@ -104,9 +102,9 @@ def _unverified_claims(token: str) -> Mapping[str, Any]:
 
 def _check_matches_pod(volume: Volume, namespace: str, name: str) -> None:
     """kubelet never mixes these up; a mismatch means the volume context was tampered with."""
-    pod_namespace = volume.attributes.get(_POD_NAMESPACE)
+    pod_namespace = volume.attributes.get(POD_NAMESPACE)
     if pod_namespace and pod_namespace != namespace:
         raise InvalidVolume(f"the request token is for namespace {namespace!r}, but the pod is in {pod_namespace!r}")
-    pod_account = volume.attributes.get(_POD_SERVICE_ACCOUNT)
+    pod_account = volume.attributes.get(SERVICE_ACCOUNT_NAME)
     if pod_account and pod_account != name:
         raise InvalidVolume(f"the request token is for service account {name!r}, but the pod runs as {pod_account!r}")

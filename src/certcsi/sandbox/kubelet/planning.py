@@ -17,16 +17,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from certcsi.csi._gen import csi_pb2
+from certcsi.csi.volume_context import EPHEMERAL as EPHEMERAL_KEY
+from certcsi.csi.volume_context import (
+    POD_NAME,
+    POD_NAMESPACE,
+    POD_UID,
+    SERVICE_ACCOUNT_NAME,
+    SERVICE_ACCOUNT_TOKENS,
+)
 from certcsi.sandbox.kubelet.calling import NodeCapabilities
 
 EPHEMERAL = "Ephemeral"
 PERSISTENT = "Persistent"
-TOKENS_KEY = "csi.storage.k8s.io/serviceAccount.tokens"
-POD_NAME = "csi.storage.k8s.io/pod.name"
-POD_NAMESPACE = "csi.storage.k8s.io/pod.namespace"
-POD_UID = "csi.storage.k8s.io/pod.uid"
-SERVICE_ACCOUNT_NAME = "csi.storage.k8s.io/serviceAccount.name"
-EPHEMERAL_KEY = "csi.storage.k8s.io/ephemeral"
 DEFAULT_SERVICE_ACCOUNT = "default"
 # log() in kubelet's CSI plugin prefixes its own messages with the plugin name.
 PLUGIN_PREFIX = "kubernetes.io/csi: "
@@ -168,7 +170,7 @@ def volume_context(*, volume: InlineVolume, pod: PodRef, driver: DriverSpec, tok
     if driver.pod_info_on_mount:
         context.update(pod_info(pod))
     if tokens_json is not None and not driver.tokens_in_secrets:
-        context[TOKENS_KEY] = tokens_json
+        context[SERVICE_ACCOUNT_TOKENS] = tokens_json
     return context
 
 
@@ -176,7 +178,7 @@ def publish_secrets(*, secret_data: Mapping[str, str], driver: DriverSpec, token
     """`secrets`: the nodePublishSecretRef's data, plus the tokens when the driver asks for them there."""
     secrets = dict(secret_data)
     if tokens_json is not None and driver.tokens_in_secrets:
-        secrets[TOKENS_KEY] = tokens_json
+        secrets[SERVICE_ACCOUNT_TOKENS] = tokens_json
     return secrets
 
 
