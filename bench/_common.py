@@ -24,6 +24,10 @@ import aiohttp
 from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient, Configuration
 
+# The benchmarks drive a node with the test tree's tools (the fault proxy, the restartable driver process):
+# every benchmark imports this module first, so tests/support joins the import path here.
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests" / "support"))
+
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 READY_LINE = "sandbox ready"

@@ -11,7 +11,7 @@ their volumes over CSI, retrying as kubelet does (with a backoff capped at 4 s i
 namespace; it needs root (tmpfs and bind mounts).
 
 The driver reaches the API server through `faultproxy.FaultProxy`; the kubelet stand-in does not, so a
-fault hits the driver alone.
+fault hits the driver alone. The proxy and `DriverRunner` are the test tree's (tests/support).
 
 kill       --volumes pods with --duration certificates; every --kill-every s for --kill-seconds the
            driver gets SIGKILL and is restarted at once, while one pod is replaced every --churn-every
@@ -45,7 +45,6 @@ import logging
 import os
 import random
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -61,6 +60,7 @@ from _common import git_describe, heading, machine_line, report, sandbox
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
+from driver_runner import DriverRunner
 from faultproxy import FaultProxy
 from publish import ProcSample, cpu_percent, reexec_in_mount_namespace
 
@@ -69,7 +69,7 @@ from certcsi.kube import Backoff
 from certcsi.kube._http import HttpTransport
 from certcsi.kube.config import open_transport
 from certcsi.sandbox.cluster import CA_ISSUER
-from certcsi.sandbox.demo import CSIDRIVER_YAML, DRIVER, NODE, Progress, driver_process
+from certcsi.sandbox.demo import CSIDRIVER_YAML, DRIVER, NODE
 from certcsi.sandbox.kubelet import Kubelet, target_path, volume_id
 from certcsi.volumes.issuance import VOLUME_ID_HASH_LABEL, fnv_hash_label
 from certcsi.volumes.mount import SyscallMounter, read_mountinfo
@@ -84,57 +84,11 @@ SECRET_MARKERS = (b"PRIVATE KEY", b"BEGIN EC", b"BEGIN RSA")
 # --- the node: sandbox, proxy, driver, kubelet ----------------------------------------------------------
 
 
-class DriverProcess:
-    """`certcsi driver` as a child process, restartable (after SIGKILL too) on the same socket and data root."""
-
-    def __init__(self, *, workdir: Path, kubeconfig: Path, args: Sequence[str]) -> None:
-        self._workdir = workdir
-        self._kubeconfig = kubeconfig
-        self._args = tuple(args)
-        self._stack: contextlib.AsyncExitStack | None = None
-        self.endpoint = f"unix://{workdir / 'plugins' / DRIVER / 'csi.sock'}"
-        self.pid = 0
-        self.runs = 0
-
-    async def start(self) -> float:
-        """Start it; returns the seconds until its CSI Probe answered."""
-        log = self._workdir / "driver.log"
-        if log.exists():  # driver_process truncates it: keep every run's output
-            log.rename(self._workdir / f"driver-{self.runs}.log")
-        shutil.rmtree(self._workdir / "plugins" / DRIVER, ignore_errors=True)  # the dead run's socket
-        began = time.monotonic()
-        stack = contextlib.AsyncExitStack()
-        running = await stack.enter_async_context(
-            driver_process(
-                workdir=self._workdir,
-                kubeconfig=self._kubeconfig,
-                unsafe=False,
-                progress=Progress(lambda _line: None),
-                extra_args=self._args,
-            )
-        )
-        self._stack, self.pid = stack, running.pid
-        self.runs += 1
-        return time.monotonic() - began
-
-    async def kill9(self) -> None:
-        os.kill(self.pid, signal.SIGKILL)
-        await self.stop()
-
-    async def stop(self) -> None:
-        stack, self._stack = self._stack, None
-        if stack is not None:
-            await stack.aclose()
-
-    def logs(self) -> bytes:
-        return b"".join(path.read_bytes() for path in sorted(self._workdir.glob("driver*.log")))
-
-
 @dataclass
 class Node:
     workdir: Path
     proxy: FaultProxy
-    driver: DriverProcess
+    driver: DriverRunner
     kubelet: Kubelet
     api: HttpTransport
     created: dict[str, float] = field(default_factory=dict)  # pod name -> monotonic time of creation
@@ -195,7 +149,7 @@ async def running_node(*, workdir: Path, driver_args: Sequence[str] = ()) -> Asy
             server = yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
             proxy = await stack.enter_async_context(FaultProxy(upstream_port=int(server.rsplit(":", 1)[1])))
             kubeconfig = through_proxy(cluster.kubeconfig, proxy.port, workdir / "driver.kubeconfig")
-            driver = DriverProcess(workdir=workdir, kubeconfig=kubeconfig, args=driver_args)
+            driver = DriverRunner(workdir=workdir, kubeconfig=kubeconfig, extra_args=driver_args)
             stack.push_async_callback(driver.stop)
             await driver.start()
             kubelet = Kubelet(

@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import os
 import shutil
-import signal
 import tempfile
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
+from driver_runner import DriverRunner
 from mount_namespace import (
     IN_MOUNT_NS,
     mount_at,
@@ -37,19 +35,20 @@ from mount_namespace import (
     write_fails_read_only,
 )
 from pod_files import CheckedPair, check_pair, key_matches_certificate, leaf_serial, read_snapshot
+from waiting import eventually
 
 from certcsi.csi._gen import csi_pb2, csi_pb2_grpc
 from certcsi.kube import Backoff
 from certcsi.kube._transport import Transport
 from certcsi.kube.config import open_transport
 from certcsi.sandbox.cluster import CA_ISSUER, Sandbox
-from certcsi.sandbox.demo import CSIDRIVER_YAML, DRIVER, NODE, Progress, driver_process
+from certcsi.sandbox.demo import CSIDRIVER_YAML, DRIVER, NODE
 from certcsi.sandbox.kubelet import Kubelet, volume_id
 from certcsi.volumes.issuance import VOLUME_ID_HASH_LABEL, fnv_hash_label
 from certcsi.volumes.store import INMEMFS
 
-# The mount-namespace and pod-file helpers live in tests/support (the image tests share them); the e2e
-# tests import them from here.
+# The mount-namespace, pod-file, waiting and driver-process helpers live in tests/support (the image tests
+# and the soak benchmark share them); the e2e tests import them from here.
 __all__ = [
     "E2E",
     "FAST_BACKOFF",
@@ -189,96 +188,6 @@ class DirectVolume:
 
     def unpublish_request(self) -> csi_pb2.NodeUnpublishVolumeRequest:
         return csi_pb2.NodeUnpublishVolumeRequest(volume_id=self.volume_id, target_path=str(self.target))
-
-
-# --- waiting -----------------------------------------------------------------------------------------
-
-
-async def eventually(
-    predicate: Callable[[], bool | Awaitable[bool]],
-    *,
-    timeout: float,
-    what: str | Callable[[], str],
-    interval: float = 0.05,
-) -> None:
-    """Poll `predicate` (plain or async) until true; on timeout fail with `what` (a text, or a function giving one)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        outcome = predicate()
-        if inspect.isawaitable(outcome):
-            outcome = await outcome
-        if outcome:
-            return
-        if time.monotonic() > deadline:
-            detail = what() if callable(what) else what
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {detail}")
-        await asyncio.sleep(interval)
-
-
-# --- the driver process ------------------------------------------------------------------------------
-
-
-class DriverRunner:
-    """The `certcsi driver` child process (demo.driver_process), restartable on the same socket and data root."""
-
-    def __init__(self, *, workdir: Path, kubeconfig: Path, extra_args: Sequence[str] = ()) -> None:
-        self._workdir = workdir
-        self._kubeconfig = kubeconfig
-        self._extra_args = tuple(extra_args)
-        self._stack: contextlib.AsyncExitStack | None = None
-        self.endpoint = ""
-        self.pid = 0
-        self.starts = 0
-
-    @property
-    def socket_path(self) -> Path:
-        return self._workdir / "plugins" / DRIVER / "csi.sock"
-
-    @property
-    def log_path(self) -> Path:
-        return self._workdir / "driver.log"
-
-    def logs(self) -> bytes:
-        """Everything every run of the driver wrote to stdout and stderr."""
-        earlier = sorted(self._workdir.glob("driver-run-*.log"))
-        current = [self.log_path] if self.log_path.exists() else []
-        return b"".join(path.read_bytes() for path in [*earlier, *current])
-
-    async def start(self) -> None:
-        if self._stack is not None:
-            raise RuntimeError("driver already running")
-        if self.log_path.exists():  # driver_process truncates it: keep the previous run's output
-            self.log_path.rename(self._workdir / f"driver-run-{self.starts}.log")
-        # driver_process creates the socket directory afresh; the stale socket inside is the dead run's.
-        shutil.rmtree(self.socket_path.parent, ignore_errors=True)
-        stack = contextlib.AsyncExitStack()
-        progress = Progress(lambda _line: None)
-        running = await stack.enter_async_context(
-            driver_process(
-                workdir=self._workdir,
-                kubeconfig=self._kubeconfig,
-                unsafe=False,
-                progress=progress,
-                extra_args=self._extra_args,
-            )
-        )
-        self.endpoint, self.pid = running.endpoint, running.pid
-        self._stack = stack
-        self.starts += 1
-
-    async def stop(self) -> None:
-        """SIGTERM and wait (what driver_process does on exit)."""
-        stack, self._stack = self._stack, None
-        if stack is not None:
-            await stack.aclose()
-
-    async def kill9(self) -> int:
-        """SIGKILL the serving process, wait until it is reaped, then forget it. Returns its pid."""
-        pid = self.pid
-        os.kill(pid, signal.SIGKILL)
-        await eventually(lambda: not Path(f"/proc/{pid}").exists(), timeout=10, what=f"driver pid {pid} reaped")
-        await self.stop()  # returncode is known by now: nothing is signalled again
-        return pid
 
 
 # --- the environment ---------------------------------------------------------------------------------
