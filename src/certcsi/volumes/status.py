@@ -112,7 +112,7 @@ def _time(doc: dict[str, Any], key: str) -> datetime | None:
 
 def write_status(volume_dir: Path, status: VolumeStatus) -> None:
     """Replace `<volume_dir>/status.json` atomically; the caller holds the volume's lock."""
-    # The temp name matches the store's stale-file pattern (.*.json.*.tmp), so a crash leaves nothing.
+    # The temp name matches the store's stale-file pattern (.<name>.<random>.tmp), so a crash leaves nothing.
     fd, tmp = tempfile.mkstemp(prefix=f".{STATUS_FILE}.", suffix=".tmp", dir=volume_dir)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -58,6 +58,8 @@ INMEMFS = "inmemfs"
 METADATA_FILE = "metadata.json"
 DATA_DIR = "data"
 DATA_LINK = "..data"
+# `_write_atomic`'s temp files: `.<name>.<random>.tmp`, hidden, and removed by the next scan after a crash.
+_ATOMIC_TEMP_SUFFIX = ".tmp"
 _DATA_TMP_LINK = "..data_tmp"
 _LINK_TMP = "..link_tmp"  # hidden, so a half-made link is never visible and is cleaned like the rest
 # The service-account token travels in the volume context; it must never be written to disk.
@@ -71,8 +73,7 @@ MOUNT_LOCK_TIMEOUT = 30.0
 # Go's zero time.Time: csi-lib's nextIssuanceTime of a volume published before its first
 # certificate (--continue-on-not-ready), so that a restarted driver resumes it.
 NOT_ISSUED_YET = datetime(1, 1, 1, tzinfo=UTC)
-# What `_write_atomic` (and status.json's writer) names its temp files: `.<name>.json.<random>.tmp`.
-_STALE_TEMP = re.compile(r"\..*\.json\..*\.tmp", re.DOTALL)
+_STALE_TEMP = re.compile(r"\..+\..*" + re.escape(_ATOMIC_TEMP_SUFFIX), re.DOTALL)
 
 FILE_MODE = 0o440
 METADATA_MODE = 0o600  # what tempfile.mkstemp creates; the rename keeps it
@@ -473,7 +474,7 @@ class Store:
 
     @staticmethod
     def _remove_stale_temp_files(volume_dir: str, names: list[str]) -> None:
-        """What an atomic write (`.<name>.json.<random>.tmp`) left when the driver died in the middle."""
+        """What a crash left of `_write_atomic` (metadata.json, status.json, a driver's `write_atomically`)."""
         for name in names:
             if _STALE_TEMP.fullmatch(name):
                 with contextlib.suppress(FileNotFoundError):
@@ -707,7 +708,7 @@ def write_atomically(directory: Path, name: str, content: bytes) -> None:
 
 def _write_atomic(directory: Path, name: str, content: bytes) -> None:
     """Temp file (0600) in the same directory, fsync, rename, fsync the directory: never torn."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=_ATOMIC_TEMP_SUFFIX, dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(content)

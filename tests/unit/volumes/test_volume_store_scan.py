@@ -8,7 +8,7 @@ from pathlib import Path
 
 from certcsi.volumes.mount import FakeMounter
 from certcsi.volumes.owning import Owner
-from certcsi.volumes.store import Metadata, Store
+from certcsi.volumes.store import Metadata, Store, write_atomically
 
 CSI_OWNER = Owner("csi.cert-manager.io")
 
@@ -150,3 +150,25 @@ def test_empty_root_scans_clean(tmp_path: Path) -> None:
     result = _new_store(tmp_path, FakeMounter()).open()
     assert result.volumes == ()
     assert result.removed == ()
+
+
+def test_scan_removes_the_temp_files_of_every_atomic_write_a_crash_left(tmp_path: Path) -> None:
+    # write_atomically's temp files (a driver's own file, e.g. the SPIFFE driver's issuer-ca.pem) as well as
+    # metadata.json's; the files themselves and anything else stay.
+    mounter = FakeMounter()
+    store = _new_store(tmp_path, mounter)
+    store.open()
+    store.write_metadata(Metadata(volume_id="issued", target_path="/t1", next_issuance_time=ISSUED))
+    volume = store.root / "issued"
+    write_atomically(volume, "issuer-ca.pem", b"ca")
+    for leftover in (".issuer-ca.pem.k2j4x9.tmp", ".metadata.json.abc.tmp", ".status.json.q1.tmp"):
+        (volume / leftover).write_text("half")
+    (volume / "notes.tmp").write_text("not ours to remove")
+    store.close()
+    _new_store(tmp_path, mounter).open()
+    assert sorted(p.name for p in volume.iterdir() if p.name != "data") == [
+        "driver.json",
+        "issuer-ca.pem",
+        "metadata.json",
+        "notes.tmp",
+    ]
