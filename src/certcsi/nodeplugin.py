@@ -206,7 +206,8 @@ async def _serve(
         if gates is not None:
             await gates.start()
         await manager.start()
-        services = NodeServices(kube=kube, store=store, clock=clock)
+        resumed = tuple(view.volume for view in manager.snapshot())
+        services = NodeServices(kube=kube, store=store, clock=clock, volumes=resumed)
         for hook in hooks:
             await background.enter_async_context(hook(services))
         await server.start()

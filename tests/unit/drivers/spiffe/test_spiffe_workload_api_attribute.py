@@ -19,3 +19,9 @@ def test_any_other_value_is_refused_by_the_driver(value: str) -> None:
 
 def test_the_driver_accepts_the_attribute() -> None:
     driver().validate(volume(attributes={WORKLOAD_API: "true"}))
+
+
+def test_a_long_value_is_cut_short_saying_how_long_it_was() -> None:
+    with pytest.raises(InvalidVolumeAttribute) as info:
+        driver().validate(volume(attributes={WORKLOAD_API: "x" * 70_000}))
+    assert info.value.rule == f'must be "true" or "false", got {"x" * 64!r}… (70000 characters)'

@@ -41,7 +41,6 @@ from certcsi.errors import InvalidVolumeAttribute
 from certcsi.volumes.driver import Volume
 from certcsi.volumes.hooks import NodeServices
 from certcsi.volumes.reporting import IssuanceDone, NullObserver
-from certcsi.volumes.rewrite import volume_of
 from certcsi.volumes.store import Store
 
 __all__ = ["WorkloadApi", "WorkloadApiOptions", "raise_open_files_limit"]
@@ -125,13 +124,9 @@ class WorkloadApi(NullObserver):
         store = services.store
         removals = _watch_removals(store.root)
         self._store = store
-        for volume_id in store.list_volume_ids():
-            try:
-                meta = store.read_metadata(volume_id)
-            except ValueError:  # the store's scan removed such volumes; one found now is not ours to serve
-                continue
-            if meta is not None and self._enabled(volume_of(meta)):
-                self._open(store, volume_of(meta))
+        for volume in services.volumes:
+            if self._enabled(volume):
+                self._open(store, volume)
         stop = asyncio.Event()
         watcher = None
         if removals is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from certcsi.errors import InvalidVolumeAttribute
+from certcsi.errors import InvalidVolumeAttribute, quoted
 
 __all__ = ["DEFAULT_SOCKET_NAME", "WORKLOAD_API", "check_socket_name", "workload_api_enabled"]
 
@@ -26,7 +26,7 @@ def workload_api_enabled(attributes: Mapping[str, str], *, default: bool) -> boo
         return True
     if value == "false":
         return False
-    raise InvalidVolumeAttribute(WORKLOAD_API, f"{_RULE}, got {value[:64]!r}")
+    raise InvalidVolumeAttribute(WORKLOAD_API, f"{_RULE}, got {quoted(value)}")
 
 
 def check_socket_name(name: str, *, file_names: Mapping[str, str]) -> str:

@@ -42,6 +42,7 @@ from certcsi.volumes.hooks import NodeServices
 from certcsi.volumes.mount import FakeMounter
 from certcsi.volumes.owning import Owner
 from certcsi.volumes.reporting import IssuanceDone
+from certcsi.volumes.rewrite import volume_of
 from certcsi.volumes.store import Metadata, Store
 
 SPIFFE_OWNER = Owner("spiffe.csi.cert-manager.io")
@@ -185,7 +186,9 @@ async def workload_node(
             fs_group=lambda vol: vol.mount_group,
         )
         node = WorkloadNode(root=base, store=store, api=api)
-        services = NodeServices(kube=None, store=store, clock=None)  # type: ignore[arg-type]
+        # What the engine would have resumed: every volume the store kept, as its metadata describes it.
+        resumed = [volume_of(meta) for meta in map(store.read_metadata, store.list_volume_ids()) if meta is not None]
+        services = NodeServices(kube=None, store=store, clock=None, volumes=resumed)  # type: ignore[arg-type]
         try:
             async with api.serve(services):
                 yield node
