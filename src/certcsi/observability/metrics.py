@@ -65,7 +65,7 @@ from certcsi.errors import (
 )
 from certcsi.observability.events import DROP_REASONS
 from certcsi.observability.registry import process_registry
-from certcsi.pki.keypool import KeyPool
+from certcsi.pki.keypool import PoolStats
 from certcsi.volumes.driver import IssuerRef, Volume
 from certcsi.volumes.issuance import RequestState
 from certcsi.volumes.reporting import VolumeView
@@ -74,6 +74,7 @@ __all__ = [
     "FAILURE_REASONS",
     "EngineCollector",
     "EngineView",
+    "KeyCounts",
     "NodeMetrics",
     "RequestsView",
     "failure_reason",
@@ -127,7 +128,7 @@ class NodeMetrics:
     """The node process's registry: upstream's counters, ours, and (once attached) the engine's gauges."""
 
     def __init__(
-        self, *, node_hash: str, registry: CollectorRegistry | None = None, keys: KeyPool | None = None
+        self, *, node_hash: str, registry: CollectorRegistry | None = None, keys: KeyCounts | None = None
     ) -> None:
         self.node_hash = node_hash
         self.registry = registry if registry is not None else process_registry()
@@ -306,10 +307,16 @@ class EngineCollector(Collector):
         )
 
 
+class KeyCounts(Protocol):
+    """What the metrics read of a key pool (`certcsi.pki.keypool.KeyPool` has it): its counts per key type."""
+
+    def stats(self) -> Sequence[PoolStats]: ...
+
+
 class KeyPoolCollector(Collector):
     """The key pool's gauges and counters, read from it at each scrape."""
 
-    def __init__(self, keys: KeyPool) -> None:
+    def __init__(self, keys: KeyCounts) -> None:
         self._keys = keys
 
     def collect(self) -> Iterable[Metric]:

@@ -21,13 +21,12 @@ from certcsi.kube import WatchEvent
 from certcsi.kube.events import EventKind, InvolvedObject
 from certcsi.observability.events import PodEvents
 from certcsi.observability.observer import NodeObserver
-from certcsi.pki.keypool import KeyPool
 from certcsi.volumes.issuance import fnv_hash_label
 from certcsi.volumes.reporting import VolumeView
 
 if TYPE_CHECKING:
     from certcsi.endpoints import BindAddress, HttpEndpoint
-    from certcsi.observability.metrics import NodeMetrics, RequestsView
+    from certcsi.observability.metrics import KeyCounts, NodeMetrics, RequestsView
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ class NodeTelemetry:
         component: str,
         metrics_address: BindAddress | None,
         readiness_address: BindAddress | None,
-        keys: KeyPool | None = None,
+        keys: KeyCounts | None = None,
     ) -> None:
         self.requests = WatchedRequests(kube)
         self.metrics: NodeMetrics | None = None
