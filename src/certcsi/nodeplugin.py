@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from certcsi import __version__
+from certcsi.collector import collector_paused
 from certcsi.csi.identity import IdentityServicer
 from certcsi.csi.node import NodeServicer
 from certcsi.csi.server import CsiServer
@@ -33,7 +34,7 @@ from certcsi.volumes.mount import DEFAULT_TMPFS_SIZE, DirectoryMounter, Mounter,
 from certcsi.volumes.owning import Owner
 from certcsi.volumes.reporting import IssuanceObserver, Observers
 from certcsi.volumes.schedule import Backoff, RateBudget
-from certcsi.volumes.store import DataRootUnusable, Store
+from certcsi.volumes.store import DataRootUnusable, ScanResult, Store
 
 if TYPE_CHECKING:  # its aiohttp server is imported only when an address is served
     from certcsi.endpoints import BindAddress
@@ -118,11 +119,13 @@ async def run_node_plugin(
         raise SystemExit(1) from None
     store = Store(data_root=options.data_root, mounter=mounter, owner=owner, tmpfs_size=options.tmpfs_size)
     try:
-        # First of all, before a socket or a port is taken: a second process of this driver stops here
-        # (another driver may share the data root).
-        store.lock()
-        store.check_root()
+        # First of all, before a socket or a port is taken: a second process of this driver, or an
+        # unusable data root, stops here (another driver may share the data root). The scan makes an
+        # object or more per volume and no cycles: the collector would only rescan them (as in Manager.start).
+        with collector_paused():
+            scan = store.open()
         await _serve(
+            scan=scan,
             driver=driver,
             options=options,
             stop=stop,
@@ -150,6 +153,7 @@ async def _serve(
     observers: Sequence[IssuanceObserver],
     mounter: Mounter,
     store: Store,
+    scan: ScanResult,
     keys: KeyPool | None,
 ) -> None:
     clock = SystemClock()
@@ -205,7 +209,7 @@ async def _serve(
         await issuance.start(wait_synced=False)
         if gates is not None:
             await gates.start()
-        await manager.start()
+        await manager.start(scan)
         resumed = tuple(view.volume for view in manager.snapshot())
         services = NodeServices(kube=kube, store=store, clock=clock, volumes=resumed)
         for hook in hooks:

@@ -77,7 +77,7 @@ from certcsi.volumes.mount import Mounter, TargetRefused
 from certcsi.volumes.reporting import IssuanceDone, IssuanceObserver, NullObserver, VolumeView
 from certcsi.volumes.schedule import NOT_READY_BACKOFF, Backoff, RateBudget, Scheduler, jittered
 from certcsi.volumes.status import VolumeStatus, read_status, write_status
-from certcsi.volumes.store import NOT_ISSUED_YET, Metadata, Store
+from certcsi.volumes.store import NOT_ISSUED_YET, Metadata, ScanResult, Store
 
 log = logging.getLogger(__name__)
 
@@ -318,8 +318,11 @@ class Manager:
 
     # -- lifecycle --------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, scan: ScanResult | None = None) -> None:
         """Open the data root and resume every volume of this driver it holds; nothing still valid is re-issued.
+
+        `scan`: what `Store.open()` returned when the caller opened the store itself (the node plugin does,
+        before it takes any port or socket); None opens it here.
 
         Volumes a Go driver wrote are taken over as they are: its renewal time is kept, the secrets in
         the volume context are split from the attributes, and the pod's token, which csi-lib keeps in
@@ -330,15 +333,16 @@ class Manager:
         # Without the cyclic garbage collector: resuming 10,000 volumes makes ~100,000 objects and no
         # reference cycle, and every collection their allocations trigger would scan them all again.
         with collector_paused():
-            self._resume()
+            self._resume(scan)
         self._pod_list_deadline = self._clock.monotonic() + POD_LIST_GRACE
         self._scheduler.start()
         self._started = True
         log.info("volume manager started", extra={"volumes": len(self._states)})
 
-    def _resume(self) -> None:
-        """Open the store and take every volume it kept back into memory, each with its renewal timer."""
-        scan = self._store.open()
+    def _resume(self, scan: ScanResult | None) -> None:
+        """Open the store (unless `scan` says what it kept) and take every volume it kept back into memory,
+        each with its renewal timer."""
+        scan = self._store.open() if scan is None else scan
         secret_keys = self._driver.secret_attributes | {TOKENS}
         for meta in scan.volumes:
             context = meta.volume_context

@@ -321,7 +321,7 @@ class Store:
         forever, or resumes them). Call it once, before serving, while no publish runs.
         """
         os.makedirs(self._data_root, mode=0o700, exist_ok=True)
-        self.lock()
+        self._lock()
         try:
             with _flocked(self._data_root / MOUNT_LOCK_FILE, timeout=MOUNT_LOCK_TIMEOUT):
                 self._mount_root()
@@ -353,7 +353,7 @@ class Store:
 
     def _mount_root(self) -> None:
         """Mount the tmpfs on inmemfs unless one is there (the caller holds the mount lock)."""
-        self.check_root()
+        self._check_root()
         fs_type = self._mounter.fs_type(self._root)
         if fs_type is None:
             self._mounter.mount_tmpfs(self._root, size=self._tmpfs_size, mode=0o700)
@@ -374,7 +374,7 @@ class Store:
                 "keeping the tmpfs size it has: path=%s size=%s error=%s", self._root, size, err.strerror or err
             )
 
-    def lock(self) -> None:
+    def _lock(self) -> None:
         """Take the data root for this driver's process (idempotent); DataRootInUse while another process of
         the same driver holds it. Other drivers may share the data root.
 
@@ -411,7 +411,7 @@ class Store:
         if fd is not None:
             os.close(fd)
 
-    def check_root(self) -> None:
+    def _check_root(self) -> None:
         """Refuse an inmemfs the tmpfs must not be mounted on: a symlink would put it (and the keys) elsewhere."""
         try:
             st = os.lstat(self._root)
