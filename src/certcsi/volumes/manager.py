@@ -532,6 +532,8 @@ class Manager:
             self._mounter.bind_readonly(self._store.data_dir(volume.volume_id), volume.target_path)
 
     async def _first_publish(self, volume: Volume) -> None:
+        # A directory already there (empty, or check_target refuses it) is not ours to remove on failure.
+        target_existed = os.path.lexists(volume.target_path)
         with _at_target(volume.target_path):
             # Before any key, file or CertificateRequest exists: a target the mount would refuse costs nothing.
             self._mounter.check_target(self._store.data_dir(volume.volume_id), volume.target_path)
@@ -554,7 +556,7 @@ class Manager:
             # the publish's own error is the one to report, whatever the clean-up meets.
             if isinstance(error, Exception):
                 self._remember_first_failure(state, error)
-            self._discard(state)
+            self._discard(state, keep_target=target_existed)
             raise
         self._first_failures.pop(volume.volume_id, None)
         log.info(
@@ -567,8 +569,9 @@ class Manager:
             },
         )
 
-    def _discard(self, state: _State) -> None:
-        """Remove every trace of a volume that never became live; each step runs whatever the others do."""
+    def _discard(self, state: _State, *, keep_target: bool) -> None:
+        """Remove every trace of a volume that never became live (the target too, unless `keep_target`: it was
+        there before); each step runs whatever the others do."""
         volume = state.volume
         volume_id = volume.volume_id
         _run_each(
@@ -577,7 +580,9 @@ class Manager:
                 lambda: self._drop_gate_wake(state),
                 lambda: self._states.pop(volume_id, None),
                 lambda: self._driver.forget(volume_id),
-                lambda: self._mounter.unbind(self._store.data_dir(volume_id), volume.target_path),
+                lambda: self._mounter.unbind(
+                    self._store.data_dir(volume_id), volume.target_path, remove_target=not keep_target
+                ),
                 lambda: self._store.remove_volume(volume_id),
             ],
             volume_id=volume_id,

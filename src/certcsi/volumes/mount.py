@@ -105,12 +105,13 @@ class Mounter(Protocol):
         """
         ...
 
-    def unbind(self, source: StrPath, target: StrPath) -> None:
+    def unbind(self, source: StrPath, target: StrPath, *, remove_target: bool = True) -> None:
         """Undo `bind_readonly(source, target)`; idempotent (nothing there: OK).
 
         Unmounts the binds of `source` stacked on top at `target`, then removes `target` if it is an
-        empty directory. Anything else at `target` (a symlink, a file, files, someone else's mount)
-        is left alone; EBUSY when someone else's mount covers a bind of `source`.
+        empty directory (unless `remove_target` is False: a directory that was there before). Anything
+        else at `target` (a symlink, a file, files, someone else's mount) is left alone; EBUSY when
+        someone else's mount covers a bind of `source`.
         """
         ...
 
@@ -601,10 +602,11 @@ class SyscallMounter:
         """
         if _is_read_only_hardened(fd):
             return
-        logger.warning("making a writable bind of the volume read-only: path=%s", dst)
+        # Left so by a crash between bind and remount, or by upstream's driver.
+        logger.warning("the volume's bind mount is writable; remounting it read-only: path=%s", dst)
         self._remount_fd_read_only(fd, dst)
 
-    def unbind(self, source: StrPath, target: StrPath) -> None:
+    def unbind(self, source: StrPath, target: StrPath, *, remove_target: bool = True) -> None:
         src, dst = os.fspath(source), os.fspath(target)
         source_id = _identity_of(src)
         for _ in range(_MAX_STACKED):
@@ -612,6 +614,8 @@ class SyscallMounter:
                 break
         else:
             raise TargetRefused(errno.EBUSY, f"still mounted after {_MAX_STACKED} unmounts", dst)
+        if not remove_target:
+            return
         try:
             # rmdir, never a recursive delete: it removes only an empty directory that nothing is mounted on.
             os.rmdir(dst)
@@ -780,15 +784,15 @@ class FakeMounter:
         os.makedirs(dst, mode=0o750, exist_ok=True)
         self.mounts[_real(dst)] = FakeMount(kind="bind", source=src, read_only=True)
 
-    def unbind(self, source: StrPath, target: StrPath) -> None:
+    def unbind(self, source: StrPath, target: StrPath, *, remove_target: bool = True) -> None:
         dst = os.fspath(target)
         self._enter("unbind", _real(dst))
         if os.path.islink(dst) or not os.path.isdir(dst):
             return
         if self._bind_at(dst, source) is not None:
             del self.mounts[_real(dst)]
-        if _real(dst) in self.mounts:
-            return  # someone else's mount
+        if _real(dst) in self.mounts or not remove_target:
+            return  # someone else's mount, or a directory to keep
         with contextlib.suppress(FileNotFoundError):
             if not os.listdir(dst):
                 os.rmdir(dst)
@@ -870,11 +874,13 @@ class DirectoryMounter:
             os.rmdir(dst)
         os.symlink(src, dst)
 
-    def unbind(self, source: StrPath, target: StrPath) -> None:
+    def unbind(self, source: StrPath, target: StrPath, *, remove_target: bool = True) -> None:
         dst = os.fspath(target)
         if self.is_bind_of(dst, source):
             os.unlink(dst)
-        elif not os.path.islink(dst) and os.path.isdir(dst) and not os.listdir(dst):
+            if not remove_target:  # this mode's bind replaced the directory: put it back
+                os.mkdir(dst)
+        elif remove_target and not os.path.islink(dst) and os.path.isdir(dst) and not os.listdir(dst):
             os.rmdir(dst)
 
     def unmount(self, path: StrPath, *, remove: bool = False) -> None:

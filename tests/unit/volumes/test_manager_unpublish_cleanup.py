@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 
 import pytest
 from test_manager_lifecycle import Req, Rig, context, rig
@@ -78,3 +79,21 @@ async def test_a_deletion_that_hangs_is_given_up_after_its_budget(rig: Rig) -> N
     rig.issuance.cleanup_blocked.set()
     await settle()
     assert rig.issuance.cleaned == []
+
+
+async def test_failed_first_publish_leaves_a_target_directory_it_did_not_make(rig: Rig) -> None:
+    target = rig.target()
+    os.mkdir(target)  # there before the publish: someone else's, empty
+    rig.issuance.deny = True
+    with pytest.raises(IssuanceDenied):
+        await rig.manager.publish(Req("vol-1", target, context()))
+    assert os.path.isdir(target)
+    assert rig.store.list_volume_ids() == []
+
+
+async def test_failed_first_publish_removes_the_target_directory_it_made(rig: Rig) -> None:
+    target = rig.target()
+    rig.issuance.deny = True
+    with pytest.raises(IssuanceDenied):
+        await rig.manager.publish(Req("vol-1", target, context()))
+    assert not os.path.lexists(target)

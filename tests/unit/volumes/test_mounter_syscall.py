@@ -203,6 +203,15 @@ def test_unbind_keeps_a_directory_that_is_not_empty(fs: Path, tmp_path: Path, mo
     assert (target / "theirs").read_text() == "x"
 
 
+def test_unbind_can_keep_the_target_directory(fs: Path, tmp_path: Path, mounter: SyscallMounter) -> None:
+    target = tmp_path / "target"
+    target.mkdir()  # there before the bind
+    mounter.bind_readonly(fs / "src", target)
+    mounter.unbind(fs / "src", target, remove_target=False)
+    assert _at(target) == []
+    assert target.is_dir()
+
+
 def test_unbind_of_a_deleted_source_still_finds_its_bind(fs: Path, tmp_path: Path, mounter: SyscallMounter) -> None:
     # A bind outliving its source shows `//deleted` in mountinfo; it is still ours to unmount.
     (fs / "gone").mkdir()
