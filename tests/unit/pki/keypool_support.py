@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
 
+from certcsi.pki.keypool import KeyPool
 from certcsi.pki.keys import KeyType, PrivateKey, generate_private_key
 
 
@@ -35,3 +37,15 @@ def wait_until(condition: Callable[[], bool], *, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.005)
+
+
+def parked(pool: KeyPool) -> bool:
+    """The pool's worker is waiting for work: blocked in the Condition.wait of its loop, making no key.
+
+    The moment after which "no more keys were made" is a fact rather than a guess about timing.
+    """
+    worker = pool._worker
+    frame = sys._current_frames().get(worker.ident) if worker is not None and worker.ident is not None else None
+    return frame is not None and frame.f_code.co_name == "wait" and frame.f_back is not None and (
+        frame.f_back.f_code.co_name == "_fill"
+    )

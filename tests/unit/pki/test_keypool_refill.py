@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from certcsi.pki.keypool import KeyPool
 from certcsi.pki.keys import KeySpec
 
-from .keypool_support import CountingGenerator, wait_until
+from .keypool_support import CountingGenerator, parked, wait_until
 
 P256 = KeySpec("ECDSA", 256)
 
@@ -37,7 +36,7 @@ async def test_an_unused_pool_makes_nothing_and_starts_no_thread() -> None:
     before = set(threading.enumerate())
     made = CountingGenerator()
     pool = KeyPool(size=4, generate=made)
-    time.sleep(0.05)
+    # Nothing runs in the background until a type is used: no thread could have made a key yet.
     assert made.made == []
     assert pool.stats() == []
     assert new_workers(before) == []
@@ -45,7 +44,7 @@ async def test_an_unused_pool_makes_nothing_and_starts_no_thread() -> None:
 
 async def test_first_use_is_made_on_demand_then_the_type_fills_up_to_its_size() -> None:
     pool, made = await full_p256_pool(4)
-    time.sleep(0.05)
+    wait_until(lambda: parked(pool))
     assert made.count("ECDSA-256") == 5  # one for the caller, four ahead, and no more
     (stats,) = pool.stats()
     assert (stats.pooled, stats.on_demand) == (0, 1)
@@ -55,7 +54,7 @@ async def test_first_use_is_made_on_demand_then_the_type_fills_up_to_its_size() 
 async def test_a_pool_still_above_half_is_left_alone() -> None:
     pool, made = await full_p256_pool(4)
     await pool.take(P256)  # 3 of 4 left: no wake-up, no key made
-    time.sleep(0.05)
+    wait_until(lambda: parked(pool))
     assert made.count("ECDSA-256") == 5
     assert ready(pool, "ECDSA-256") == 3
     pool.close()
@@ -69,7 +68,7 @@ async def test_at_half_the_worker_refills_every_key_taken_and_no_more() -> None:
     assert ready(pool, "ECDSA-256") == 1
     made.release.set()
     wait_until(lambda: ready(pool, "ECDSA-256") == 4)
-    time.sleep(0.05)
+    wait_until(lambda: parked(pool))
     assert made.count("ECDSA-256") == 1 + 4 + 3
     (stats,) = pool.stats()
     assert (stats.pooled, stats.on_demand) == (3, 1)

@@ -1,11 +1,14 @@
-"""A renewal reaches an open FetchX509SVID stream, on the same stream, within a second of the files being written."""
+"""A renewal reaches an open FetchX509SVID stream, on the same stream, as soon as the files are written.
+
+The push follows the issuance's report (nothing polls the files), so the waits below are generous deadlines
+for a loaded machine, not the behaviour."""
 
 from __future__ import annotations
 
-import time
-
 from cryptography.hazmat.primitives.serialization import Encoding
 from workload_support import eventually, svid_stream, workload_node
+
+PUSHED = 10.0  # seconds: a deadline for the push, not its expected latency
 
 
 async def test_a_renewal_is_pushed_on_the_open_stream() -> None:
@@ -16,15 +19,13 @@ async def test_a_renewal_is_pushed_on_the_open_stream() -> None:
             assert initial.svids[0].x509_svid == first.leaf.public_bytes(Encoding.DER)
 
             renewed = node.issue("vol-1")
-            written = time.monotonic()
-            pushed = await stream.next(timeout=1.0)
-            assert time.monotonic() - written < 1.0
+            pushed = await stream.next(timeout=PUSHED)
             assert pushed.svids[0].x509_svid == renewed.leaf.public_bytes(Encoding.DER)
             assert pushed.svids[0].x509_svid_key == renewed.key_der != first.key_der
 
             # And again: the same stream keeps following.
             third = node.issue("vol-1")
-            assert (await stream.next(timeout=1.0)).svids[0].x509_svid == third.leaf.public_bytes(Encoding.DER)
+            assert (await stream.next(timeout=PUSHED)).svids[0].x509_svid == third.leaf.public_bytes(Encoding.DER)
         await eventually(lambda: node.api.streams("vol-1") == 0, what="the cancelled stream released")
 
 
@@ -38,4 +39,4 @@ async def test_a_renewal_of_another_volume_sends_nothing_here() -> None:
             node.api.files_changed(["vol-2"])
             renewed = node.issue("vol-1")
             # The next message on vol-1's stream is vol-1's renewal: nothing was sent for vol-2.
-            assert (await stream.next(timeout=1.0)).svids[0].x509_svid == renewed.leaf.public_bytes(Encoding.DER)
+            assert (await stream.next(timeout=PUSHED)).svids[0].x509_svid == renewed.leaf.public_bytes(Encoding.DER)
