@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import grpc
+import pytest
 from kubelet_harness import POD_YAML, SERVICE_ACCOUNT, FakeNode, advance, csidriver, events, eventually
 
 from certcsi.sandbox.apiserver.resources import BY_KEY
@@ -78,3 +80,22 @@ async def test_pod_deleted_behind_the_kubelets_back(kubelet: Kubelet, node: Fake
     await kubelet.wait_ready("default", "web", timeout=5)
     sandbox.store.delete(BY_KEY["/pods"], "default", "web")
     await eventually(lambda: len(node.unpublished) == 1, what="unpublish after the DELETED event")
+
+
+async def test_a_publish_that_fails_after_its_pod_was_deleted_logs_nothing_unretrieved(
+    kubelet: Kubelet, node: FakeNode, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The publish outlives the pod's run (it is shielded, as kubelet lets a driver finish): its failure
+    # belongs to nobody then, and must not surface as asyncio's "exception was never retrieved" error.
+    node.gate = asyncio.Event()
+    node.errors = [(grpc.StatusCode.DEADLINE_EXCEEDED, "timed out waiting for the issuer")]
+    await _apply(kubelet)
+    await node.publish_started.wait()
+    uid = kubelet.pod_uid("default", "web")
+    deleting = asyncio.create_task(kubelet.delete_pod("default", "web", timeout=10))
+    # No reference to the worker is kept here: the lost future must be free to be collected.
+    await eventually(lambda: kubelet._workers[uid]._teardown_task is not None, what="the teardown started")
+    node.gate.set()
+    await deleting
+    gc.collect()  # a lost exception is reported when its future is collected
+    assert [r.getMessage() for r in caplog.records if "never retrieved" in r.getMessage()] == []

@@ -201,8 +201,12 @@ class Kubelet:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch_task
             self._watch_task = None
-        for worker in list(self._workers.values()):
-            await worker.abandon()
+        workers = list(self._workers.values())
+        # Every pod stops working before any container stops: a driver's container stopping first would fail
+        # the mounts and republishes of the pods that use it.
+        for worker in workers:
+            await worker.halt()
+        await asyncio.gather(*(worker.abandon() for worker in workers))
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

@@ -73,6 +73,11 @@ class NodeContext:
     containers: ContainerFactory | None = None
 
 
+def _outcome_dropped(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 async def retry(
     attempt: Callable[[], Awaitable[None]],
     *,
@@ -281,6 +286,9 @@ class PodWorker:
     async def _setup(self, volume: PodVolume, *, republish: bool, driver: DriverSpec | None = None) -> None:
         # Shielded: cancelling the pod's run must not cut off a publish the driver is working on.
         future = asyncio.ensure_future(self._node.mounter.set_up(volume, self.ref, republish=republish, driver=driver))
+        # Whoever awaited it may be cancelled meanwhile (the pod deleted, kubelet stopping): its outcome is
+        # then nobody's, and must not come back as asyncio's "exception was never retrieved".
+        future.add_done_callback(_outcome_dropped)
         self._inflight[volume.spec.name] = future
         await asyncio.shield(future)
 
@@ -436,8 +444,8 @@ class PodWorker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await status
 
-    async def abandon(self) -> None:
-        """kubelet stops: its containers stop with it, its volumes stay mounted (they outlive a kubelet restart)."""
+    async def halt(self) -> None:
+        """kubelet stops, first step: no more work for this pod (mounts, republishes, status); its containers run on."""
         tasks: list[asyncio.Future[None]] = [t for t in (self._run_task, self._teardown_task) if t is not None]
         tasks.extend(self._inflight.values())
         for task in tasks:
@@ -445,6 +453,10 @@ class PodWorker:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+    async def abandon(self) -> None:
+        """kubelet stops, second step (after every pod's `halt`): its containers stop with it, its volumes stay
+        mounted (they outlive a kubelet restart)."""
         await asyncio.gather(*(container.stop(2.0) for container in self._containers), return_exceptions=True)
         for helper in self._helpers:
             helper.cancel()
