@@ -38,14 +38,13 @@ log = logging.getLogger(__name__)
 NODE = "sandbox-node"
 NODE_IP = "127.0.0.1"
 CHARTS = ("csi-driver", "csi-driver-spiffe")
-# The values the sandbox installs each chart with: its pods share the node's network and /tmp, so
-# the second chart takes its own data directory and metrics port.
+# The values the sandbox installs each chart with: upstream's defaults, but for one port. Both drivers
+# keep upstream's data root (/tmp/cert-manager-csi-driver), as on a real node: each locks its own name
+# there. The sandbox's pods share the machine's network, though, where the approver's metrics port
+# (9402) is the csi-driver DaemonSet's too; in a cluster the approver has a pod network of its own.
 CHART_SETS: dict[str, tuple[str, ...]] = {
     "csi-driver": (),
-    "csi-driver-spiffe": (
-        "app.driver.csiDataDir=/tmp/cert-manager-csi-driver-spiffe",
-        "app.approver.metrics.port=9403",
-    ),
+    "csi-driver-spiffe": ("app.approver.metrics.port=9403",),
 }
 SPIFFE_ISSUER = "spiffe-ca"
 # On the Node: where its filesystem is, and a process in the mount namespace that sees its mounts

@@ -1,6 +1,7 @@
-"""`certcsi sandbox up --with csi-driver --with csi-driver-spiffe`: both charts on one node (their own data
-directories and ports), the SPIFFE approver deciding its issuer's requests, cert-manager's the others;
-a SPIFFE pod (examples/spiffe-pod.yaml) and a csi-driver pod (examples/pod.yaml) both get their files."""
+"""`certcsi sandbox up --with csi-driver --with csi-driver-spiffe`: both charts on one node (one data root,
+upstream's, as on a real node; their own ports), the SPIFFE approver deciding its issuer's requests,
+cert-manager's the others; a SPIFFE pod (examples/spiffe-pod.yaml) and a csi-driver pod (examples/pod.yaml)
+both get their files."""
 
 from __future__ import annotations
 
