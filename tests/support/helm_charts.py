@@ -119,20 +119,6 @@ def notes(chart: Chart, *, values_files: Sequence[Path] = (), sets: Sequence[str
     return next(text for template, text in manifests.items() if template.endswith("NOTES.txt"))
 
 
-def demo_install_yaml() -> str:
-    """What `certcsi sandbox demo --spiffe` applies (src/certcsi/sandbox/data/, kept current by a test):
-    the accounts, RBAC and CSIDriver of csi-driver-spiffe at the demo's values."""
-    from certcsi.sandbox.demo_spiffe import INSTALL_FILE, INSTALL_SETS, INSTALLED_KINDS
-
-    objects = [o for o in render("csi-driver-spiffe", sets=INSTALL_SETS) if o["kind"] in INSTALLED_KINDS]
-    header = (
-        f"# Generated from deploy/charts/csi-driver-spiffe (--set {' --set '.join(INSTALL_SETS)}): the objects\n"
-        f"# `certcsi sandbox demo --spiffe` applies. Regenerate: python tests/support/helm_charts.py > "
-        f"src/certcsi/sandbox/data/{INSTALL_FILE}\n"
-    )
-    return header + yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True)
-
-
 def sandbox_chart_yaml(chart: Chart) -> str:
     """What `certcsi sandbox up --with <chart>` installs (src/certcsi/sandbox/data/, kept current by a test):
     every object the chart renders at the sandbox's values."""
@@ -150,5 +136,4 @@ def sandbox_chart_yaml(chart: Chart) -> str:
 if __name__ == "__main__":
     import sys
 
-    which = sys.argv[1] if len(sys.argv) > 1 else "demo"
-    print(demo_install_yaml() if which == "demo" else sandbox_chart_yaml(which), end="")  # type: ignore[arg-type]
+    print(sandbox_chart_yaml(sys.argv[1]), end="")  # type: ignore[arg-type]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import importlib.resources
 import os
 import socket
 import ssl
@@ -28,7 +27,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
-import yaml
 from cryptography import x509
 
 from certcsi.drivers.spiffe.identity import IDENTITY_ANNOTATION, USAGES, spiffe_id
@@ -38,6 +36,7 @@ from certcsi.pki.certs import certificate_pem, parse_pem_chain
 from certcsi.pki.csr import CsrSpec, build_csr
 from certcsi.pki.keys import KeySpec, generate_private_key
 from certcsi.sandbox.apiserver.resources import BY_KEY
+from certcsi.sandbox.bringup import chart_objects
 from certcsi.sandbox.certmanager import install_ca_cluster_issuer
 from certcsi.sandbox.cluster import Sandbox
 from certcsi.sandbox.demo import (
@@ -76,9 +75,6 @@ MOUNT_PATH = "/var/run/secrets/spiffe.io"
 INSTALL_SETS = (f"app.trustDomain={TRUST_DOMAIN}", f"app.issuer.name={SPIFFE_ISSUER}")
 # From the chart: the accounts and their RBAC, and the CSIDriver; the workloads run here as processes.
 INSTALLED_KINDS = frozenset({"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "CSIDriver"})
-# Those objects as the chart renders them at INSTALL_SETS, generated into the package so the demo needs
-# no Helm engine (a test fails when the chart and this file disagree).
-INSTALL_FILE = "csi-driver-spiffe.install.yaml"
 REQUESTS = BY_KEY[f"{CERT_MANAGER}/certificaterequests"]
 # Short enough that a renewal reaches the Workload API stream while the demo runs (driver and approver agree).
 SVID_DURATION = "30s"
@@ -130,9 +126,9 @@ class Account:
 
 
 def installed_objects() -> list[dict[str, Any]]:
-    """What the chart renders at INSTALL_SETS, minus the DaemonSet/Deployment/Service."""
-    text = importlib.resources.files("certcsi.sandbox").joinpath("data", INSTALL_FILE).read_text(encoding="utf-8")
-    return [obj for obj in yaml.safe_load_all(text) if obj and obj["kind"] in INSTALLED_KINDS]
+    """The chart's INSTALLED_KINDS as `sandbox up --with csi-driver-spiffe` installs them: one rendering in the
+    package. These objects do not depend on INSTALL_SETS (a test renders them at those values to prove it)."""
+    return [obj for obj in chart_objects("csi-driver-spiffe") if obj["kind"] in INSTALLED_KINDS]
 
 
 def component_account(objects: Iterable[dict[str, Any]], component: str) -> Account:
