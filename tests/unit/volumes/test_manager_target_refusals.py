@@ -33,11 +33,3 @@ async def test_any_other_os_error_stays_what_it_is_whatever_its_errno(rig: Rig) 
     assert not isinstance(caught.value, UnusableTarget | TargetRefused)
     assert rig.store.list_volume_ids() == []
 
-
-async def test_unpublish_reports_a_refusal_the_same_way(rig: Rig) -> None:
-    target = rig.target()
-    await rig.manager.publish(Req("vol-1", target, context()))
-    rig.mounter.fail_next("unbind", TargetRefused(errno.EBUSY, "another mount covers it", target))
-    with pytest.raises(UnusableTarget, match="another mount covers it"):
-        await rig.manager.unpublish(volume_id="vol-1", target_path=target)
-    assert rig.store.list_volume_ids() == ["vol-1"]

@@ -9,7 +9,8 @@ import os
 import pytest
 from test_manager_lifecycle import Req, Rig, context, rig
 
-from certcsi.errors import IssuanceDenied
+from certcsi.errors import IssuanceDenied, UnusableTarget
+from certcsi.volumes.mount import TargetRefused
 
 __all__ = ["rig"]  # the fixture, shared with the lifecycle tests
 
@@ -28,12 +29,24 @@ async def test_failed_first_publish_removes_our_state_even_when_unmounting_fails
     assert rig.manager.status() == []
 
 
-async def test_unpublish_whose_unmount_fails_keeps_the_volume_for_the_retry(rig: Rig) -> None:
+@pytest.mark.parametrize(
+    ("error", "reported"),
+    [
+        (OSError(errno.EIO, "unmount broke"), OSError),
+        # The mounter's refusal of the target is the one failure reported as the target's fault.
+        (TargetRefused(errno.EBUSY, "another mount covers it"), UnusableTarget),
+    ],
+    ids=["os-error", "refused"],
+)
+async def test_unpublish_whose_unmount_fails_keeps_the_volume_for_the_retry(
+    rig: Rig, error: OSError, reported: type[Exception]
+) -> None:
     target = rig.target()
     await rig.manager.publish(Req("vol-1", target, context()))
-    rig.mounter.fail_next("unbind", OSError(errno.EIO, "unmount broke", target))
-    with pytest.raises(OSError, match="unmount broke"):
+    rig.mounter.fail_next("unbind", type(error)(error.errno, error.strerror, target))
+    with pytest.raises(reported, match=str(error.strerror)) as caught:
         await rig.manager.unpublish(volume_id="vol-1", target_path=target)
+    assert isinstance(caught.value, UnusableTarget) == (reported is UnusableTarget)
     assert rig.store.list_volume_ids() == ["vol-1"]
     assert rig.issuance.cleaned == []
     await rig.manager.unpublish(volume_id="vol-1", target_path=target)
