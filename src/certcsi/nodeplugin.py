@@ -210,7 +210,8 @@ async def _serve(
         if gates is not None:
             await gates.start()
         await manager.start(scan)
-        resumed = tuple(view.volume for view in manager.snapshot())
+        # Only a driver with hooks (the SPIFFE Workload API) reads them: a restart of 10,000 volumes need not copy them.
+        resumed = tuple(view.volume for view in manager.snapshot()) if hooks else ()
         services = NodeServices(kube=kube, store=store, clock=clock, volumes=resumed)
         for hook in hooks:
             await background.enter_async_context(hook(services))
