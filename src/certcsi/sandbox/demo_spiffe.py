@@ -456,8 +456,11 @@ async def _workload_api(progress: Progress, *, dirs: dict[str, Path], ids: dict[
         swapped = asyncio.ensure_future(files_swapped(dirs[server], since=since))
         renewed = await server_stream.next(timeout=60)
         written = await asyncio.wait_for(swapped, timeout=5)
+        # The files' ctime comes from the kernel's coarse clock (a tick later at most), so a push can look
+        # earlier than the write it follows: at most one tick, shown as 0.
+        lag_ms = max(renewed.received - written, 0.0) * 1000
         progress.info(
-            f"renewed SVID arrived on the same stream {renewed.received - written:.3f}s after the driver wrote "
+            f"renewed SVID arrived on the same stream {lag_ms:.0f} ms after the driver wrote "
             f"the new files: serial {fetched[server].serial} -> {renewed.serial}"
         )
         write_for_ssl(renewed, material[server])
