@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,16 +16,6 @@ CSI_OWNER = Owner("csi.cert-manager.io")
 
 pytestmark = pytest.mark.real_mounts
 GROUP = 4242
-
-
-@pytest.fixture
-def mounter(tmp_path: Path) -> Iterator[SyscallMounter]:
-    m = SyscallMounter()
-    yield m
-    root = os.path.realpath(tmp_path)
-    for point in sorted({e.mount_point for e in read_mountinfo()}, key=len, reverse=True):
-        if point.startswith(root + "/"):
-            m.unmount(point)
 
 
 def test_open_mounts_tmpfs_once(tmp_path: Path, mounter: SyscallMounter) -> None:
