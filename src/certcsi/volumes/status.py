@@ -15,9 +15,7 @@ failure, a new reason for waiting), atomically: temp file in the same directory,
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +26,7 @@ import orjson
 from certcsi.redact import scrub
 from certcsi.timestamps import parse_rfc3339, rfc3339_nano
 from certcsi.volumes.driver import IssuerRef
-from certcsi.volumes.smallfiles import read_small_file
+from certcsi.volumes.smallfiles import read_small_file, replace_small_file
 
 STATUS_FILE = "status.json"
 MAX_ERROR_CHARS = 1024
@@ -48,6 +46,10 @@ class VolumeStatus:
     failures: int = 0
 
     def to_json(self) -> str:
+        """status.json's text: keys sorted, no spaces, non-ASCII as UTF-8."""
+        return self.to_bytes().decode("utf-8")
+
+    def _doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {}
         if self.request_name:
             doc["requestName"] = self.request_name
@@ -64,7 +66,11 @@ class VolumeStatus:
                 doc["lastErrorTime"] = rfc3339_nano(self.last_error_time)
         if self.failures:
             doc["failures"] = self.failures
-        return json.dumps(doc, separators=(",", ":"), sort_keys=True)
+        return doc
+
+    def to_bytes(self) -> bytes:
+        """`to_json()` as the UTF-8 bytes of status.json."""
+        return orjson.dumps(self._doc(), option=orjson.OPT_SORT_KEYS)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> VolumeStatus:
@@ -110,17 +116,13 @@ def _time(doc: dict[str, Any], key: str) -> datetime | None:
         raise ValueError(f"status {key}: {err}") from None
 
 
-def write_status(volume_dir: Path, status: VolumeStatus) -> None:
-    """Replace `<volume_dir>/status.json` atomically; the caller holds the volume's lock."""
-    # The temp name matches the store's stale-file pattern (.<name>.<random>.tmp), so a crash leaves nothing.
-    fd, tmp = tempfile.mkstemp(prefix=f".{STATUS_FILE}.", suffix=".tmp", dir=volume_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(status.to_json())
-        os.replace(tmp, volume_dir / STATUS_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_status(volume_dir: Path | str, status: VolumeStatus) -> None:
+    """Replace `<volume_dir>/status.json` atomically; the caller holds the volume's lock.
+
+    Not fsync'd (`durable=False`): only `inspect` reads it, and after a power loss on a disk data root
+    the engine ignores (and logs) an empty one; the rename still keeps a live reader from a torn one.
+    """
+    replace_small_file(os.fspath(volume_dir), STATUS_FILE, status.to_bytes(), durable=False)
 
 
 def read_status(volume_dir: Path) -> VolumeStatus | None:

@@ -27,13 +27,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import logging
 import os
 import re
-import shutil
 import stat
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -50,7 +47,14 @@ from certcsi.errors import InvalidVolume, StorageExhausted
 from certcsi.timestamps import parse_rfc3339, require_aware, rfc3339_nano
 from certcsi.volumes.mount import DEFAULT_TMPFS_SIZE, Mounter
 from certcsi.volumes.owning import OWNER_FILE, Owner, inferred_owner, owner_record, recorded_owner
-from certcsi.volumes.smallfiles import read_small_file
+from certcsi.volumes.smallfiles import (
+    TEMP_SUFFIX,
+    fsync_dir,
+    read_small_file,
+    replace_small_file,
+    unique_suffix,
+    write_all,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +62,8 @@ INMEMFS = "inmemfs"
 METADATA_FILE = "metadata.json"
 DATA_DIR = "data"
 DATA_LINK = "..data"
-# `_write_atomic`'s temp files: `.<name>.<random>.tmp`, hidden, and removed by the next scan after a crash.
-_ATOMIC_TEMP_SUFFIX = ".tmp"
+# `replace_small_file`'s temp files: `.<name>.<unique>.tmp`, hidden, and removed by the next scan after a crash.
+_ATOMIC_TEMP_SUFFIX = TEMP_SUFFIX
 _DATA_TMP_LINK = "..data_tmp"
 _LINK_TMP = "..link_tmp"  # hidden, so a half-made link is never visible and is cleaned like the rest
 # The service-account token travels in the volume context; it must never be written to disk.
@@ -76,11 +80,12 @@ NOT_ISSUED_YET = datetime(1, 1, 1, tzinfo=UTC)
 _STALE_TEMP = re.compile(r"\..+\..*" + re.escape(_ATOMIC_TEMP_SUFFIX), re.DOTALL)
 
 FILE_MODE = 0o440
-METADATA_MODE = 0o600  # what tempfile.mkstemp creates; the rename keeps it
+METADATA_MODE = 0o600  # what `replace_small_file` creates; the rename keeps it
 # Root writes through 0550 (DAC override). An unprivileged store (--unsafe-no-mount) keeps owner
 # write on the data directory, or it could not replace its own files.
 DATA_DIR_MODE = 0o550 if os.geteuid() == 0 else 0o750
 SNAPSHOT_DIR_MODE = 0o550
+_UNSET = object()  # no group applied yet (None is a group choice: leave the directory's as it is)
 
 
 # --- names -----------------------------------------------------------------------------------------
@@ -115,8 +120,10 @@ class DataRootInUse(DataRootUnusable):
 
 # --- metadata --------------------------------------------------------------------------------------
 
-# Go's encoding/json escapes these even inside strings (HTML safety, JS line separators).
-_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+# Go's encoding/json escapes these even inside strings (HTML safety, JS line separators); orjson does not.
+_GO_ESCAPES = tuple(
+    (char.encode("utf-8"), f"\\u{ord(char):04x}".encode("ascii")) for char in ("<", ">", "&", "\u2028", "\u2029")
+)
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,10 @@ class Metadata:
 
     def to_json(self) -> str:
         """Go encoding/json's output for csi-lib's struct: key order, omitempty, sorted map, escapes."""
+        return self.to_bytes().decode("utf-8")
+
+    def to_bytes(self) -> bytes:
+        """`to_json()` as the UTF-8 bytes of metadata.json."""
         doc: dict[str, Any] = {"volumeID": self.volume_id, "targetPath": self.target_path}
         if self.next_issuance_time is not None:
             doc["nextIssuanceTime"] = rfc3339_nano(self.next_issuance_time)
@@ -150,7 +161,13 @@ class Metadata:
             doc["volumeContext"] = dict(sorted(self.volume_context.items()))
         if self.volume_mount_group:
             doc["volumeMountGroup"] = self.volume_mount_group
-        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).translate(_GO_ESCAPES)
+        # orjson writes what Go's encoder does (UTF-8 as is; \b \f \n \r \t and \u00XX for controls)
+        # but for Go's extra escapes, which are rare: a membership test each, a replace only when present.
+        raw = orjson.dumps(doc)
+        for char, escaped in _GO_ESCAPES:
+            if char in raw:
+                raw = raw.replace(char, escaped)
+        return raw
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Metadata:
@@ -217,61 +234,130 @@ class ScanResult:
 # --- small filesystem helpers ----------------------------------------------------------------------
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+def _current_umask() -> int:
+    """The process umask, read without changing it (os.umask can only swap); all bits when unknown."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o777
 
 
-def _write_new_file(path: Path, content: bytes, *, mode: int, group: int | None) -> None:
-    """Create `path` (must not exist), write, set mode and group, fsync."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+# Read once: a mode the umask leaves whole needs no chmod after mkdir or open (the driver never changes it).
+_UMASK = _current_umask()
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _write_new_file(path: str, content: bytes, *, mode: int, group: int | None) -> None:
+    """Create `path` (must not exist) with `mode`, write, set the group, fsync."""
+    fd = os.open(path, _NEW_FILE, mode)
     try:
-        view = memoryview(content)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, content)
         if group is not None:
             os.fchown(fd, -1, group)
-        os.fchmod(fd, mode)
+        if mode & _UMASK:
+            os.fchmod(fd, mode)
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def _ensure_dir(path: Path, *, mode: int, group: int | None = None) -> None:
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(path, 0o700)
+def _new_dir(path: str, *, mode: int) -> bool:
+    """Create the directory with `mode`; False (and nothing done) when something is already there."""
+    try:
+        os.mkdir(path, mode)
+    except FileExistsError:
+        return False
+    if mode & _UMASK:
+        os.chmod(path, mode)
+    return True
+
+
+def _ensure_dir(path: str, *, mode: int, group: int | None = None) -> None:
+    """A directory at `path` with `mode` (and `group`): created, or one already there repaired; a symlink
+    or a file in its place raises ENOTDIR."""
+    if _new_dir(path, mode=mode) and group is None:
+        return
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode):
-        raise OSError(errno.ENOTDIR, "expected a directory", str(path))
+        raise OSError(errno.ENOTDIR, "expected a directory", path)
     if group is not None and st.st_gid != group:
         os.chown(path, -1, group, follow_symlinks=False)
     if stat.S_IMODE(st.st_mode) != mode:
         os.chmod(path, mode)
 
 
-def _rmtree(path: Path) -> None:
-    """Remove a tree, idempotently; unprivileged, first restore the write bits our 0550 dirs lack."""
+def _empty_dir(fd: int) -> None:
+    """Remove everything in the open directory `fd`, never following a symlink (O_NOFOLLOW on each descent)."""
+    with os.scandir(fd) as listing:
+        entries = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in listing]
+    for name, is_dir in entries:
+        if not is_dir:
+            os.unlink(name, dir_fd=fd)
+            continue
+        sub = os.open(name, _OPEN_DIR, dir_fd=fd)
+        try:
+            _empty_dir(sub)
+        finally:
+            os.close(sub)
+        os.rmdir(name, dir_fd=fd)
+
+
+def _remove_tree(path: str) -> None:
     try:
-        shutil.rmtree(path)
+        fd = os.open(path, _OPEN_DIR)
     except FileNotFoundError:
         return
+    try:
+        _empty_dir(fd)
+    finally:
+        os.close(fd)
+    os.rmdir(path)
+
+
+def _rmtree(path: str | Path) -> None:
+    """Remove a tree, idempotently; unprivileged, first restore the write bits our 0550 dirs lack.
+
+    Not shutil.rmtree: its symlink-race checks stat every directory twice; opening each with
+    O_NOFOLLOW relative to its parent's descriptor gives the same safety in half the system calls.
+    """
+    path = os.fspath(path)
+    try:
+        _remove_tree(path)
     except PermissionError:
         for root, dirs, _ in os.walk(path):
             os.chmod(root, 0o700)
             for d in dirs:
                 os.chmod(os.path.join(root, d), 0o700)
-        shutil.rmtree(path, ignore_errors=False)
+        _remove_tree(path)
 
 
-def _replace_symlink(path: Path, target: str, *, tmp_name: str) -> None:
-    """Point `path` at `target` atomically: create the link as `tmp_name` beside it, rename over it."""
-    tmp = path.with_name(tmp_name)
-    tmp.unlink(missing_ok=True)
+def _replace_symlink(directory: str, name: str, target: str, *, tmp_name: str) -> None:
+    """Point `<directory>/<name>` at `target` atomically: create the link as `tmp_name` beside it, rename over it."""
+    tmp = f"{directory}/{tmp_name}"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
     os.symlink(target, tmp)
-    os.replace(tmp, path)
+    os.rename(tmp, f"{directory}/{name}")
+
+
+class _SnapshotNames:
+    """`..<UTC time>.<unique>` names for the hidden snapshot directories, as kubelet's AtomicWriter names them;
+    the time string is made once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._stamp = ""
+
+    def next(self) -> str:
+        now = int(time.time())
+        if now != self._second:
+            self._second, self._stamp = now, time.strftime("%Y_%m_%d_%H_%M_%S", time.gmtime(now))
+        return f"..{self._stamp}.{unique_suffix()}"
 
 
 # --- the store -------------------------------------------------------------------------------------
@@ -293,6 +379,10 @@ class Store:
         self._lock_fd: int | None = None
         # This driver's volumes: found by the scan, created or adopted since, minus those removed.
         self._owned: set[str] = set()
+        # Data directories this process made or checked, with the group it gave them: later writes trust them.
+        self._data_dirs: dict[str, int | None] = {}
+        self._owner_record = owner_record(owner.name)
+        self._snapshot_names = _SnapshotNames()
 
     @property
     def root(self) -> Path:
@@ -453,7 +543,7 @@ class Store:
                 return LeftAlone(name, why, owner.driver)
             # Ours by kubelet's record or by its attributes: record it, so later scans need neither.
             try:
-                _write_atomic(Path(path), OWNER_FILE, owner_record(self._owner.name))
+                replace_small_file(path, OWNER_FILE, self._owner_record, durable=True)
             except OSError as err:  # a full tmpfs: ours all the same, and decided the same way next time
                 logger.warning("could not record a volume's driver: volume_id=%s error=%s", name, err.strerror or err)
         self._remove_stale_temp_files(path, files)
@@ -474,7 +564,8 @@ class Store:
 
     @staticmethod
     def _remove_stale_temp_files(volume_dir: str, names: list[str]) -> None:
-        """What a crash left of `_write_atomic` (metadata.json, status.json, a driver's `write_atomically`)."""
+        """What a crash left of `replace_small_file` (metadata.json, status.json, driver.json, a driver's
+        `write_atomically`)."""
         for name in names:
             if _STALE_TEMP.fullmatch(name):
                 with contextlib.suppress(FileNotFoundError):
@@ -492,6 +583,10 @@ class Store:
 
     def volume_dir(self, volume_id: str) -> Path:
         return self._root / check_volume_id(volume_id)
+
+    def _volume_path(self, volume_id: str) -> str:
+        """`volume_dir` as a str: the write path joins it a dozen times per publish."""
+        return f"{self._root_text}/{check_volume_id(volume_id)}"
 
     def data_dir(self, volume_id: str) -> Path:
         """The directory bind-mounted into the pod."""
@@ -511,24 +606,31 @@ class Store:
         """
         if SERVICE_ACCOUNT_TOKENS in meta.volume_context:
             raise ValueError(f"metadata volumeContext: {SERVICE_ACCOUNT_TOKENS} is a secret and must be removed")
-        volume_dir = self.volume_dir(meta.volume_id)
-        with self._space_for(meta.volume_id):
-            self._claim(meta.volume_id)
-            _ensure_dir(volume_dir / DATA_DIR, mode=DATA_DIR_MODE)
-            _write_atomic(volume_dir, METADATA_FILE, meta.to_json().encode("utf-8"))
+        volume_id = meta.volume_id
+        volume_dir = self._volume_path(volume_id)
+        with self._space_for(volume_id):
+            if volume_id not in self._owned:
+                self._claim(volume_id, volume_dir)
+            if volume_id not in self._data_dirs:
+                _ensure_dir(f"{volume_dir}/{DATA_DIR}", mode=DATA_DIR_MODE)
+                self._data_dirs[volume_id] = None
+            replace_small_file(volume_dir, METADATA_FILE, meta.to_bytes(), durable=True)
 
-    def _claim(self, volume_id: str) -> None:
+    def _claim(self, volume_id: str, volume_dir: str) -> None:
         """Make the volume's directory this driver's: driver.json goes in before anything else of it.
 
         So another certcsi driver's scan never finds metadata.json of ours without the record. A
         volume kubelet publishes through this driver is its own, whatever an older record said.
         """
-        if volume_id in self._owned:
-            return
-        volume_dir = self.volume_dir(volume_id)
-        _ensure_dir(volume_dir, mode=0o700)
-        if recorded_owner(volume_dir) != self._owner.name:
-            _write_atomic(volume_dir, OWNER_FILE, owner_record(self._owner.name))
+        if _new_dir(volume_dir, mode=0o700):
+            # Made just now, so empty: no record to read; its data directory is new too.
+            replace_small_file(volume_dir, OWNER_FILE, self._owner_record, durable=True)
+            _ensure_dir(f"{volume_dir}/{DATA_DIR}", mode=DATA_DIR_MODE)
+            self._data_dirs[volume_id] = None
+        else:
+            _ensure_dir(volume_dir, mode=0o700)
+            if recorded_owner(volume_dir) != self._owner.name:
+                replace_small_file(volume_dir, OWNER_FILE, self._owner_record, durable=True)
         self._owned.add(volume_id)
 
     def read_metadata(self, volume_id: str) -> Metadata | None:
@@ -572,53 +674,66 @@ class Store:
             ) from err
 
     def _write_files(self, volume_id: str, files: Mapping[str, bytes], *, fs_group: int | None) -> None:
-        data_dir = self.data_dir(volume_id)
-        if not data_dir.parent.is_dir():
-            raise FileNotFoundError(errno.ENOENT, "volume not registered (write_metadata first)", str(data_dir))
-        _ensure_dir(data_dir, mode=DATA_DIR_MODE, group=fs_group)
+        volume_dir = self._volume_path(volume_id)
+        data_dir = f"{volume_dir}/{DATA_DIR}"
+        if self._data_dirs.get(volume_id, _UNSET) != fs_group:
+            if not os.path.isdir(volume_dir):
+                raise FileNotFoundError(errno.ENOENT, "volume not registered (write_metadata first)", data_dir)
+            _ensure_dir(data_dir, mode=DATA_DIR_MODE, group=fs_group)
+            self._data_dirs[volume_id] = fs_group
         try:
-            previous = os.readlink(data_dir / DATA_LINK)
+            previous = os.readlink(f"{data_dir}/{DATA_LINK}")
         except FileNotFoundError:
             previous = None
-        stamp = time.strftime("%Y_%m_%d_%H_%M_%S", time.gmtime())
-        snapshot = Path(tempfile.mkdtemp(prefix=f"..{stamp}.", dir=data_dir))
+        while True:
+            name = self._snapshot_names.next()
+            if _new_dir(snapshot := f"{data_dir}/{name}", mode=0o700):
+                break
         try:
-            for name, content in files.items():
-                _write_new_file(snapshot / name, content, mode=FILE_MODE, group=fs_group)
+            for file_name, content in files.items():
+                _write_new_file(f"{snapshot}/{file_name}", content, mode=FILE_MODE, group=fs_group)
             if fs_group is not None:
                 os.chown(snapshot, -1, fs_group)
             os.chmod(snapshot, SNAPSHOT_DIR_MODE)
-            _fsync_dir(snapshot)
-            _replace_symlink(data_dir / DATA_LINK, snapshot.name, tmp_name=_DATA_TMP_LINK)
+            fsync_dir(snapshot)
+            _replace_symlink(data_dir, DATA_LINK, name, tmp_name=_DATA_TMP_LINK)
         except BaseException:
             _rmtree(snapshot)
             raise
-        self._sync_visible_links(data_dir, set(files))
-        for entry in os.scandir(data_dir):
+        with os.scandir(data_dir) as listing:
+            entries = [(entry.name, entry.is_symlink()) for entry in listing]
+        self._sync_visible_links(data_dir, set(files), entries)
+        for entry_name, _ in entries:
             # The previous snapshot stays until the next write: a reader that resolved `..data` just
             # before this swap can still read both files of its pair (kubelet drops it at once).
-            if entry.name.startswith("..") and entry.name not in (DATA_LINK, snapshot.name, previous):
-                _rmtree_entry(Path(entry.path))
-        _fsync_dir(data_dir)
+            if entry_name.startswith("..") and entry_name not in (DATA_LINK, name, previous):
+                _rmtree_entry(f"{data_dir}/{entry_name}")
+        # The swap and the links outlive a crash on a disk data root; on tmpfs this costs one no-op call.
+        fsync_dir(data_dir)
 
     @staticmethod
-    def _sync_visible_links(data_dir: Path, names: set[str]) -> None:
-        for entry in os.scandir(data_dir):
-            if entry.name.startswith("..") or entry.name in names:
+    def _sync_visible_links(data_dir: str, names: set[str], entries: list[tuple[str, bool]]) -> None:
+        """Make the visible links exactly `names`; `entries` is the data directory's listing (name, is symlink)."""
+        present = set()
+        for name, is_symlink in entries:
+            if name.startswith(".."):
                 continue
-            if entry.is_symlink() and os.readlink(entry.path).startswith(DATA_LINK + "/"):
-                os.unlink(entry.path)
+            if name in names:
+                present.add(name)
+            elif is_symlink and os.readlink(f"{data_dir}/{name}").startswith(DATA_LINK + "/"):
+                os.unlink(f"{data_dir}/{name}")
         for name in names:
-            link, target = data_dir / name, f"{DATA_LINK}/{name}"
+            link, target = f"{data_dir}/{name}", f"{DATA_LINK}/{name}"
+            if name not in present:
+                with contextlib.suppress(FileExistsError):  # appeared since the listing: checked below
+                    os.symlink(target, link)
+                    continue
             try:
                 if os.readlink(link) == target:
                     continue
-            except FileNotFoundError:
-                os.symlink(target, link)
-                continue
             except OSError:
                 pass  # exists but not a symlink: replace it below
-            _replace_symlink(link, target, tmp_name=_LINK_TMP)
+            _replace_symlink(data_dir, name, target, tmp_name=_LINK_TMP)
 
     def read_file(self, volume_id: str, name: str) -> bytes | None:
         """The published content of one file, or None when the volume has no such file."""
@@ -648,8 +763,9 @@ class Store:
         Only for a volume of this driver (kubelet unpublishes it through this driver, or its first
         publish failed). Unmount the pod's bind mount first: the data directory's files would vanish under it.
         """
-        _rmtree(self.volume_dir(volume_id))
+        _rmtree(self._volume_path(volume_id))
         self._owned.discard(volume_id)
+        self._data_dirs.pop(volume_id, None)
 
 
 def _read_metadata_file(volume_dir: str) -> tuple[Metadata | None, str]:
@@ -703,22 +819,7 @@ def _flocked(path: Path, *, timeout: float) -> Iterator[None]:
 
 def write_atomically(directory: Path, name: str, content: bytes) -> None:
     """A driver's own file beside a volume's metadata, written as metadata.json is (0600, never torn)."""
-    _write_atomic(directory, name, content)
-
-
-def _write_atomic(directory: Path, name: str, content: bytes) -> None:
-    """Temp file (0600) in the same directory, fsync, rename, fsync the directory: never torn."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=_ATOMIC_TEMP_SUFFIX, dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, directory / name)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(directory)
+    replace_small_file(os.fspath(directory), name, content, durable=True)
 
 
 def _is_published_link(path: str) -> bool:
@@ -728,8 +829,10 @@ def _is_published_link(path: str) -> bool:
         return False
 
 
-def _rmtree_entry(path: Path) -> None:
-    if path.is_symlink() or not path.is_dir():
-        path.unlink(missing_ok=True)
-    else:
+def _rmtree_entry(path: str | Path) -> None:
+    try:
+        os.unlink(path)
+    except IsADirectoryError:
         _rmtree(path)
+    except FileNotFoundError:
+        pass
