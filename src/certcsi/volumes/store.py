@@ -438,6 +438,7 @@ class Store:
                 removed.append(verdict)
         _log_left_alone(left, owner=self._owner.name)
         self._owned = {meta.volume_id for meta in kept}
+        self._data_dirs.clear()  # another process may have changed them while this store was closed
         self._opened = True
         return ScanResult(volumes=tuple(kept), removed=tuple(removed), left_alone=tuple(left))
 
