@@ -63,9 +63,7 @@ def _steps(store: Store) -> list[tuple[str, Callable[[str], object]]]:
     def metadata(volume_id: str, next_issuance: datetime | None) -> Metadata:
         return Metadata(volume_id, f"/var/lib/kubelet/pods/{volume_id}/mount", next_issuance, CONTEXT)
 
-    issued = VolumeStatus(
-        request_name=ISSUER_REQUEST, certificate_file="tls.crt", not_before=now, not_after=not_after
-    )
+    issued = VolumeStatus(request_name=ISSUER_REQUEST, certificate_file="tls.crt", not_before=now, not_after=not_after)
     return [
         ("first: write_metadata (claim)", lambda v: store.write_metadata(metadata(v, None))),
         ("first: write_status (request)", lambda v: write_status(store.volume_dir(v), VolumeStatus(ISSUER_REQUEST))),
