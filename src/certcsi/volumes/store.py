@@ -339,9 +339,11 @@ def _rmtree(path: str | Path) -> None:
 def _replace_symlink(directory: str, name: str, target: str, *, tmp_name: str) -> None:
     """Point `<directory>/<name>` at `target` atomically: create the link as `tmp_name` beside it, rename over it."""
     tmp = f"{directory}/{tmp_name}"
-    with contextlib.suppress(FileNotFoundError):
+    try:
+        os.symlink(target, tmp)
+    except FileExistsError:  # left by a crash between these two calls: rare, so not unlinked up front
         os.unlink(tmp)
-    os.symlink(target, tmp)
+        os.symlink(target, tmp)
     os.rename(tmp, f"{directory}/{name}")
 
 
@@ -647,7 +649,7 @@ class Store:
     def write_files(self, volume_id: str, files: Mapping[str, bytes], *, fs_group: int | None) -> None:
         """Publish `files` as the volume's complete file set, atomically (kubelet's AtomicWriter).
 
-        1. the files go into a fresh hidden directory `..<UTC time>.<random>` (files 0440, directory
+        1. the files go into a fresh hidden directory `..<UTC time>.<unique>` (files 0440, directory
            0550; group `fs_group` when given, else root's: then only root can read them, as upstream);
         2. a `..data_tmp` symlink to it is renamed over `..data` (the atomic switch);
         3. visible symlinks `name -> ..data/name` are added for new names, dropped for vanished ones;
