@@ -21,7 +21,6 @@ that still acknowledges but never answers (a stuck proxy) is caught by the trans
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
 import ssl
@@ -30,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
+import orjson
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -98,6 +98,13 @@ def proxy_for(access: Access) -> str | None:
     if url.host is None or urllib.request.proxy_bypass(url.host):
         return None
     return urllib.request.getproxies().get(url.scheme)
+
+
+def _plain(value: object) -> dict[str, Any]:
+    """orjson's fallback: a read-only mapping (a frozen volume's context) is encoded as the dict it views."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError  # orjson names the type in its own error
 
 
 def _session(access: Access, user_agent: str) -> aiohttp.ClientSession:
@@ -180,7 +187,7 @@ class HttpTransport(BaseTransport):
         data: bytes | None = None
         if body is not None:
             headers["Content-Type"] = content_type
-            data = json.dumps(body).encode("utf-8")
+            data = orjson.dumps(body, default=_plain)
         # Paths arrive percent-encoded (names are quoted by `_resources`): yarl must not encode them again.
         url = URL(self._access.server + path, encoded=True)
         session = self._token_session if token else self._session

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
+import pytest
 from aiohttp import web
 from kube_support import ADMIN_TOKEN, FakeApiServer, Seen, status
 
@@ -25,6 +28,21 @@ async def test_create_posts_json_and_returns_a_dict(api_server: FakeApiServer, k
     assert seen.headers["User-Agent"] == f"certcsi/{certcsi.__version__}"
     assert created["metadata"] == {"name": "r1", "uid": "u-1"}
     assert type(created) is dict
+
+
+async def test_a_read_only_mapping_in_a_body_is_sent_as_the_object_it_views(
+    api_server: FakeApiServer, kube: Kube
+) -> None:
+    annotations = MappingProxyType({"csi.cert-manager.io/pod": "web-0", "note": "caf\u00e9 <&>"})
+    await kube.create_certificate_request("team-a", {**BODY, "metadata": {"name": "r1", "annotations": annotations}})
+    (seen,) = api_server.seen
+    assert seen.body["metadata"]["annotations"] == dict(annotations)
+
+
+async def test_a_body_that_is_not_json_fails_before_anything_is_sent(api_server: FakeApiServer, kube: Kube) -> None:
+    with pytest.raises(TypeError, match="not JSON serializable: set"):
+        await kube.create_certificate_request("team-a", {**BODY, "spec": {"usages": {"digital signature"}}})
+    assert api_server.seen == []
 
 
 async def test_the_client_identity_is_used_without_a_token(api_server: FakeApiServer, kube: Kube) -> None:
