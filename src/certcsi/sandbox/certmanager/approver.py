@@ -43,6 +43,9 @@ class DefaultApprover:
         self._task: asyncio.Task[None] | None = None
         # Signer names (`clusterissuers.cert-manager.io/<name>`) whose requests are left to another approver.
         self.skip_signers: set[str] = set()
+        # Called with each request just approved (as stored), in the same turn: the CA issuer signs it
+        # there and then, rather than after its own watch wakes up for the approval.
+        self.on_approved: Callable[[Obj], None] | None = None
 
     def start(self) -> None:
         if self._task is not None:
@@ -79,4 +82,6 @@ class DefaultApprover:
                 now=now_rfc3339(self._clock),
             )
 
-        write_status(self._store, REQUESTS, current, approve, log=log)
+        approved = write_status(self._store, REQUESTS, current, approve, log=log)
+        if approved is not None and self.on_approved is not None:
+            self.on_approved(approved)

@@ -115,6 +115,11 @@ class CAIssuer:
         if current is not None:  # the newest version decides, never a stale event
             self._sync_request(current)
 
+    def request_changed(self, cr: Obj) -> None:
+        """Bring `cr` (as just stored) one step on now, as its watch event would moments later."""
+        if self._tasks:
+            self._sync_request(cr)
+
     def _on_issuer(self, rt: ResourceType) -> Callable[[str, Obj], None]:
         def handle(event_type: str, obj: Obj) -> None:
             key = key_of(obj)

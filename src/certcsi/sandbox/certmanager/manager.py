@@ -42,6 +42,8 @@ class CertManager:
             sleep=sleep,
         )
         self.approver = DefaultApprover(store, clock=clock) if approve else None
+        if self.approver is not None:
+            self.approver.on_approved = self.issuer.request_changed
         self.register_admission()
 
     def register_admission(self) -> None:
