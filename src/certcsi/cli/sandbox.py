@@ -97,6 +97,9 @@ def sandbox_up(
             remove_state=state_dir is None,
         )
         async with cluster:
+            from certcsi.sandbox import heap
+
+            heap.settle()
             installed = f", installed {', '.join(installs)}" if installs else ""
             click.echo(
                 f"sandbox ready: API {cluster.url}, node {cluster.node_name}, ClusterIssuer {CA_ISSUER}{installed}\n"
