@@ -58,6 +58,29 @@ def _authority_key_identifier(ca_cert: x509.Certificate) -> x509.AuthorityKeyIde
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
+@functools.lru_cache(maxsize=64)
+def _issuer_facts(ca_cert: x509.Certificate) -> tuple[x509.Name, datetime, x509.AuthorityKeyIdentifier]:
+    """What every leaf of one CA takes from it: its subject, its expiry and the authority key id."""
+    return ca_cert.subject, ca_cert.not_valid_after_utc, _authority_key_identifier(ca_cert)
+
+
+@functools.lru_cache(maxsize=256)
+def _usage_extensions(usages: tuple[str, ...]) -> tuple[x509.Extension[x509.ExtensionType], ...]:
+    """KeyUsage (critical) and ExtendedKeyUsage for `usages`, those that apply; a handful of usage
+    lists recur on every request. ValueError for an unknown usage (never kept)."""
+    found: list[x509.Extension[x509.ExtensionType]] = []
+    key_usage = key_usage_extension(usages)
+    if key_usage is not None:
+        found.append(x509.Extension(x509.KeyUsage.oid, True, key_usage))
+    ext_key_usage = extended_key_usage_extension(usages)
+    if ext_key_usage is not None:
+        found.append(x509.Extension(x509.ExtendedKeyUsage.oid, False, ext_key_usage))
+    return tuple(found)
+
+
+_BASIC_CONSTRAINTS = {is_ca: x509.BasicConstraints(ca=is_ca, path_length=None) for is_ca in (False, True)}
+
+
 def create_ca(
     *,
     common_name: str,
@@ -116,32 +139,29 @@ def _sign_leaf(
     if duration <= timedelta(0):
         raise ValueError("certificate duration must be positive")
     start = _utc(now)
+    issuer, ca_expiry, aki = _issuer_facts(ca_cert)
     # Like cert-manager's CA issuer: never outlive the CA.
-    end = min(start + duration, ca_cert.not_valid_after_utc)
+    end = min(start + duration, ca_expiry)
     if end <= start:
         raise ValueError("the CA certificate has expired")
     # cert-manager adds certSign to a CA request and falls back to the default usages.
-    requested = list(usages) or list(DEFAULT_USAGES)
+    requested = tuple(usages) or DEFAULT_USAGES
     if is_ca and "cert sign" not in requested:
-        requested.append("cert sign")
+        requested = (*requested, "cert sign")
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
-        .issuer_name(ca_cert.subject)
+        .issuer_name(issuer)
         .public_key(public_key)
         .serial_number(serial if serial is not None else random_serial())
         .not_valid_before(start)
         .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
-        .add_extension(_authority_key_identifier(ca_cert), critical=False)
+        .add_extension(_BASIC_CONSTRAINTS[is_ca], critical=True)
+        .add_extension(aki, critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
     )
-    key_usage = key_usage_extension(requested)
-    if key_usage is not None:
-        builder = builder.add_extension(key_usage, critical=True)
-    ext_key_usage = extended_key_usage_extension(requested)
-    if ext_key_usage is not None:
-        builder = builder.add_extension(ext_key_usage, critical=False)
+    for extension in _usage_extensions(requested):
+        builder = builder.add_extension(extension.value, critical=extension.critical)
     if sans is not None:
         # RFC 5280: SAN must be critical when the subject is empty, whatever the CSR said.
         builder = builder.add_extension(sans.value, critical=sans.critical or len(subject) == 0)
