@@ -37,12 +37,13 @@ class Entry:
             return False
         return self.operation == "Apply" or self.api_version == other.api_version
 
-    def encode(self) -> Obj:
+    def encode(self, tree: Obj | None = None) -> Obj:
+        """The managedFields item; `tree`, when given, is `fields` already encoded."""
         out: Obj = {"manager": self.manager, "operation": self.operation, "apiVersion": self.api_version}
         if self.time:
             out["time"] = self.time
         out["fieldsType"] = "FieldsV1"
-        out["fieldsV1"] = fieldsets.encode(self.fields)
+        out["fieldsV1"] = fieldsets.encode(self.fields) if tree is None else tree
         if self.subresource:
             out["subresource"] = self.subresource
         return out
@@ -110,6 +111,9 @@ def reset_paths(rt: ResourceType, subresource: str, obj: Obj) -> list[Path]:
 
 def record_update(rt: ResourceType, old: Obj | None, new: Obj, *, manager: str, subresource: str, now: str) -> None:
     """An Update by `manager`: it takes what it changed from `old` to `new`; removed fields are no one's."""
+    if old is None and not subresource:
+        _record_create(rt, new, manager=manager, now=now)
+        return
     entries = entries_of(old) if old is not None else []
     supplied = new.get("metadata", {}).get("managedFields")
     if old is not None and supplied is not None and supplied != old.get("metadata", {}).get("managedFields"):
@@ -135,6 +139,17 @@ def record_update(rt: ResourceType, old: Obj | None, new: Obj, *, manager: str, 
     if mine.fields:
         entries.append(mine)
     store_entries(new, entries)
+
+
+def _record_create(rt: ResourceType, new: Obj, *, manager: str, now: str) -> None:
+    """A create's one entry: everything it set (but the status a main-resource write never owns), encoded
+    in one walk, as `record_update` would compute and encode it from the set of paths."""
+    tree = fieldsets.created(_without_tracking(new), root(rt), without=("status",) if rt.has_status else ())
+    meta = new.setdefault("metadata", {})
+    if tree:
+        meta["managedFields"] = [Entry(manager, "Update", rt.api_version, "", now).encode(tree)]
+    else:
+        meta.pop("managedFields", None)
 
 
 def _without_tracking(obj: Obj) -> Obj:

@@ -166,6 +166,67 @@ def encode(paths: Iterable[Path]) -> dict[str, Any]:
     return tree
 
 
+# What `strip` drops at the top of an object: the path itself (None), or these paths below it.
+_UNTRACKED: dict[str, frozenset[str] | None] = {"apiVersion": None, "kind": None, "metadata": frozenset(_META_STRIPPED)}
+
+
+class _Repeated(Exception):
+    """Two items of one list have the same element: their paths merge, which only the set form does."""
+
+
+def created(value: Any, shape: Shape, *, without: Iterable[str] = ()) -> dict[str, Any]:
+    """`encode(strip(field_set(value, shape), reset=...))` for the top-level fields `without`, in one
+    walk and without the set of paths: the fieldsV1 tree of what a create sets."""
+    if _is_leaf(value, shape):
+        return {}
+    tree: dict[str, Any] = {}
+    try:
+        _fill(tree, value, shape, untracked=_UNTRACKED, skip=frozenset(without))
+    except _Repeated:
+        return encode(strip(field_set(value, shape), reset=[(("f", key),) for key in without]))
+    return tree
+
+
+def _fill(
+    node: dict[str, Any],
+    value: Any,
+    shape: Shape,
+    *,
+    untracked: dict[str, frozenset[str] | None] | frozenset[str] | None,
+    skip: frozenset[str] = frozenset(),
+) -> None:
+    """Add the children of `value` (not a leaf) to `node` as `encode` orders them (by element), each
+    member with members below it marked "."."""
+    if isinstance(value, list):
+        items = shape.items
+        children = [(item_element(shape, i, item), item, items, True) for i, item in enumerate(value)]
+    else:
+        children = [(("f", key), item, shape.field(key), not shape.declares(key)) for key, item in value.items()]
+    children.sort(key=lambda child: child[0])
+    previous: Element | None = None
+    for element, item, sub, undeclared in children:
+        if element == previous:
+            raise _Repeated
+        previous = element
+        name = element[1]
+        if element[0] == "f" and name in skip:
+            continue
+        below: dict[str, frozenset[str] | None] | frozenset[str] | None = None
+        leaf = _is_leaf(item, sub)
+        member = undeclared or leaf
+        if untracked is not None and element[0] == "f" and name in untracked:
+            member = False
+            if isinstance(untracked, dict):
+                below = untracked[name]
+        child: dict[str, Any] = {}
+        if not leaf:
+            _fill(child, item, sub, untracked=below)
+        if child or member:
+            if child and member:
+                child["."] = {}
+            node[f"{element[0]}:{name}"] = child
+
+
 def decode(tree: Any, prefix: Path = ()) -> set[Path]:
     """The paths a `fieldsV1` tree holds; anything that is not a tree of objects holds nothing."""
     out: set[Path] = set()
