@@ -62,8 +62,6 @@ INMEMFS = "inmemfs"
 METADATA_FILE = "metadata.json"
 DATA_DIR = "data"
 DATA_LINK = "..data"
-# `replace_small_file`'s temp files: `.<name>.<unique>.tmp`, hidden, and removed by the next scan after a crash.
-_ATOMIC_TEMP_SUFFIX = TEMP_SUFFIX
 _DATA_TMP_LINK = "..data_tmp"
 _LINK_TMP = "..link_tmp"  # hidden, so a half-made link is never visible and is cleaned like the rest
 # The service-account token travels in the volume context; it must never be written to disk.
@@ -77,7 +75,8 @@ MOUNT_LOCK_TIMEOUT = 30.0
 # Go's zero time.Time: csi-lib's nextIssuanceTime of a volume published before its first
 # certificate (--continue-on-not-ready), so that a restarted driver resumes it.
 NOT_ISSUED_YET = datetime(1, 1, 1, tzinfo=UTC)
-_STALE_TEMP = re.compile(r"\..+\..*" + re.escape(_ATOMIC_TEMP_SUFFIX), re.DOTALL)
+# What a crash leaves of `replace_small_file`: `.<name>.<unique>.tmp`, hidden; the next scan removes it.
+_STALE_TEMP = re.compile(r"\..+\..*" + re.escape(TEMP_SUFFIX), re.DOTALL)
 
 FILE_MODE = 0o440
 METADATA_MODE = 0o600  # what `replace_small_file` creates; the rename keeps it
