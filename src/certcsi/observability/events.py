@@ -1,7 +1,10 @@
 """Events on the Pod, so `kubectl describe pod` says why its certificate did not come.
 
 Recording never blocks the engine: `emit()` only queues. A few writer tasks (`concurrency`) drain
-the queue, so a burst of issuances costs no task per event. An event identical to one still queued
+the queue, so a burst of issuances costs no task per event. They start `linger` seconds after the
+first event of a batch, as Nagle's algorithm would: an Event is for people reading `kubectl
+describe pod`, a publish is what a pod waits for, and writing each Event at once put its API call
+(and the API server's work on it) in the way of the next pod's publish. An event identical to one still queued
 (same pod, type, reason and message) adds to its count instead of taking a place; the queue holds
 `backlog` distinct events, and what cannot be recorded (queue full, API refusing, shutdown) is
 counted by reason through `on_drop` (a metric), never lost silently.
@@ -47,6 +50,8 @@ __all__ = ["DROP_REASONS", "EventsApi", "PodEvent", "PodEvents", "issuance_event
 DROP_REASONS = ("backlog", "forbidden", "error", "shutdown")
 FORBIDDEN_PAUSE = 300.0
 FORBIDDEN_PAUSE_CAP = 3600.0
+# Long enough to take the writes out of back-to-back publishes (a few ms each), short enough for a person.
+LINGER = 0.05
 
 
 class EventsApi(Protocol):
@@ -120,6 +125,7 @@ class PodEvents:
         component: str,
         concurrency: int = 4,
         backlog: int = 4096,
+        linger: float = LINGER,
         on_drop: Callable[[str, int], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -129,6 +135,7 @@ class PodEvents:
         self._component = component
         self._concurrency = concurrency
         self._backlog = backlog
+        self._linger = linger
         self._on_drop = on_drop
         self._clock = clock
         self._queue: OrderedDict[_Key, _Queued] = OrderedDict()
@@ -137,6 +144,7 @@ class PodEvents:
         self._idle.set()
         self._writing = 0
         self._writers: list[asyncio.Task[None]] = []
+        self._wake: asyncio.TimerHandle | None = None
         self._paused_until = 0.0
         self._pause = 0.0
         self.dropped: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
@@ -160,26 +168,37 @@ class PodEvents:
             return
         self._queue[key] = _Queued(involved, event, 1)
         self._idle.clear()
-        self._ready.set()
+        loop = asyncio.get_running_loop()
         if not self._writers:
-            loop = asyncio.get_running_loop()
             self._writers = [
                 loop.create_task(self._write_queued(), name="certcsi-pod-events") for _ in range(self._concurrency)
             ]
+        # Writers already draining take it with the rest; otherwise it opens a batch.
+        if not self._ready.is_set() and self._wake is None:
+            if self._linger > 0:
+                self._wake = loop.call_later(self._linger, self._write_now)
+            else:
+                self._ready.set()
+
+    def _write_now(self) -> None:
+        if self._wake is not None:
+            self._wake.cancel()
+            self._wake = None
+        self._ready.set()
 
     async def _write_queued(self) -> None:
         while True:
-            while not self._queue:
-                if self._writing == 0:
-                    self._idle.set()
-                self._ready.clear()
-                await self._ready.wait()
-            _, queued = self._queue.popitem(last=False)
-            self._writing += queued.count
-            try:
-                await self._record(queued)
-            finally:
-                self._writing -= queued.count
+            await self._ready.wait()
+            while self._queue:
+                _, queued = self._queue.popitem(last=False)
+                self._writing += queued.count
+                try:
+                    await self._record(queued)
+                finally:
+                    self._writing -= queued.count
+            if self._writing == 0:
+                self._idle.set()
+            self._ready.clear()  # the next event opens a new batch
 
     async def _record(self, queued: _Queued) -> None:
         if self._paused_until and self._clock() < self._paused_until:
@@ -236,7 +255,9 @@ class PodEvents:
             log.warning("dropping Pod events: too many waiting to be written", extra={"dropped": dropped})
 
     async def flush(self) -> None:
-        """Wait until every event emitted so far has been written or dropped (tests, shutdown)."""
+        """Write what waits for its batch now; return once every event emitted so far is written or dropped."""
+        if not self._idle.is_set():
+            self._write_now()
         await self._idle.wait()
 
     async def close(self, *, grace: float = 2.0) -> None:
@@ -244,6 +265,8 @@ class PodEvents:
         self._closed = True
         writing = 0
         if self._writers:
+            if not self._idle.is_set():
+                self._write_now()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), grace)
             writing = self._writing

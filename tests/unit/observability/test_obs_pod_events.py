@@ -41,6 +41,7 @@ class FakeApi:
     most_in_flight: int = 0
     fail: KubernetesError | None = None
     calls: int = 0
+    landed: asyncio.Queue[str] = field(default_factory=asyncio.Queue)  # names of the pods, as they are written
 
     async def record_event(
         self, *, involved: InvolvedObject, type: EventKind, reason: str, message: str, component: str, count: int = 1
@@ -55,6 +56,7 @@ class FakeApi:
                 raise self.fail
             self.recorded.append((involved, type, reason, message, component))
             self.counts.append(count)
+            self.landed.put_nowait(involved["name"])
         finally:
             self.in_flight -= 1
 
@@ -119,11 +121,46 @@ async def test_emit_returns_at_once_and_the_event_lands_on_the_pod() -> None:
     assert (kind, reason, message, component) == ("Warning", "IssuanceDenied", "no", "csi.cert-manager.io")
 
 
+async def test_events_wait_for_their_batch_and_go_out_together() -> None:
+    api = FakeApi()
+    events = PodEvents(api=api, component="c", linger=30.0)
+    for n in range(3):
+        events.emit(pod(n), EVENT)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert api.calls == 0  # the batch is still open: nothing competes with the publishes of these pods
+    await events.flush()  # a flush (tests, shutdown) does not wait for the batch to close
+    assert api.calls == 3
+
+
+async def test_a_batch_is_written_once_its_linger_is_over_without_anyone_asking() -> None:
+    api = FakeApi()
+    events = PodEvents(api=api, component="c", linger=0.01)
+    events.emit(POD, EVENT)
+    assert await asyncio.wait_for(api.landed.get(), 10) == "web-0"
+    events.emit(pod(1), EVENT)  # the writers are idle again: this opens a new batch
+    assert await asyncio.wait_for(api.landed.get(), 10) == "web-1"
+
+
+async def test_close_writes_a_waiting_batch_at_once() -> None:
+    api = FakeApi()
+    events = PodEvents(api=api, component="c", linger=30.0)
+    events.emit(POD, EVENT)
+    async with asyncio.timeout(10):
+        await events.close(grace=5.0)
+    assert api.calls == 1 and events.dropped["shutdown"] == 0
+
+
 async def test_concurrency_and_backlog_are_bounded_and_every_drop_is_counted() -> None:
     api = FakeApi(gate=asyncio.Event())
     dropped: list[tuple[str, int]] = []
     events = PodEvents(
-        api=api, component="c", concurrency=2, backlog=5, on_drop=lambda reason, n: dropped.append((reason, n))
+        api=api,
+        component="c",
+        concurrency=2,
+        backlog=5,
+        linger=0,
+        on_drop=lambda reason, n: dropped.append((reason, n)),
     )
     for n in range(9):  # five fit in the queue, four do not
         events.emit(pod(n), EVENT)
@@ -140,7 +177,7 @@ async def test_concurrency_and_backlog_are_bounded_and_every_drop_is_counted() -
 
 async def test_repeats_waiting_in_the_queue_become_one_write_with_their_count() -> None:
     api = FakeApi(gate=asyncio.Event())
-    events = PodEvents(api=api, component="c", concurrency=1, backlog=2)
+    events = PodEvents(api=api, component="c", concurrency=1, backlog=2, linger=0)
     events.emit(pod(0), EVENT)  # taken by the one writer at once
     await asyncio.sleep(0)
     for _ in range(50):  # a pod whose requests keep failing: one place in the queue, whatever the count
@@ -218,7 +255,7 @@ async def test_a_failed_write_is_logged_and_counted(caplog: pytest.LogCaptureFix
 
 async def test_close_cancels_what_does_not_finish_in_time_and_counts_it() -> None:
     api = FakeApi(gate=asyncio.Event())
-    events = PodEvents(api=api, component="c", concurrency=1)
+    events = PodEvents(api=api, component="c", concurrency=1, linger=0)
     events.emit(POD, EVENT)
     await asyncio.sleep(0)
     events.emit(pod(1), EVENT)
