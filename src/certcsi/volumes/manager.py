@@ -524,8 +524,22 @@ class Manager:
         if volume.attributes != state.volume.attributes or kept != self._kept_secrets(state.volume):
             self._write_metadata(volume, state.next_issuance, live=True)
         state.volume = volume
+        if self._awaits_first_certificate(state):
+            # A first publish cut short by a restart after its mount, before its files: kubelet is retrying it,
+            # and the pod must not start on an empty volume.
+            _, pod = await self._first_gates(state)
+            await self._issue(state, pod=pod)
         if not self._mounter.is_bind_of(volume.target_path, self._store.data_dir(volume.volume_id)):
             self._bind(volume)
+
+    def _awaits_first_certificate(self, state: _State) -> bool:
+        """A live volume that never had a certificate, on a driver that mounts only volumes that have one."""
+        return (
+            not self._continue_on_not_ready
+            and state.issued is None
+            and state.next_issuance is None
+            and state.status.not_after is None
+        )
 
     def _bind(self, volume: Volume) -> None:
         with _at_target(volume.target_path):
@@ -548,8 +562,9 @@ class Manager:
             deferred, pod = await self._first_gates(state)
             if deferred:
                 return
-            await self._issue(state, pod=pod, timeout=max(0.0, deadline - self._clock.monotonic()))
-            self._bind(volume)
+            # Mounted while the issuer signs; `publish` never answers for a volume without its certificate.
+            budget = max(0.0, deadline - self._clock.monotonic())
+            await self._issue(state, pod=pod, timeout=budget, while_signing=lambda: self._bind(volume))
             state.live = True
         except BaseException as error:
             # Nothing of a volume that never became ready may stay behind (csi-lib#8, kubelet may not retry);
@@ -625,16 +640,25 @@ class Manager:
 
     # -- issuance ---------------------------------------------------------------------------------
 
-    async def _issue(self, state: _State, *, pod: Mapping[str, Any] | None, timeout: float | None = None) -> None:
+    async def _issue(
+        self,
+        state: _State,
+        *,
+        pod: Mapping[str, Any] | None,
+        timeout: float | None = None,
+        while_signing: Callable[[], None] | None = None,
+    ) -> None:
         """Get a certificate for the volume (resuming a pending request when we can), write, schedule.
 
-        `pod` is the pod as the readiness gates passed it (None without gates).
+        `pod` is the pod as the readiness gates passed it (None without gates). `while_signing` runs once the
+        request exists, while the issuer works; its failure fails the issuance but is not the issuer's.
         """
         volume = self._for_driver(state.volume, pod=pod)
         first = state.issued is None and state.status.not_after is None
         started = self._clock.monotonic()
         self._observer.issuing(volume)
         name: str | None = None
+        not_issuers: Exception | None = None
         try:
             pending = self._pending.get(volume.volume_id)
             if pending is not None and self._issuance.pending(volume) == pending.request_name:
@@ -649,6 +673,12 @@ class Manager:
                 self._pending[volume.volume_id] = _Pending(name, volume.pod_namespace, key, issuer)
                 if first:  # until the first certificate, `inspect` shows the request being waited for
                     self._set_status(state, replace(state.status, request_name=name, issuer=issuer))
+            if while_signing is not None:
+                try:
+                    while_signing()
+                except Exception as error:
+                    not_issuers = error
+                    raise
             budget = self._issue_timeout if timeout is None else timeout
             issued = await self._issuance.wait(volume.pod_namespace, name, timeout=budget)
             self._pending.pop(volume.volume_id, None)
@@ -663,7 +693,8 @@ class Manager:
             )
             self._write_metadata(volume, renew_at, live=True)
         except Exception as error:
-            self._observer.failed(volume, error, request_name=name, first=first)
+            if error is not not_issuers:
+                self._observer.failed(volume, error, request_name=name, first=first)
             raise
         recovered = state.status.failures > 0
         state.key, state.issued, state.next_issuance, state.gate_checks = _KeptKey.of(key), issued, renew_at, 0

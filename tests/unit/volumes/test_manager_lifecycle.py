@@ -27,7 +27,7 @@ from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import FakeMounter, Mounter
 from certcsi.volumes.owning import Owner
 from certcsi.volumes.schedule import RateBudget
-from certcsi.volumes.store import Store
+from certcsi.volumes.store import Metadata, Store
 
 CSI_OWNER = Owner("csi.cert-manager.io")
 
@@ -47,6 +47,12 @@ class FakeIssuance:
     cleaned: list[str] = field(default_factory=list)
     # Set: cleanup() waits on it, as a delete would while the API server is unreachable.
     cleanup_blocked: asyncio.Event | None = None
+    # Set: wait_ready() waits on it, as it does until the requests watch has listed (renewals wait for it).
+    listed: asyncio.Event | None = None
+    # The target path given: wait() records whether it was mounted while the issuer signed.
+    target: str | None = None
+    mounted_while_signing: list[bool] = field(default_factory=list)
+    mounter: FakeMounter | None = None
 
     async def create(self, volume: Volume, plan: RequestPlan) -> str:
         name = f"req-{len(self.created)}"
@@ -54,7 +60,8 @@ class FakeIssuance:
         return name
 
     async def wait_ready(self) -> None:
-        return None
+        if self.listed is not None:
+            await self.listed.wait()
 
     def pending(self, volume: Volume) -> str | None:
         names = [n for n, _ in self.created if n not in self.answered]
@@ -66,6 +73,8 @@ class FakeIssuance:
         self.cleaned.append(volume.volume_id)
 
     async def wait(self, namespace: str, name: str, *, timeout: float | None = None) -> Issued:
+        if self.target is not None and self.mounter is not None:
+            self.mounted_while_signing.append(self.mounter.is_mount_point(self.target))
         if self.hang:
             raise IssuanceTimeout(f'waiting for request "{name}" timed out')
         self.answered.add(name)
@@ -194,6 +203,48 @@ async def test_denied_first_publish_cleans_up_everything(rig: Rig) -> None:
         await rig.manager.publish(Req("vol-1", target, context()))
     assert rig.store.list_volume_ids() == []
     assert not rig.mounter.is_mount_point(target)
+
+
+async def test_the_target_is_mounted_while_the_issuer_signs_and_answered_only_with_the_files(rig: Rig) -> None:
+    target = rig.target()
+    rig.issuance.target, rig.issuance.mounter = target, rig.mounter
+    await rig.manager.publish(Req("vol-1", target, context()))
+    assert rig.issuance.mounted_while_signing == [True]
+    assert rig.store.read_file("vol-1", "tls.crt") is not None
+
+
+async def test_a_first_publish_cut_short_after_its_mount_gets_its_certificate_before_kubelet_is_answered(
+    rig: Rig,
+) -> None:
+    """A driver killed between the mount and the files leaves pending metadata, the bind and no files; the
+    restarted driver keeps the volume (it is mounted), and kubelet retries the publish it never had answered."""
+    target = rig.target()
+    rig.store.write_metadata(
+        Metadata(volume_id="vol-1", target_path=target, next_issuance_time=None, volume_context=context())
+    )
+    rig.mounter.bind_readonly(rig.store.data_dir("vol-1"), target)
+    await rig.manager.stop()
+    restarted = rig.restart()
+    rig.issuance.listed = asyncio.Event()  # renewals wait for the watch: only the retried publish can issue
+    await restarted.manager.start()
+    try:
+        await restarted.manager.publish(Req("vol-1", target, context()))
+        assert restarted.store.read_file("vol-1", "tls.crt") is not None
+        assert len(rig.issuance.created) == 1
+        assert restarted.mounter.is_bind_of(target, restarted.store.data_dir("vol-1"))
+    finally:
+        await restarted.manager.stop()
+
+
+async def test_a_failed_issuance_after_the_mount_leaves_nothing_behind(rig: Rig) -> None:
+    target = rig.target()
+    rig.issuance.target, rig.issuance.mounter = target, rig.mounter
+    rig.issuance.hang = True
+    with pytest.raises(IssuanceTimeout):
+        await rig.manager.publish(Req("vol-1", target, context()))
+    assert rig.issuance.mounted_while_signing == [True]
+    assert not rig.mounter.is_mount_point(target) and not Path(target).exists()
+    assert rig.store.list_volume_ids() == []
 
 
 async def test_timed_out_publish_resumes_the_pending_request_on_retry(rig: Rig) -> None:
