@@ -39,6 +39,8 @@ _log.addFilter(SecretScrubber())
 _MAX_SOCKET_PATH = 107
 INTERNAL_MESSAGE = "internal error in the CSI driver; see the driver log"
 # Read-only RPCs that sidecars call every few seconds: logged at DEBUG when they succeed.
+# Successes logged at debug only. A volume's publish and unpublish are logged at info by the volume
+# manager, once per volume; republishes (every minute per volume with requiresRepublish) are routine.
 _ROUTINE = frozenset(
     {
         "/csi.v1.Identity/GetPluginInfo",
@@ -46,6 +48,8 @@ _ROUTINE = frozenset(
         "/csi.v1.Identity/Probe",
         "/csi.v1.Node/NodeGetCapabilities",
         "/csi.v1.Node/NodeGetInfo",
+        "/csi.v1.Node/NodePublishVolume",
+        "/csi.v1.Node/NodeUnpublishVolume",
     }
 )
 

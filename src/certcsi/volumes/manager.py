@@ -581,6 +581,7 @@ class Manager:
                 "pod": volume.pod_name,
                 "namespace": volume.pod_namespace,
                 "request": state.status.request_name,
+                "duration_ms": round((self._clock.monotonic() - started) * 1000, 3),
             },
         )
 

@@ -46,5 +46,6 @@ async def test_driver_process_serves_metrics_probes_events_and_inspect() -> None
     (event,) = events
     assert event["involvedObject"]["name"] == "web" and event["type"] == "Normal"
     records = [json.loads(line) for line in log_lines if line.startswith("{")]
-    assert any(r["msg"] == "volume published" and r["logger"] == "volumes/manager" for r in records)
+    (published,) = [r for r in records if r["msg"] == "volume published" and r["logger"] == "volumes/manager"]
+    assert published["pod"] == "web" and published["duration_ms"] > 0
     assert all({"ts", "logger", "caller", "msg"} <= r.keys() and ("v" in r) != ("err" in r) for r in records)
