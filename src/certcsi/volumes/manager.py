@@ -553,18 +553,21 @@ class Manager:
             self._mounter.check_target(self._store.data_dir(volume.volume_id), volume.target_path)
         started = self._clock.monotonic()
         state = _State(volume=volume, published_at=started)
+        if (earlier := self._first_failures.get(volume.volume_id)) is not None:
+            state.status = earlier  # on disk with the volume's first record
         deadline = started + self._issue_timeout
         try:
             self._states[volume.volume_id] = state
-            self._write_metadata(volume, None, live=False)
-            if (earlier := self._first_failures.get(volume.volume_id)) is not None:
-                self._set_status(state, earlier)
+            recorded = self._gates is not None
+            if recorded:  # `inspect` shows a volume whose pod's gates keep it waiting
+                self._record_first_publish(state)
             deferred, pod = await self._first_gates(state)
             if deferred:
                 return
-            # Mounted while the issuer signs; `publish` never answers for a volume without its certificate.
             budget = max(0.0, deadline - self._clock.monotonic())
-            await self._issue(state, pod=pod, timeout=budget, while_signing=lambda: self._bind(volume))
+            await self._issue(
+                state, pod=pod, timeout=budget, while_signing=lambda: self._while_first_signs(state, recorded=recorded)
+            )
             state.live = True
         except BaseException as error:
             # Nothing of a volume that never became ready may stay behind (csi-lib#8, kubelet may not retry);
@@ -584,6 +587,20 @@ class Manager:
                 "duration_ms": round((self._clock.monotonic() - started) * 1000, 3),
             },
         )
+
+    def _record_first_publish(self, state: _State) -> None:
+        """metadata.json of a volume without a certificate yet, and the failures of its earlier attempts."""
+        self._write_metadata(state.volume, None, live=False)
+        if state.status.failures:
+            self._write_status(state)
+
+    def _while_first_signs(self, state: _State, *, recorded: bool) -> None:
+        """A first publish's own work, done while its request is with the issuer; `publish` still answers only
+        once the files are in. A driver stopped after this holds the request with no record of it: kubelet's
+        retry makes another, and the first is pruned with the volume's next ones or collected with its pod."""
+        if not recorded:
+            self._record_first_publish(state)
+        self._bind(state.volume)
 
     def _discard(self, state: _State, *, keep_target: bool) -> None:
         """Remove every trace of a volume that never became live (the target too, unless `keep_target`: it was
@@ -659,6 +676,7 @@ class Manager:
         started = self._clock.monotonic()
         self._observer.issuing(volume)
         name: str | None = None
+        created = False
         not_issuers: Exception | None = None
         try:
             pending = self._pending.get(volume.volume_id)
@@ -672,14 +690,15 @@ class Manager:
                 name = await self._issuance.create(volume, plan)
                 issuer = plan.issuer_ref
                 self._pending[volume.volume_id] = _Pending(name, volume.pod_namespace, key, issuer)
-                if first:  # until the first certificate, `inspect` shows the request being waited for
-                    self._set_status(state, replace(state.status, request_name=name, issuer=issuer))
+                created = True
             if while_signing is not None:
                 try:
                     while_signing()
                 except Exception as error:
                     not_issuers = error
                     raise
+            if first and created:  # until the first certificate, `inspect` shows the request being waited for
+                self._set_status(state, replace(state.status, request_name=name, issuer=issuer))
             budget = self._issue_timeout if timeout is None else timeout
             issued = await self._issuance.wait(volume.pod_namespace, name, timeout=budget)
             self._pending.pop(volume.volume_id, None)
@@ -871,9 +890,12 @@ class Manager:
         if status == state.status:
             return
         state.status = status
+        self._write_status(state)
+
+    def _write_status(self, state: _State) -> None:
         volume_id = state.volume.volume_id
         try:
-            write_status(self._store.volume_dir(volume_id), status)
+            write_status(self._store.volume_dir(volume_id), state.status)
         except OSError as err:
             # Only `inspect` reads it: a full or vanished volume directory must not fail issuance.
             log.warning("could not write status.json", extra={"volume_id": volume_id, "error": str(err)})

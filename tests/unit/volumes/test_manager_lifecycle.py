@@ -8,7 +8,7 @@ import logging
 import os
 import random
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +27,7 @@ from certcsi.volumes.manager import Manager
 from certcsi.volumes.mount import FakeMounter, Mounter
 from certcsi.volumes.owning import Owner
 from certcsi.volumes.schedule import RateBudget
+from certcsi.volumes.status import read_status
 from certcsi.volumes.store import Metadata, Store
 
 CSI_OWNER = Owner("csi.cert-manager.io")
@@ -53,6 +54,7 @@ class FakeIssuance:
     target: str | None = None
     mounted_while_signing: list[bool] = field(default_factory=list)
     mounter: FakeMounter | None = None
+    on_wait: Callable[[], None] | None = None
 
     async def create(self, volume: Volume, plan: RequestPlan) -> str:
         name = f"req-{len(self.created)}"
@@ -75,6 +77,8 @@ class FakeIssuance:
     async def wait(self, namespace: str, name: str, *, timeout: float | None = None) -> Issued:
         if self.target is not None and self.mounter is not None:
             self.mounted_while_signing.append(self.mounter.is_mount_point(self.target))
+        if self.on_wait is not None:
+            self.on_wait()
         if self.hang:
             raise IssuanceTimeout(f'waiting for request "{name}" timed out')
         self.answered.add(name)
@@ -245,6 +249,17 @@ async def test_a_failed_issuance_after_the_mount_leaves_nothing_behind(rig: Rig)
     assert rig.issuance.mounted_while_signing == [True]
     assert not rig.mounter.is_mount_point(target) and not Path(target).exists()
     assert rig.store.list_volume_ids() == []
+
+
+async def test_each_first_publish_attempt_shows_the_failures_of_the_earlier_ones(rig: Rig) -> None:
+    target = rig.target()
+    rig.issuance.deny = True
+    seen: list[int] = []
+    rig.issuance.on_wait = lambda: seen.append(read_status(rig.store.volume_dir("vol-1")).failures)  # type: ignore[union-attr]
+    for _ in range(3):
+        with pytest.raises(IssuanceDenied):
+            await rig.manager.publish(Req("vol-1", target, context()))
+    assert seen == [0, 1, 2]  # status.json, as `inspect` reads it while the attempt waits for the issuer
 
 
 async def test_timed_out_publish_resumes_the_pending_request_on_retry(rig: Rig) -> None:
