@@ -163,6 +163,8 @@ class _RpcGuard(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             level = logging.ERROR
         else:
             level = logging.WARNING
+        if not _log.isEnabledFor(level):  # a republish at the default verbosity: nothing to build
+            return
         fields: dict[str, object] = {
             "event": "rpc",
             "method": method,
