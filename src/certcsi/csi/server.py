@@ -38,9 +38,9 @@ _log.addFilter(SecretScrubber())
 # Linux sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
 _MAX_SOCKET_PATH = 107
 INTERNAL_MESSAGE = "internal error in the CSI driver; see the driver log"
-# Read-only RPCs that sidecars call every few seconds: logged at DEBUG when they succeed.
-# Successes logged at debug only. A volume's publish and unpublish are logged at info by the volume
-# manager, once per volume; republishes (every minute per volume with requiresRepublish) are routine.
+# Logged at DEBUG when they succeed: the read-only RPCs sidecars call every few seconds, and publish
+# and unpublish, which the volume manager logs at INFO once per volume (kubelet republishes every
+# volume every minute or so with requiresRepublish).
 _ROUTINE = frozenset(
     {
         "/csi.v1.Identity/GetPluginInfo",

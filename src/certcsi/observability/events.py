@@ -2,12 +2,12 @@
 
 Recording never blocks the engine: `emit()` only queues. A few writer tasks (`concurrency`) drain
 the queue, so a burst of issuances costs no task per event. They start `linger` seconds after the
-first event of a batch, as Nagle's algorithm would: an Event is for people reading `kubectl
-describe pod`, a publish is what a pod waits for, and writing each Event at once put its API call
-(and the API server's work on it) in the way of the next pod's publish. An event identical to one still queued
-(same pod, type, reason and message) adds to its count instead of taking a place; the queue holds
-`backlog` distinct events, and what cannot be recorded (queue full, API refusing, shutdown) is
-counted by reason through `on_drop` (a metric), never lost silently.
+first event of a batch, as Nagle's algorithm would: an Event is for people reading `kubectl describe
+pod`, a publish is what a pod waits for, and writing each Event at once put its API call (and the
+API server's work on it) in the way of the next pod's publish. An event identical to one still
+queued (same pod, type, reason and message) adds to its count instead of taking a place; the queue
+holds `backlog` distinct events, and what cannot be recorded (queue full, API refusing, shutdown)
+is counted by reason through `on_drop` (a metric), never lost silently.
 
 Repeats are aggregated by `Kube.record_event` too, as client-go's recorder does (same pod, type,
 reason and message: `count` goes up). The engine's error messages name the CertificateRequest,

@@ -1,10 +1,14 @@
 """The volume lifecycle: publish, renew and unpublish, one lock per volume (csi-lib's manager role).
 
-Publish of a new volume issues synchronously, writes the file set, bind-mounts it and schedules the
-renewal on the node's one `Scheduler`. A republish only refreshes what lives in memory (the token
-kubelet sends) and re-asserts the mount: it never tears a live volume down, whatever fails. A
-failed first publish removes everything it made, but keeps a pending request's key in memory so the
-retry kubelet sends resumes that request instead of creating another one.
+Publish of a new volume issues synchronously: once its CertificateRequest is created, and while the
+issuer signs, it records the volume (metadata.json, status.json) and bind-mounts the data directory;
+then it writes the file set and schedules the renewal on the node's one `Scheduler`. It answers only
+once the files are in, and without `continue_on_not_ready` a republish of a mounted volume that
+never had a certificate (a first publish cut short by a restart) issues before it answers. A
+republish only refreshes what lives in memory (the token kubelet sends) and re-asserts the mount: it
+never tears a live volume down, whatever fails. A failed first publish removes everything it made,
+but keeps a pending request's key in memory so the retry kubelet sends resumes that request instead
+of creating another one.
 
 Only what the engine made is ever touched: a target the mount would refuse (a file, a symlink, files,
 someone else's mount) is refused before any key or request exists; unpublish unmounts only a bind of
