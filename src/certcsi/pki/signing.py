@@ -59,9 +59,12 @@ def _authority_key_identifier(ca_cert: x509.Certificate) -> x509.AuthorityKeyIde
 
 
 @functools.lru_cache(maxsize=64)
-def _issuer_facts(ca_cert: x509.Certificate) -> tuple[x509.Name, datetime, x509.AuthorityKeyIdentifier]:
+def _issuer_facts(
+    ca_cert: x509.Certificate,
+) -> tuple[x509.Name, datetime, x509.Extension[x509.AuthorityKeyIdentifier]]:
     """What every leaf of one CA takes from it: its subject, its expiry and the authority key id."""
-    return ca_cert.subject, ca_cert.not_valid_after_utc, _authority_key_identifier(ca_cert)
+    aki = _authority_key_identifier(ca_cert)
+    return ca_cert.subject, ca_cert.not_valid_after_utc, x509.Extension(aki.oid, False, aki)
 
 
 @functools.lru_cache(maxsize=256)
@@ -78,7 +81,10 @@ def _usage_extensions(usages: tuple[str, ...]) -> tuple[x509.Extension[x509.Exte
     return tuple(found)
 
 
-_BASIC_CONSTRAINTS = {is_ca: x509.BasicConstraints(ca=is_ca, path_length=None) for is_ca in (False, True)}
+_BASIC_CONSTRAINTS = {
+    is_ca: x509.Extension(x509.BasicConstraints.oid, True, x509.BasicConstraints(ca=is_ca, path_length=None))
+    for is_ca in (False, True)
+}
 
 
 def create_ca(
@@ -148,24 +154,35 @@ def _sign_leaf(
     requested = tuple(usages) or DEFAULT_USAGES
     if is_ca and "cert sign" not in requested:
         requested = (*requested, "cert sign")
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(serial if serial is not None else random_serial())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(_BASIC_CONSTRAINTS[is_ca], critical=True)
-        .add_extension(aki, critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-    )
-    for extension in _usage_extensions(requested):
-        builder = builder.add_extension(extension.value, critical=extension.critical)
+    extensions = [
+        _BASIC_CONSTRAINTS[is_ca],
+        aki,
+        x509.Extension(x509.SubjectKeyIdentifier.oid, False, x509.SubjectKeyIdentifier.from_public_key(public_key)),
+        *_usage_extensions(requested),
+    ]
     if sans is not None:
         # RFC 5280: SAN must be critical when the subject is empty, whatever the CSR said.
-        builder = builder.add_extension(sans.value, critical=sans.critical or len(subject) == 0)
+        critical = sans.critical or len(subject) == 0
+        extensions.append(sans if critical == sans.critical else x509.Extension(sans.oid, critical, sans.value))
+    # One constructor call instead of a chain of ten builder copies (each one re-checks its
+    # argument): every value here is already of the type and range the chained setters check.
+    builder = x509.CertificateBuilder(
+        issuer_name=issuer,
+        subject_name=subject,
+        public_key=public_key,
+        serial_number=_checked_serial(serial) if serial is not None else random_serial(),
+        not_valid_before=start.replace(tzinfo=None),
+        not_valid_after=end.replace(tzinfo=None),
+        extensions=extensions,
+    )
     return builder.sign(ca_key, signature_hash(ca_key))
+
+
+def _checked_serial(serial: int) -> int:
+    """A caller's serial number, held to what X.509 allows (CertificateBuilder.serial_number's rule)."""
+    if serial <= 0 or serial.bit_length() >= 160:
+        raise ValueError("the serial number must be positive and fit in 159 bits")
+    return serial
 
 
 def sign_csr(

@@ -234,6 +234,16 @@ def test_explicit_serial(ca: CA, ec_key: ec.EllipticCurvePrivateKey) -> None:
     assert _sign(ca, _spiffe_csr(ec_key), serial=4242).serial_number == 4242
 
 
+@pytest.mark.parametrize("serial", [0, -1, 2**159])
+def test_explicit_serial_out_of_range_refused(ca: CA, ec_key: ec.EllipticCurvePrivateKey, serial: int) -> None:
+    with pytest.raises(ValueError, match="serial number"):
+        _sign(ca, _spiffe_csr(ec_key), serial=serial)
+
+
+def test_largest_explicit_serial_kept(ca: CA, ec_key: ec.EllipticCurvePrivateKey) -> None:
+    assert _sign(ca, _spiffe_csr(ec_key), serial=2**159 - 1).serial_number == 2**159 - 1
+
+
 def test_tampered_csr_refused(ca: CA, rsa_key: rsa.RSAPrivateKey) -> None:
     der = bytearray(load_csr(build_csr(rsa_key, CsrSpec(dns_names=("a",)))).public_bytes(Encoding.DER))
     der[-1] ^= 0x01  # the last byte is inside the RSA signature
