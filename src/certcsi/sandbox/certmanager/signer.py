@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +48,11 @@ class CASigner:
     cert: x509.Certificate
     chain_tail: bytes
     ca: bytes
+    # status.ca as written: the same for every request this CA signs, so encoded once.
+    ca_base64: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ca_base64", base64.b64encode(self.ca).decode())
 
     def sign(self, spec: Mapping[str, Any], *, now: datetime | None = None) -> Issued:
         """Sign the request `spec`; TemplateError for a request problem, ValueError for a signing one."""
@@ -74,7 +79,7 @@ class CASigner:
                 raise TemplateError("failed to check CSR signature: the signature does not verify") from None
             raise
         pem = certificate_pem(leaf) + self.chain_tail
-        return Issued(certificate=base64.b64encode(pem).decode(), ca=base64.b64encode(self.ca).decode())
+        return Issued(certificate=base64.b64encode(pem).decode(), ca=self.ca_base64)
 
 
 def _self_signed(cert: x509.Certificate) -> bool:
@@ -85,7 +90,7 @@ def load_signer(secret: Mapping[str, Any]) -> CASigner:
     """The CA in a `kubernetes.io/tls` Secret (`tls.crt` chain, `tls.key`); KeyPairError naming the problem."""
     data = secret.get("data") or {}
 
-    def field(name: str) -> bytes:
+    def member(name: str) -> bytes:
         value = data.get(name)
         if not value:
             raise KeyPairError(f"secret has no {name!r} data")
@@ -95,11 +100,11 @@ def load_signer(secret: Mapping[str, Any]) -> CASigner:
             raise KeyPairError(f"secret's {name!r} data is not valid base64") from None
 
     try:
-        certs = x509.load_pem_x509_certificates(field("tls.crt"))
+        certs = x509.load_pem_x509_certificates(member("tls.crt"))
     except ValueError:
         raise KeyPairError("error decoding certificate PEM block in 'tls.crt'") from None
     try:
-        key = load_private_key(field("tls.key"))
+        key = load_private_key(member("tls.key"))
     except ValueError as exc:
         raise KeyPairError(f"'tls.key': {exc}") from None
     cert = certs[0]
