@@ -61,6 +61,11 @@ REPEATED = {
     "metadata": {"name": "p"},
     "spec": {"containers": [{"name": "c", "image": "i"}, {"name": "c", "tty": True}]},
 }
+# List items that are empty objects: members with nothing below them.
+EMPTY_ITEMS = {
+    "metadata": {"name": "p"},
+    "spec": {"imagePullSecrets": [{}], "containers": [{"name": "c", "ports": [{}]}], "tolerations": [{}, {"key": "k"}]},
+}
 
 
 def by_sets(obj: dict[str, Any], shape: Shape, without: tuple[str, ...]) -> dict[str, Any]:
@@ -76,6 +81,7 @@ def by_sets(obj: dict[str, Any], shape: Shape, without: tuple[str, ...]) -> dict
         ("/events", EVENT, ()),
         ("/configmaps", CONFIGMAP, ()),
         ("/pods", REPEATED, ("status",)),
+        ("/pods", EMPTY_ITEMS, ()),
     ],
 )
 def test_created_tree_is_the_encoded_field_set(key: str, obj: dict[str, Any], without: tuple[str, ...]) -> None:

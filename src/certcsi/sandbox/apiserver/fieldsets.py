@@ -197,24 +197,43 @@ def _fill(
 ) -> None:
     """Add the children of `value` (not a leaf) to `node` as `encode` orders them (by element), each
     member with members below it marked "."."""
-    if isinstance(value, list):
-        items = shape.items
-        children = [(item_element(shape, i, item), item, items, True) for i, item in enumerate(value)]
-    else:
-        children = [(("f", key), item, shape.field(key), not shape.declares(key)) for key, item in value.items()]
+    if not isinstance(value, list):
+        _fill_fields(node, value, shape, untracked=untracked, skip=skip)
+        return
+    items = shape.items
+    children = [(item_element(shape, i, item), item) for i, item in enumerate(value)]
     children.sort(key=lambda child: child[0])
     previous: Element | None = None
-    for element, item, sub, undeclared in children:
+    for element, item in children:
         if element == previous:
             raise _Repeated
         previous = element
-        name = element[1]
-        if element[0] == "f" and name in skip:
+        child: dict[str, Any] = {}  # every list item is a member
+        if not _is_leaf(item, items):
+            _fill(child, item, items, untracked=None)
+            if child:
+                child["."] = {}
+        node[f"{element[0]}:{element[1]}"] = child
+
+
+def _fill_fields(
+    node: dict[str, Any],
+    value: dict[str, Any],
+    shape: Shape,
+    *,
+    untracked: dict[str, frozenset[str] | None] | frozenset[str] | None,
+    skip: frozenset[str],
+) -> None:
+    """`_fill` for an object: its fields in name order (a dict's keys never repeat)."""
+    for name in sorted(value):
+        if name in skip:
             continue
-        below: dict[str, frozenset[str] | None] | frozenset[str] | None = None
+        item = value[name]
+        sub = shape.field(name)
         leaf = _is_leaf(item, sub)
-        member = undeclared or leaf
-        if untracked is not None and element[0] == "f" and name in untracked:
+        member = leaf or not shape.declares(name)
+        below: dict[str, frozenset[str] | None] | frozenset[str] | None = None
+        if untracked is not None and name in untracked:
             member = False
             if isinstance(untracked, dict):
                 below = untracked[name]
@@ -224,7 +243,7 @@ def _fill(
         if child or member:
             if child and member:
                 child["."] = {}
-            node[f"{element[0]}:{name}"] = child
+            node["f:" + name] = child
 
 
 def decode(tree: Any, prefix: Path = ()) -> set[Path]:
