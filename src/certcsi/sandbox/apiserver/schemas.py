@@ -109,6 +109,17 @@ def _fits(value: Any, schema: Obj) -> bool:
     return bool(actual == kind)
 
 
+_NONE: frozenset[type] = frozenset({type(None)})
+# What `_fits` takes without a look at the value beyond its type, by schema type (bool is not an int here).
+_SCALARS: dict[Any, frozenset[type]] = {
+    None: frozenset({type(None), str, int, bool, float}),
+    "string": frozenset({type(None), str}),
+    "integer": frozenset({type(None), int}),
+    "boolean": frozenset({type(None), bool}),
+    "number": frozenset({type(None), int, float}),
+}
+
+
 class Node:
     """One schema position with its `$ref` resolved and what `walk` asks of it worked out once
     (`Node(schema)` returns the cached one): every write of a built-in kind walks its object."""
@@ -125,6 +136,8 @@ class Node:
         "one_of",
         "properties",
         "schema",
+        "scalars",
+        "struct",
         "target",
     )
     _cache: dict[int, Node] = {}
@@ -141,6 +154,8 @@ class Node:
     items: Obj | None
     _children: dict[str, Node]
     _go_type: str | None
+    scalars: frozenset[type]  # Python types of scalar values that certainly fit (nothing to walk below)
+    struct: str  # the Go struct a field here belongs to ('' for none of its own)
 
     def __new__(cls, schema: Obj) -> Node:
         found = cls._cache.get(id(schema))
@@ -158,6 +173,9 @@ class Node:
         items = target.get("items")
         node.items = items if isinstance(items, dict) else None
         node._children, node._go_type = {}, None
+        plain = node.one_of is None and (node.kind is None or isinstance(node.kind, str))
+        node.scalars = _SCALARS.get(node.kind, _NONE) if plain else _NONE
+        node.struct = node.name.rsplit(".", 1)[-1] if node.properties is not None else ""
         cls._cache[id(schema)] = node  # holds `schema`, so its id is never reused while cached
         return node
 
@@ -209,9 +227,11 @@ def _walk(value: Any, node: Node, path: str, struct: str, found: list[tuple[str,
             return
         if not node.object or node.free:
             return  # a free-form object (RawExtension, JSON): anything goes
-        here = (node.name.rsplit(".", 1)[-1] or struct) if node.properties is not None else struct
+        here = node.struct or struct
         for key, item in value.items():
             child = node.child(key)
+            if child is not None and type(item) in child.scalars:
+                continue  # most fields: a scalar of the right type, nothing to report or walk
             where = f"{path}.{key}" if path else key
             if child is None:
                 found.append(("unknown", where, None))
@@ -223,8 +243,10 @@ def _walk(value: Any, node: Node, path: str, struct: str, found: list[tuple[str,
             return
         if node.items is not None:
             items = Node(node.items)
+            scalars = items.scalars
             for i, item in enumerate(value):
-                _walk(item, items, f"{path}[{i}]", struct, found)
+                if type(item) not in scalars:
+                    _walk(item, items, f"{path}[{i}]", struct, found)
     elif not node.fits(value):
         found.append(("type", path, Problem(path, json_type(value), node.go_type, struct)))
 
