@@ -132,6 +132,26 @@ async def test_a_lease_time_needs_microseconds(cluster: Cluster) -> None:
     assert (await cluster.request("POST", path, body=json.dumps(lease).encode()))[0] == 201
 
 
+async def test_an_event_series_time_needs_microseconds_and_the_first_bad_one_is_named(cluster: Cluster) -> None:
+    path = "/api/v1/namespaces/default/events"
+    event = {
+        "metadata": {"name": "e"},
+        "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"},
+        "series": {"count": 2, "lastObservedTime": "2026-01-01T00:00:01Z"},
+        "reason": "R",
+        "eventTime": "2026-01-01T00:00:02Z",
+    }
+    status, answer = await cluster.request("POST", path, body=json.dumps(event).encode())
+    assert (status, answer["reason"]) == (400, "BadRequest")
+    assert 'parsing time "2026-01-01T00:00:01Z"' in answer["message"]  # series comes first in the body
+    event["series"] = {"count": 2, "lastObservedTime": "2026-01-01T00:00:01.000000Z"}
+    status, answer = await cluster.request("POST", path, body=json.dumps(event).encode())
+    assert (status, answer["reason"]) == (400, "BadRequest")
+    assert 'parsing time "2026-01-01T00:00:02Z"' in answer["message"]
+    event["eventTime"] = "2026-01-01T00:00:02.000000Z"
+    assert (await cluster.request("POST", path, body=json.dumps(event).encode()))[0] == 201
+
+
 async def test_a_pod_bound_token_names_the_node(cluster: Cluster, admin: client.ApiClient) -> None:
     v1 = client.CoreV1Api(admin)
     node = await v1.create_node({"metadata": {"name": "worker-1"}})

@@ -150,6 +150,13 @@ def _reaches_micro_time(node: schemas.Node) -> bool:
     return any(_has_micro_times(part.split('"')[0]) for part in text.split(REF_PREFIX)[1:])
 
 
+@functools.cache
+def _micro_time_fields(node: schemas.Node) -> frozenset[str]:
+    """The properties of this schema position at or below which a MicroTime field can be found."""
+    properties = node.properties or {}
+    return frozenset(key for key, sub in properties.items() if _reaches_micro_time(schemas.Node(sub)))
+
+
 def _micro_times(value: Any, node: schemas.Node) -> str | None:
     """The first MicroTime field whose text is not RFC 3339 with microseconds (metav1.MicroTime)."""
     if node.name == _MICRO_TIME_REF:
@@ -157,8 +164,9 @@ def _micro_times(value: Any, node: schemas.Node) -> str | None:
     if not _reaches_micro_time(node):
         return None
     if isinstance(value, dict) and node.properties is not None:
-        for key, item in value.items():
-            child = node.child(key) if key in node.properties else None
+        fields = _micro_time_fields(node)
+        for key, item in value.items():  # in the body's order, as Go's decoder meets them
+            child = node.child(key) if key in fields else None
             if child is not None and (problem := _micro_times(item, child)) is not None:
                 return problem
     elif isinstance(value, list) and node.items is not None:
