@@ -135,8 +135,8 @@ class Node:
         "object",
         "one_of",
         "properties",
-        "schema",
         "scalars",
+        "schema",
         "struct",
         "target",
     )
