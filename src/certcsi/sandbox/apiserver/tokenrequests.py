@@ -49,6 +49,8 @@ def _seconds(spec: Obj) -> int:
     return seconds
 
 
+
+
 def answer(authority: TokenAuthority, body: Obj, *, namespace: str, account: str) -> Obj:
     """The TokenRequest answered with its token, for service account `account` in `namespace`."""
     spec = body.get("spec") or {}

@@ -41,6 +41,8 @@ def pod_path(namespace: str, name: str) -> str:
     return f"/api/v1/namespaces/{_q(namespace)}/pods/{_q(name)}"
 
 
+
+
 def merge_conditions(current: Sequence[Any], wanted: Sequence[Mapping[str, Any]], stamp: str) -> list[dict[str, Any]]:
     """`current` with `wanted` merged in by type; lastTransitionTime moves only when the status changes."""
     merged: dict[str, dict[str, Any]] = {}

@@ -49,6 +49,8 @@ _HEALTHY = (
 )
 
 
+
+
 def _read(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8").strip()
