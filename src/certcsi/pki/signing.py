@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 DEFAULT_CA_VALIDITY = timedelta(days=3650)
+_EARLIEST_START = datetime(1950, 1, 1, tzinfo=UTC)
 
 
 def random_serial() -> int:
@@ -145,6 +146,8 @@ def _sign_leaf(
     if duration <= timedelta(0):
         raise ValueError("certificate duration must be positive")
     start = _utc(now)
+    if start < _EARLIEST_START:  # what CertificateBuilder.not_valid_before refuses
+        raise ValueError("a certificate's validity cannot start before 1950")
     issuer, ca_expiry, aki = _issuer_facts(ca_cert)
     # Like cert-manager's CA issuer: never outlive the CA.
     end = min(start + duration, ca_expiry)

@@ -240,6 +240,12 @@ def test_explicit_serial_out_of_range_refused(ca: CA, ec_key: ec.EllipticCurvePr
         _sign(ca, _spiffe_csr(ec_key), serial=serial)
 
 
+def test_validity_starting_before_1950_refused(ec_key: ec.EllipticCurvePrivateKey) -> None:
+    ca = create_ca(common_name="old", now=datetime(1950, 1, 2, tzinfo=UTC), validity=timedelta(days=36500))
+    with pytest.raises(ValueError, match="before 1950"):
+        _sign(ca, _spiffe_csr(ec_key), now=datetime(1949, 12, 31, tzinfo=UTC))
+
+
 def test_largest_explicit_serial_kept(ca: CA, ec_key: ec.EllipticCurvePrivateKey) -> None:
     assert _sign(ca, _spiffe_csr(ec_key), serial=2**159 - 1).serial_number == 2**159 - 1
 
