@@ -379,6 +379,19 @@ def _needs_walk(schema: Obj) -> bool:
     return cached[1]
 
 
+_WALKED: dict[int, tuple[Obj, tuple[tuple[str, Obj], ...]]] = {}
+
+
+def _walked_properties(schema: Obj) -> tuple[tuple[str, Obj], ...]:
+    """The properties of `schema` below which some map or set list is, worked out once per schema."""
+    cached = _WALKED.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        properties = schema.get("properties") or {}
+        walked = tuple((k, sub) for k, sub in properties.items() if isinstance(sub, dict) and _needs_walk(sub))
+        cached = _WALKED[id(schema)] = (schema, walked)
+    return cached[1]
+
+
 def _list_type_violations(value: Any, schema: Obj, parts: list[str | int]) -> list[Cause]:
     """Duplicates in `x-kubernetes-list-type: map` (by the map keys) and `set` lists, which JSON Schema cannot see."""
     found: list[Cause] = []
@@ -390,9 +403,8 @@ def _list_type_violations(value: Any, schema: Obj, parts: list[str | int]) -> li
 def _find_duplicates(value: Any, schema: Obj, parts: list[str | int], found: list[Cause]) -> None:
     """`_list_type_violations` below a schema position that holds some map or set list."""
     if isinstance(value, dict):
-        properties = schema.get("properties") or {}
-        for key, sub in properties.items():
-            if key in value and isinstance(sub, dict) and _needs_walk(sub):
+        for key, sub in _walked_properties(schema):
+            if key in value:
                 _find_duplicates(value[key], sub, [*parts, key], found)
         return
     if not isinstance(value, list):
