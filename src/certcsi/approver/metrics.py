@@ -232,9 +232,9 @@ class ApproverMetrics:
         """Serve the queue's depth and running times, read from it at each scrape."""
         self.registry.register(_QueueCollector(lambda: queue))
 
-    def exposition(self) -> bytes:
-        """The registry in Prometheus' text format (what /metrics serves)."""
-        return generate_latest(self.registry)
+    def exposition(self, names: frozenset[str] = frozenset()) -> bytes:
+        """The registry in Prometheus' text format (what /metrics serves); only the `names` families if any."""
+        return generate_latest(self.registry.restricted_registry(names) if names else self.registry)
 
 
 class _QueueCollector(Collector):

@@ -200,7 +200,8 @@ _NODE_PLUGIN_OPTIONS = (
         default="0",
         show_default=True,
         help="host:port (or :port) for /metrics, /healthz and /readyz; 0 disables it (the install manifests "
-        "pass :9402 when metrics.enabled).",
+        "pass :9402 when metrics.enabled). /metrics?name[]=<family> (repeatable) serves only those families: "
+        "the per-volume ones cost ~70 us of CPU per volume to render.",
     ),
     click.option(
         "--readiness-probe-bind-address",

@@ -141,7 +141,7 @@ def _approver_policy(
     "--metrics-bind-address",
     default=":9402",
     show_default=True,
-    help="host:port (or :port) for /metrics; 0 disables it.",
+    help="host:port (or :port) for /metrics; 0 disables it. /metrics?name[]=<family> (repeatable) serves only those.",
 )
 @click.option(
     "--readiness-probe-bind-address",

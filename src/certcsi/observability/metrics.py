@@ -206,9 +206,9 @@ class NodeMetrics:
         for counter in (self.issue_requests, self.issue_errors):
             counter.remove(self.node_hash, volume_id)  # a no-op for a volume never counted
 
-    def exposition(self) -> bytes:
-        """The registry in Prometheus' text format (what /metrics serves)."""
-        return generate_latest(self.registry)
+    def exposition(self, names: frozenset[str] = frozenset()) -> bytes:
+        """The registry in Prometheus' text format (what /metrics serves); only the `names` families if any."""
+        return generate_latest(self.registry.restricted_registry(names) if names else self.registry)
 
 
 class EngineCollector(Collector):

@@ -43,7 +43,7 @@ def _answer(check: Callable[[], str | None]) -> Handler:
 def node_endpoints(
     *,
     health: Health,
-    metrics: Callable[[], bytes] | None,
+    metrics: Callable[[frozenset[str]], bytes] | None,
     metrics_address: BindAddress | None,
     readiness_address: BindAddress | None,
 ) -> list[HttpEndpoint]:

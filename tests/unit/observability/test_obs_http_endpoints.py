@@ -32,9 +32,13 @@ async def get(url: str) -> tuple[int, str]:
 async def test_probes_and_metrics_on_the_metrics_address() -> None:
     state: dict[str, str | None] = {"ready": "volume state not loaded yet"}
     health = Health(alive=lambda: None, ready=lambda: state["ready"])
-    endpoints = node_endpoints(
-        health=health, metrics=lambda: b"certcsi_renewals_total 0.0\n", metrics_address=LOOPBACK, readiness_address=None
-    )
+    asked: list[frozenset[str]] = []
+
+    def metrics(names: frozenset[str]) -> bytes:
+        asked.append(names)
+        return b"certcsi_renewals_total 0.0\n"
+
+    endpoints = node_endpoints(health=health, metrics=metrics, metrics_address=LOOPBACK, readiness_address=None)
     async with serving(endpoints) as (base,):
         assert await get(f"{base}/healthz") == (200, "ok")
         assert await get(f"{base}/readyz") == (503, "volume state not loaded yet")
@@ -42,6 +46,8 @@ async def test_probes_and_metrics_on_the_metrics_address() -> None:
         assert await get(f"{base}/readyz") == (200, "ok")
         status, body = await get(f"{base}/metrics")
         assert status == 200 and "certcsi_renewals_total" in body
+        await get(f"{base}/metrics?name[]=certcsi_key_pool_keys&name[]=certcsi_renewals_total")
+    assert asked == [frozenset(), {"certcsi_key_pool_keys", "certcsi_renewals_total"}]
 
 
 async def test_a_failing_liveness_check_is_a_503_with_the_reason() -> None:
@@ -57,7 +63,8 @@ def test_addresses() -> None:
     health = Health(alive=lambda: None, ready=lambda: None)
     same = BindAddress(host="127.0.0.1", port=9402)
     assert node_endpoints(health=health, metrics=None, metrics_address=None, readiness_address=None) == []
-    merged = node_endpoints(health=health, metrics=lambda: b"", metrics_address=same, readiness_address=same)
+    merged = node_endpoints(health=health, metrics=lambda names: b"", metrics_address=same, readiness_address=same)
     assert len(merged) == 1
     other = BindAddress(host="127.0.0.1", port=6060)
-    assert len(node_endpoints(health=health, metrics=lambda: b"", metrics_address=same, readiness_address=other)) == 2
+    endpoints = node_endpoints(health=health, metrics=lambda names: b"", metrics_address=same, readiness_address=other)
+    assert len(endpoints) == 2

@@ -228,3 +228,15 @@ def test_no_created_series_and_process_metrics_are_served() -> None:
     text = metrics.exposition().decode()
     assert "_created" not in text
     assert "\nprocess_cpu_seconds_total " in text and "\npython_info{" in text
+
+
+def test_a_scrape_by_name_serves_those_families_alone_and_reads_no_volume() -> None:
+    engine = FakeEngine([view("vol-1", not_after=NOW + timedelta(hours=1), renew=NOW)])
+    metrics = attached(engine)
+    metrics.renewals.inc()
+    text = metrics.exposition(frozenset({"certcsi_renewals_total"})).decode()
+    assert text.splitlines()[-1] == "certcsi_renewals_total 1.0"
+    assert "certmanager_csi_managed_volume_count" not in text and "process_cpu_seconds_total" not in text
+    assert engine.scrapes == 0  # the per-volume families were not computed for it
+    assert "certmanager_csi_managed_volume_count" in metrics.exposition().decode()
+    assert engine.scrapes == 1
