@@ -319,20 +319,30 @@ class KeyPoolCollector(Collector):
     def __init__(self, keys: KeyCounts) -> None:
         self._keys = keys
 
+    def describe(self) -> Iterable[Metric]:
+        return self._families()  # registering must not read the pool; a scrape by name needs the names
+
     def collect(self) -> Iterable[Metric]:
-        ready = GaugeMetricFamily(
-            "certcsi_key_pool_keys", "Private keys made ahead and waiting in memory, by type.", labels=["key_type"]
-        )
-        taken = CounterMetricFamily(
-            "certcsi_key_pool_taken",
-            "Fresh private keys handed out, by type and source: pool (made ahead) or on_demand (made while waiting).",
-            labels=["key_type", "source"],
-        )
+        ready, taken = self._families()
         for stats in self._keys.stats():
             ready.add_metric([stats.key_type], stats.ready)
             taken.add_metric([stats.key_type, "pool"], stats.pooled)
             taken.add_metric([stats.key_type, "on_demand"], stats.on_demand)
         return [ready, taken]
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, CounterMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "certcsi_key_pool_keys", "Private keys made ahead and waiting in memory, by type.", labels=["key_type"]
+            ),
+            CounterMetricFamily(
+                "certcsi_key_pool_taken",
+                "Fresh private keys handed out, by type and source: pool (made ahead) or on_demand (made while "
+                "waiting).",
+                labels=["key_type", "source"],
+            ),
+        )
 
 
 def _ready_status(state: RequestState) -> str:

@@ -33,3 +33,12 @@ def test_dropped_events_are_counted_by_reason_from_zero() -> None:
     metrics.events_dropped("backlog", 1)
     assert sample(metrics, "certcsi_pod_events_dropped_total", reason="forbidden") == 3
     assert sample(metrics, "certcsi_pod_events_dropped_total", reason="backlog") == 1
+
+
+async def test_the_pool_can_be_scraped_by_name_alone() -> None:
+    keys = KeyPool(size=0)
+    metrics = NodeMetrics(node_hash=fnv_hash_label("node-1"), keys=keys)
+    await keys.take(KeySpec("ECDSA", 256))
+    text = metrics.exposition(frozenset({"certcsi_key_pool_keys"})).decode()
+    samples = [line for line in text.splitlines() if not line.startswith("#")]
+    assert samples == ['certcsi_key_pool_keys{key_type="ECDSA-256"} 0.0']
