@@ -547,7 +547,11 @@ async def latency_runs(
         # One unmeasured call first: the key type joins the pool on first use.
         await run_calls(endpoint, volumes[:1], concurrency=1, publish=True)
         pace = PoolPacer(metrics, KEY_TYPES[label]) if metrics else None
-        run = await run_calls(endpoint, volumes[1:], concurrency=1, publish=True, before_each=pace)
+        try:
+            run = await run_calls(endpoint, volumes[1:], concurrency=1, publish=True, before_each=pace)
+        finally:
+            if pace is not None:
+                await pace.close()
         await run_calls(endpoint, volumes, concurrency=10, publish=False)
         p50, p99 = percentile(run.latencies, 0.5) * 1000, percentile(run.latencies, 0.99) * 1000
         floor = floors.ecdsa if label == "ECDSA P-256" else floors.rsa_premade if metrics else floors.rsa
@@ -738,7 +742,10 @@ def free_port() -> int:
 async def scrape(url: str) -> dict[str, float]:
     """The driver's /metrics as {series: value}."""
     async with aiohttp.ClientSession() as session, session.get(url) as response:
-        text = await response.text()
+        return parse_exposition(await response.text())
+
+
+def parse_exposition(text: str) -> dict[str, float]:
     values: dict[str, float] = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
@@ -756,14 +763,23 @@ class PoolPacer:
     """
 
     def __init__(self, url: str, key_type: str) -> None:
-        self._url = url
+        # The pool's family alone: a whole scrape renders every volume's series (~70 us of the driver's CPU each).
+        self._url = f"{url}?name[]=certcsi_key_pool_keys"
         self._series = f'certcsi_key_pool_keys{{key_type="{key_type}"}}'
         self._before: float | None = None
+        # One session throughout: one opened and closed per call left this process closing connections
+        # while the next call's answer came in, which added 1-2 ms to what it measured.
+        self._session: aiohttp.ClientSession | None = None
 
     async def ready(self) -> float:
-        # The pool's family alone: a whole scrape renders every volume's series (~70 us of the driver's
-        # CPU each), and the churn of it slowed the publish that followed by 1-2 ms.
-        return (await scrape(f"{self._url}?name[]=certcsi_key_pool_keys")).get(self._series, 0.0)
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        async with self._session.get(self._url) as response:
+            return parse_exposition(await response.text()).get(self._series, 0.0)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
     async def __call__(self, *, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
