@@ -60,8 +60,9 @@ _Key = tuple[str, str]
 Obj = dict[str, Any]
 
 
-# A publish asks for its volume's hash four times (create, prune, lookups): computed once, and bounded.
-@functools.lru_cache(maxsize=1024)
+# A publish asks for its volume's hash four times (create, prune, lookups), and a metrics scrape once per
+# volume, every volume in turn: a bound below the node's volume count would miss on every one of them.
+@functools.lru_cache(maxsize=16384)
 def fnv_hash_label(value: str) -> str:
     """csi-lib's label-safe hash: FNV-1 32 (not 1a) in decimal, each digit mapped into `_ALPHABET`."""
     digest = _FNV_OFFSET
