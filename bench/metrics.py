@@ -9,13 +9,17 @@ and at each count in `--volumes` (cumulative: 1,000 then 9,000 more) prints:
 - a whole scrape: wall time (client's view, one scrape at a time) and the driver's CPU per scrape
   (Δ utime + stime from /proc/<pid>/stat over `--scrapes` scrapes, minus its idle rate measured just
   before), the response's size and its series;
-- the longest the driver's event loop was held during a scrape: a probe calls NodeGetCapabilities over
-  the CSI socket every 2 ms while `--stall-scrapes` scrapes run; its worst latency then, beside its
-  p50 with no scrape running (what a CSI call, a renewal or a watch event waits for meanwhile);
+- the longest the driver's event loop was held during a scrape: a probe (its own process) calls
+  NodeGetCapabilities over the CSI socket every 2 ms while `--stall-scrapes` scrapes run; its worst
+  latency then, beside its p50 with no scrape running (what a CSI call, a renewal or a watch event
+  waits for meanwhile; on 2 cores it also waits for a core while the driver and this script's
+  receiving of the answer hold both);
 - a scrape of one family by name (`?name[]=certcsi_key_pool_keys`, what a pool pacer asks), CPU per scrape.
 Floors (issue 11, scrape item): a whole scrape at 10,000 volumes <= 100 ms of driver CPU, at 1,000
 <= 15 ms; no stall over 50 ms at 10,000. As root, real tmpfs and bind mounts (private mount namespace).
-Prints numbers; asserts nothing. `--driver-source DIR` runs the driver from another checkout's src
+Prints numbers; asserts nothing. `--profile FILE` records the driver with py-spy (raw collapsed
+stacks) during the largest count's whole scrapes (py-spy's sampling adds to the CPU printed then).
+`--driver-source DIR` runs the driver from another checkout's src
 (the "before"); run both alternately to compare.
 """
 
@@ -23,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +46,8 @@ from publish import (
     make_volumes,
     reexec_in_mount_namespace,
     run_calls,
+    start_profiler,
+    stop_profiler,
 )
 
 from certcsi.csi._gen import csi_pb2, csi_pb2_grpc
@@ -93,32 +101,51 @@ async def scrapes(session: aiohttp.ClientSession, url: str, *, pid: int, count: 
     return Scrapes(wall_ms=walls, cpu_ms=max(cpu, 0.0) * 1000 / count, size=len(body), series=series)
 
 
+async def probe_forever(endpoint: str) -> None:
+    """(`--probe`, in its own process) NodeGetCapabilities every PROBE_PERIOD_S; prints each call's start
+    (time.monotonic, the same clock in every process) and seconds taken."""
+    channel = grpc.aio.insecure_channel(channel_target(endpoint), options=[("grpc.default_authority", "localhost")])
+    node = csi_pb2_grpc.NodeStub(channel)
+    while True:
+        began = time.monotonic()
+        await node.NodeGetCapabilities(csi_pb2.NodeGetCapabilitiesRequest(), timeout=30)
+        print(began, time.monotonic() - began, flush=True)
+        await asyncio.sleep(PROBE_PERIOD_S)
+
+
 class CapabilitiesProbe:
-    """NodeGetCapabilities every PROBE_PERIOD_S, each call's latency recorded with when it began."""
+    """`probe_forever` in a process of its own: in this one, receiving a 13 MB answer would delay the
+    probe's own answers and bill the driver for it."""
 
     def __init__(self, endpoint: str) -> None:
-        self._channel = grpc.aio.insecure_channel(
-            channel_target(endpoint), options=[("grpc.default_authority", "localhost")]
-        )
-        self._node = csi_pb2_grpc.NodeStub(self._channel)
+        self._endpoint = endpoint
         self.samples: list[tuple[float, float]] = []  # (began, seconds)
-        self._task: asyncio.Task[None] | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._answered = asyncio.Event()
 
-    async def _run(self) -> None:
-        while True:
-            began = time.perf_counter()
-            await self._node.NodeGetCapabilities(csi_pb2.NodeGetCapabilitiesRequest(), timeout=30)
-            self.samples.append((began, time.perf_counter() - began))
-            await asyncio.sleep(PROBE_PERIOD_S)
+    async def start(self) -> None:
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--probe", self._endpoint, stdout=asyncio.subprocess.PIPE
+        )
+        self._reader = asyncio.create_task(self._read(self._proc))
+        await asyncio.wait_for(self._answered.wait(), 30)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+    async def _read(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        async for line in proc.stdout:
+            fields = line.split()
+            if len(fields) != 2:
+                continue  # a line cut short when the process is stopped
+            self.samples.append((float(fields[0]), float(fields[1])))
+            self._answered.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self._channel.close(None)
+        if self._proc is not None:
+            self._proc.terminate()
+            await self._proc.wait()
+        if self._reader is not None:
+            await self._reader
 
     def latencies_ms(self, windows: list[tuple[float, float]]) -> list[float]:
         """Latencies of the calls that overlapped any of `windows` (start, end)."""
@@ -132,15 +159,15 @@ class CapabilitiesProbe:
 async def stall(session: aiohttp.ClientSession, url: str, *, endpoint: str, count: int) -> tuple[float, float, float]:
     """(probe p50 ms with no scrape, probe max ms during scrapes, probe p99 ms during scrapes)."""
     probe = CapabilitiesProbe(endpoint)
-    probe.start()
+    await probe.start()
     try:
         await asyncio.sleep(1.0)
         quiet = [seconds * 1000 for _, seconds in probe.samples]
         windows: list[tuple[float, float]] = []
         for _ in range(count):
-            began = time.perf_counter()
+            began = time.monotonic()
             await fetch(session, url)
-            windows.append((began, time.perf_counter()))
+            windows.append((began, time.monotonic()))
             await asyncio.sleep(0.3)
     finally:
         await probe.stop()
@@ -152,7 +179,10 @@ async def measure(args: argparse.Namespace, *, volumes: int, pid: int, endpoint:
     heading(f"{volumes} volumes published")
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
         await fetch(session, url)  # the first scrape after publishing is not the steady state
+        profiler = await start_profiler(pid, args.profile) if args.profile and volumes == args.largest else None
         whole = await scrapes(session, url, pid=pid, count=args.scrapes)
+        if profiler is not None:
+            await stop_profiler(profiler)
         floor = FLOOR_CPU_MS.get(volumes)
         report(
             "whole scrape: driver CPU",
@@ -180,6 +210,7 @@ async def measure(args: argparse.Namespace, *, volumes: int, pid: int, endpoint:
 async def run_bench(args: argparse.Namespace, *, workdir: Path, unsafe: bool) -> None:
     compile_bytecode(args.driver_source)
     counts = sorted(int(n) for n in args.volumes.split(","))
+    args.largest = counts[-1]
     async with sandbox(workdir=workdir) as cluster:
         api = await api_client(cluster.kubeconfig)
         try:
@@ -214,8 +245,14 @@ def main() -> None:
     parser.add_argument("--settle-seconds", type=float, default=3.0, help="quiet time after publishing")
     parser.add_argument("--no-mounts", action="store_true", help="--unsafe-no-mount even as root")
     parser.add_argument("--driver-source", type=Path, help="run the driver and sandbox from this src directory")
+    parser.add_argument("--profile", type=Path, help="py-spy record the driver during the largest count's scrapes")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs)")
+    parser.add_argument("--probe", metavar="ENDPOINT", help=argparse.SUPPRESS)  # the probe's own process
     args = parser.parse_args()
+    if args.probe:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(probe_forever(args.probe))
+        return
     reexec_in_mount_namespace()
     asyncio.run(in_bench_workdir(args, script="metrics", bench=run_bench))
 

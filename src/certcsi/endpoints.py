@@ -7,14 +7,14 @@ interface; `0` (upstream's convention for the metrics flag) or an empty value tu
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BindAddress", "Handler", "HttpEndpoint", "metrics_handler", "parse_bind_address", "probe"]
+__all__ = ["BindAddress", "Exposition", "Handler", "HttpEndpoint", "metrics_handler", "parse_bind_address", "probe"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -96,12 +96,29 @@ def probe(check: Callable[[], bool], *, failing: str) -> Handler:
     return handle
 
 
-def metrics_handler(exposition: Callable[[frozenset[str]], bytes], content_type: str) -> Handler:
-    """/metrics; `?name[]=<family>` (repeatable) serves those families alone, as prometheus_client's own
-    server does: a per-volume family costs ~70 us a volume to render, which a look at one gauge need not pay."""
+# The metrics' text for the series named (all when none), in chunks to be sent one after the other.
+Exposition = Callable[[frozenset[str]], Awaitable[Sequence[bytes]]]
 
-    async def handle(request: web.Request) -> web.Response:
+
+def metrics_handler(exposition: Exposition, content_type: str) -> Handler:
+    """/metrics; `?name[]=<series>` (repeatable) serves those series alone, as prometheus_client's own
+    server does: a look at one gauge need not pay for every volume's series. The answer is written a
+    chunk at a time (with its Content-Length), so a large one never holds the event loop while copied."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
         names = frozenset(request.query.getall("name[]", ()))
-        return web.Response(body=exposition(names), headers={"Content-Type": content_type})
+        chunks = await exposition(names)
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        response.content_length = sum(len(chunk) for chunk in chunks)
+        await response.prepare(request)
+        if request.method == "HEAD":
+            return response  # the headers alone
+        try:
+            for chunk in chunks:
+                await response.write(chunk)
+            await response.write_eof()
+        except ConnectionError:
+            log.debug("metrics scraper went away before the whole answer was sent", extra={"endpoint": request.path})
+        return response
 
     return handle

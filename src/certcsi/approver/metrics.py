@@ -236,6 +236,10 @@ class ApproverMetrics:
         """The registry in Prometheus' text format (what /metrics serves); only the `names` families if any."""
         return generate_latest(self.registry.restricted_registry(names) if names else self.registry)
 
+    async def scrape(self, names: frozenset[str] = frozenset()) -> list[bytes]:
+        """`exposition(names)` as /metrics serves it: one chunk (no series per request here, the text is small)."""
+        return [self.exposition(names)]
+
 
 class _QueueCollector(Collector):
     def __init__(self, queue: Callable[[], QueueGauges]) -> None:

@@ -79,7 +79,7 @@ def endpoints_for(
         }
     if metrics is not None:
         routes = servers.setdefault(metrics, {})
-        routes["/metrics"] = metrics_handler(approver.metrics.exposition, CONTENT_TYPE_LATEST)
+        routes["/metrics"] = metrics_handler(approver.metrics.scrape, CONTENT_TYPE_LATEST)
     return [
         HttpEndpoint(name="metrics" if "/metrics" in routes else "readiness", address=address, routes=routes)
         for address, routes in servers.items()

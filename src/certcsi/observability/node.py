@@ -13,7 +13,7 @@ no per-volume series is kept, and neither prometheus_client nor aiohttp's server
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -52,9 +52,9 @@ class KubeApi(Protocol):
 
 
 class ReadyEngine(Protocol):
-    """The engine as telemetry reads it (`Manager`); `snapshot` is `metrics.EngineView`'s."""
+    """The engine as telemetry reads it (`Manager`); `snapshot_in_slices` is `metrics.EngineView`'s."""
 
-    def snapshot(self) -> list[VolumeView]: ...
+    def snapshot_in_slices(self, size: int) -> Iterator[list[VolumeView]]: ...
 
     def ready(self) -> str | None: ...
 
@@ -152,7 +152,7 @@ class NodeTelemetry:
 
         self._endpoints = node_endpoints(
             health=Health(alive=self.alive, ready=self.ready),
-            metrics=self.metrics.exposition if self.metrics is not None else None,
+            metrics=self.metrics.scrape if self.metrics is not None else None,
             metrics_address=metrics_address,
             readiness_address=readiness_address,
         )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from certcsi.endpoints import BindAddress, Handler, HttpEndpoint, metrics_handler
+from certcsi.endpoints import BindAddress, Exposition, Handler, HttpEndpoint, metrics_handler
 
 __all__ = ["Health", "node_endpoints"]
 
@@ -43,7 +43,7 @@ def _answer(check: Callable[[], str | None]) -> Handler:
 def node_endpoints(
     *,
     health: Health,
-    metrics: Callable[[frozenset[str]], bytes] | None,
+    metrics: Exposition | None,
     metrics_address: BindAddress | None,
     readiness_address: BindAddress | None,
 ) -> list[HttpEndpoint]:

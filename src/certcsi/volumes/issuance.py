@@ -445,6 +445,9 @@ class Issuance:
     def requests_of(self, volume: Volume) -> list[RequestState]:
         """The volume's requests known to the cache, oldest first."""
         keys = self._by_volume.get(fnv_hash_label(volume.volume_id), ())
+        if len(keys) == 1:  # the usual case, asked for every volume at each metrics scrape
+            (key,) = keys
+            return [self._cache[key]]
         return sorted((self._cache[key] for key in keys), key=_age)
 
     # -- engine API ----------------------------------------------------------------------------

@@ -113,6 +113,17 @@ async def test_snapshot_never_carries_the_pkcs12_password(engine: Engine) -> Non
     assert "pw-in-memory-only" not in (engine.store.volume_dir("vol-1") / STATUS_FILE).read_text()
 
 
+async def test_the_snapshot_follows_a_republished_volume_without_its_secrets(engine: Engine) -> None:
+    target = engine.target()
+    await engine.manager.publish(Req("vol-1", target, context(pkcs12_enable="true", pkcs12_password="one")))
+    assert engine.manager.snapshot()[0].volume.secrets == {}
+    changed = context(pkcs12_enable="true", pkcs12_password="two", duration="2h")
+    await engine.manager.publish(Req("vol-1", target, changed))  # kubelet's republish, from a changed pod spec
+    (view,) = engine.manager.snapshot()
+    assert view.volume.attributes["csi.cert-manager.io/duration"] == "2h"
+    assert view.volume.secrets == {}
+
+
 async def test_volume_warnings_are_reported_once_per_publish_not_per_republish(engine: Engine) -> None:
     target = engine.target()
     ctx = {**context(), "csi.cert-manager.io/keystore-pkcs12-enable": "true"}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import prometheus_client
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from prometheus_client.parser import text_string_to_metric_families
 
 from certcsi.errors import IssuanceDenied, IssuanceTimeout, IssuerUnavailable, KubernetesError
 from certcsi.observability.metrics import FAILURE_REASONS, NodeMetrics, failure_reason
@@ -38,9 +40,9 @@ class FakeEngine:
     views: list[VolumeView] = field(default_factory=list)
     scrapes: int = 0
 
-    def snapshot(self) -> list[VolumeView]:
+    def snapshot_in_slices(self, size: int) -> Iterator[list[VolumeView]]:
         self.scrapes += 1
-        return list(self.views)
+        return iter([list(self.views)])
 
 
 @dataclass
@@ -63,7 +65,12 @@ def request(name: str, *, ready: str | None, certificate: str = "", issuer: Issu
 
 
 def sample(metrics: NodeMetrics, metric: str, /, **labels: str) -> float | None:
-    return metrics.registry.get_sample_value(metric, labels)
+    """The value /metrics serves for that series (None when it serves no such series)."""
+    for family in text_string_to_metric_families(metrics.exposition().decode()):
+        for found in family.samples:
+            if found.name == metric and found.labels == labels:
+                return float(found.value)
+    return None
 
 
 def request_labels(name: str) -> dict[str, str]:
