@@ -27,10 +27,10 @@ class Families:
         return self._families
 
 
-def family_header(name: str, documentation: str, kind: Literal["counter", "gauge"]) -> str:
+def family_header(name: str, documentation: str, kind: Literal["counter", "gauge"]) -> bytes:
     """The family's `# HELP` and `# TYPE` lines, as prometheus_client writes them (a counter's name ends `_total`)."""
     family = CounterMetricFamily(name, documentation) if kind == "counter" else GaugeMetricFamily(name, documentation)
-    return generate_latest(Families([family])).decode("utf-8")
+    return generate_latest(Families([family]))
 
 
 def label_value(value: str) -> str:
