@@ -1,26 +1,27 @@
 """What one /metrics scrape costs a node driver with many volumes, and how long it holds up its event loop.
 
-    .venv/bin/python bench/metrics.py [--volumes 1000,10000] [--scrapes 10] [--stall-scrapes 5]
+    .venv/bin/python bench/metrics.py [--volumes 1000,10000] [--scrapes 20] [--stall-scrapes 5]
                                       [--driver-source ../other-checkout/src]
 
 Starts the sandbox and the REAL csi.cert-manager.io driver (`--metrics-bind-address` on), publishes
 ECDSA P-256 volumes over its CSI socket as kubelet would (bench/publish.py's requests, concurrency 50),
 and at each count in `--volumes` (cumulative: 1,000 then 9,000 more) prints:
+- the first scrape after publishing: the driver's CPU (one /proc reading, 10 ms ticks) and wall time;
 - a whole scrape: wall time (client's view, one scrape at a time) and the driver's CPU per scrape
   (Δ utime + stime from /proc/<pid>/stat over `--scrapes` scrapes, minus its idle rate measured just
   before), the response's size and its series;
 - the longest the driver's event loop was held during a scrape: a probe (its own process) calls
   NodeGetCapabilities over the CSI socket every 2 ms while `--stall-scrapes` scrapes run; its worst
   latency then, beside its p50 with no scrape running (what a CSI call, a renewal or a watch event
-  waits for meanwhile; on 2 cores it also waits for a core while the driver and this script's
-  receiving of the answer hold both);
+  waits for meanwhile: the loop, and the GIL on its way in and out through grpc's thread; on 2 cores
+  also a core, while the driver and this script's receiving of the answer hold both);
 - a scrape of one family by name (`?name[]=certcsi_key_pool_keys`, what a pool pacer asks), CPU per scrape.
 Floors (issue 11, scrape item): a whole scrape at 10,000 volumes <= 100 ms of driver CPU, at 1,000
 <= 15 ms; no stall over 50 ms at 10,000. As root, real tmpfs and bind mounts (private mount namespace).
 Prints numbers; asserts nothing. `--profile FILE` records the driver with py-spy (raw collapsed
 stacks) during the largest count's whole scrapes (py-spy's sampling adds to the CPU printed then).
-`--driver-source DIR` runs the driver from another checkout's src
-(the "before"); run both alternately to compare.
+`--driver-source DIR` runs the driver from another checkout's src (the "before"); run both
+alternately to compare.
 """
 
 from __future__ import annotations
@@ -178,7 +179,8 @@ async def stall(session: aiohttp.ClientSession, url: str, *, endpoint: str, coun
 async def measure(args: argparse.Namespace, *, volumes: int, pid: int, endpoint: str, url: str) -> None:
     heading(f"{volumes} volumes published")
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
-        await fetch(session, url)  # the first scrape after publishing is not the steady state
+        first = await scrapes(session, url, pid=pid, count=1)  # lines rendered for the first time
+        report("first scrape (nothing kept yet)", f"driver CPU {first.cpu_ms:.0f} ms, wall {first.wall_ms[0]:.0f} ms")
         profiler = await start_profiler(pid, args.profile) if args.profile and volumes == args.largest else None
         whole = await scrapes(session, url, pid=pid, count=args.scrapes)
         if profiler is not None:
@@ -240,7 +242,7 @@ async def run_bench(args: argparse.Namespace, *, workdir: Path, unsafe: bool) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--volumes", default="1000,10000", help="volume counts, comma-separated (cumulative)")
-    parser.add_argument("--scrapes", type=int, default=10, help="whole scrapes timed per count")
+    parser.add_argument("--scrapes", type=int, default=20, help="whole scrapes timed per count")
     parser.add_argument("--stall-scrapes", type=int, default=5, help="scrapes while the probe runs")
     parser.add_argument("--settle-seconds", type=float, default=3.0, help="quiet time after publishing")
     parser.add_argument("--no-mounts", action="store_true", help="--unsafe-no-mount even as root")
