@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from publish_requests import volume_context
 
 from certcsi.drivers.certmanager import CertManagerDriver
 from certcsi.errors import IssuanceDenied
-from certcsi.pki.csr import load_csr
+from certcsi.pki.csr import CsrSpec, build_csr, load_csr
 from certcsi.pki.signing import certificate_pem, create_ca, sign_csr
 from certcsi.volumes.clock import FakeClock
 from certcsi.volumes.driver import Issued, RequestPlan, Volume, VolumeWarning
@@ -154,3 +156,18 @@ async def settle() -> None:
     """Let the scheduler's tasks run after a clock advance."""
     for _ in range(50):
         await asyncio.sleep(0)
+
+
+def request_certificate(*, issued: datetime, duration: timedelta) -> tuple[str, datetime]:
+    """(status.certificate as a CertificateRequest carries it, its not-after): a P-256 leaf of the test CA."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = sign_csr(
+        ca_key=CA_KEY,
+        ca_cert=CA_CERT,
+        csr=load_csr(build_csr(key, CsrSpec(dns_names=("a.example",)))),
+        duration=duration,
+        usages=("digital signature",),
+        is_ca=False,
+        now=issued,
+    )
+    return base64.b64encode(certificate_pem(cert)).decode(), cert.not_valid_after_utc

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import prometheus_client
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
+from observability_support import request_certificate
 from prometheus_client.parser import text_string_to_metric_families
 
 from certcsi.errors import IssuanceDenied, IssuanceTimeout, IssuerUnavailable, KubernetesError
 from certcsi.observability.metrics import FAILURE_REASONS, NodeMetrics, failure_reason
-from certcsi.pki.csr import CsrSpec, build_csr, load_csr
-from certcsi.pki.signing import certificate_pem, create_ca, sign_csr
 from certcsi.volumes.driver import IssuerRef, Volume
 from certcsi.volumes.issuance import RequestState, fnv_hash_label
 from certcsi.volumes.reporting import VolumeView
@@ -170,24 +167,13 @@ def test_a_request_without_ready_condition_is_unknown_and_has_no_expiry() -> Non
 
 
 def test_an_older_request_s_expiry_is_read_from_its_own_certificate() -> None:
-    ca_key, ca_cert = create_ca(common_name="metrics CA", now=NOW - timedelta(days=1))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = sign_csr(
-        ca_key=ca_key,
-        ca_cert=ca_cert,
-        csr=load_csr(build_csr(key, CsrSpec(dns_names=("a.example",)))),
-        duration=timedelta(hours=2),
-        usages=("digital signature",),
-        is_ca=False,
-        now=NOW - timedelta(hours=1),
-    )
-    encoded = base64.b64encode(certificate_pem(cert)).decode()
+    encoded, not_after = request_certificate(issued=NOW - timedelta(hours=1), duration=timedelta(hours=2))
     engine = FakeEngine([view("vol-1", not_after=NOW + timedelta(hours=1), renew=NOW, request="req-new")])
     requests = FakeRequests({"vol-1": [request("req-old", ready="True", certificate=encoded)]})
     metrics = attached(engine, requests)
     labels = request_labels("req-old")
     expiry = "certmanager_csi_certificate_request_expiration_timestamp_seconds"
-    assert sample(metrics, expiry, **labels) == cert.not_valid_after_utc.timestamp()
+    assert sample(metrics, expiry, **labels) == not_after.timestamp()
 
 
 def test_renewal_window_and_expired_counts() -> None:

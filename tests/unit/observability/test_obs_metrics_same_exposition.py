@@ -6,13 +6,12 @@ through changes of state between scrapes, `?name[]=` filtering, and a scrape in 
 from __future__ import annotations
 
 import asyncio
-import base64
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from cryptography.hazmat.primitives.asymmetric import ec
+from observability_support import request_certificate
 from prometheus_client import CollectorRegistry, Counter, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
@@ -20,8 +19,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from certcsi.errors import IssuanceFailed
 from certcsi.observability.metrics import CHUNK, NodeMetrics
 from certcsi.observability.volume_series import SLICE, EngineSeries
-from certcsi.pki.csr import CsrSpec, build_csr, load_csr
-from certcsi.pki.signing import certificate_pem, create_ca, sign_csr
 from certcsi.volumes.driver import IssuerRef, Volume
 from certcsi.volumes.issuance import RequestState, fnv_hash_label
 from certcsi.volumes.reporting import VolumeView
@@ -49,22 +46,7 @@ COUNTERS = ("certmanager_csi_issue_requests_total", "certmanager_csi_issue_error
 FAMILIES = (*COUNTERS, *REQUEST_FAMILIES, *COUNT_FAMILIES)
 
 
-def _signed(not_after: datetime) -> str:
-    ca_key, ca_cert = create_ca(common_name="exposition test CA", now=NOW - timedelta(days=2))
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = sign_csr(
-        ca_key=ca_key,
-        ca_cert=ca_cert,
-        csr=load_csr(build_csr(key, CsrSpec(dns_names=("a.example",)))),
-        duration=not_after - (NOW - timedelta(hours=1)),
-        usages=("digital signature",),
-        is_ca=False,
-        now=NOW - timedelta(hours=1),
-    )
-    return base64.b64encode(certificate_pem(cert)).decode()
-
-
-CERTIFICATE = _signed(NOW + timedelta(hours=3))
+CERTIFICATE, _ = request_certificate(issued=NOW - timedelta(hours=1), duration=timedelta(hours=4))
 
 
 def request(
