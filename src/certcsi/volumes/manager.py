@@ -32,9 +32,10 @@ real failure backs off (30 s doubling to 5 min) from a count kept in memory, so 
 a restart do not stretch it, and never past half the time the certificate has left.
 
 Observability: every issuance is reported to an `IssuanceObserver` (metrics, Pod events; see
-`certcsi.observability`), `snapshot()` is the read-only view a metrics scrape computes from, and
-each volume's certificate facts and last error are kept in `status.json` beside its metadata, so
-`certcsi inspect` can show them without a running driver (metadata.json stays csi-lib's format).
+`certcsi.observability`), `snapshot()` is the read-only view of every volume (a metrics scrape reads
+it a slice at a time, `snapshot_in_slices`), and each volume's certificate facts and last error are
+kept in `status.json` beside its metadata, so `certcsi inspect` can show them without a running
+driver (metadata.json stays csi-lib's format).
 """
 
 from __future__ import annotations
