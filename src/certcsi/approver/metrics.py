@@ -233,7 +233,7 @@ class ApproverMetrics:
         self.registry.register(_QueueCollector(lambda: queue))
 
     def exposition(self, names: frozenset[str] = frozenset()) -> bytes:
-        """The registry in Prometheus' text format (what /metrics serves); only the `names` families if any."""
+        """The registry in Prometheus' text format (what /metrics serves); only the series named in `names` if any."""
         return generate_latest(self.registry.restricted_registry(names) if names else self.registry)
 
     async def scrape(self, names: frozenset[str] = frozenset()) -> list[bytes]:

@@ -141,7 +141,8 @@ def _approver_policy(
     "--metrics-bind-address",
     default=":9402",
     show_default=True,
-    help="host:port (or :port) for /metrics; 0 disables it. /metrics?name[]=<family> (repeatable) serves only those.",
+    help="host:port (or :port) for /metrics; 0 disables it. /metrics?name[]=<name> (repeatable) serves only the "
+    "series of those names, as the text shows them (a counter's ends in _total).",
 )
 @click.option(
     "--readiness-probe-bind-address",

@@ -58,3 +58,24 @@ async def test_the_leader_gauge_drops_to_zero_on_stop() -> None:
     async with running(api, POLICY) as approver:
         assert _samples(approver.metrics)[("certcsi_approver_leader", ())] == 1
     assert _samples(approver.metrics)[("certcsi_approver_leader", ())] == 0
+
+
+def test_a_scrape_by_name_takes_the_series_names_the_text_shows() -> None:
+    # --metrics-bind-address's help: /metrics?name[]=<name> serves the series of that name, a counter's with
+    # its _total, as prometheus_client's own server does; the family's bare name matches nothing.
+    from prometheus_client import CollectorRegistry
+
+    metrics = ApproverMetrics(workers=1, registry=CollectorRegistry())
+    named_total = metrics.exposition(frozenset({"controller_runtime_reconcile_total"})).decode()
+    assert [family.name for family in text_string_to_metric_families(named_total)] == ["controller_runtime_reconcile"]
+    assert "certcsi_approver_leader" not in named_total
+    assert metrics.exposition(frozenset({"controller_runtime_reconcile"})) == b""
+
+
+def test_the_metrics_flag_help_says_what_a_name_filter_takes() -> None:
+    from click.testing import CliRunner
+
+    from certcsi.cli import main
+
+    help_text = " ".join(CliRunner().invoke(main, ["approver", "--help"]).output.split())
+    assert "/metrics?name[]=<name> (repeatable) serves only the series of those names" in help_text
